@@ -1,0 +1,143 @@
+"""Side-by-side comparison of one clip through several codec conditions (the Listen page's engine).
+
+Each condition is run independently: a failing codec yields an outcome carrying its error,
+and the others go on. Outputs (audio files and spectrograms on the original's scale) are
+written to a folder the caller owns.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codecbench.audio import Audio, write_audio
+from codecbench.codecs import get_entry, load_codec, transcode
+from codecbench.spectrogram import SpectrogramScale, render_spectrogram
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A codec at one operating point, written ``codec@kbps`` (``lowpass_3500`` has no ``@``)."""
+
+    codec: str
+    kbps: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        name, _, kbps = text.strip().partition("@")
+        if not name:
+            raise ValueError(f"condition {text!r} names no codec; write CODEC@KBPS, e.g. opus@6")
+        try:
+            return cls(name, float(kbps) if kbps else None)
+        except ValueError:
+            raise ValueError(f"condition {text!r}: {kbps!r} is not a bitrate in kbps") from None
+
+    def __str__(self) -> str:
+        return self.codec if self.kbps is None else f"{self.codec}@{self.kbps:g}"
+
+    @property
+    def title(self) -> str:
+        """Human label: the codec with its operating point ("opus 6 kbps", "codec2 700C")."""
+        try:
+            point = get_entry(self.codec).spec.operating_point(self.kbps)
+        except ValueError:
+            return str(self)
+        return f"{self.codec} {point.label}"
+
+
+@dataclass(frozen=True)
+class ConditionOutcome:
+    """What one condition produced: its files and transcode record, or the error it hit.
+
+    ``summary`` is :meth:`TranscodeResult.summary` (the record ``codecbench transcode``
+    prints); the samples themselves are in ``audio_path``.
+    """
+
+    condition: Condition
+    summary: dict[str, Any] | None = None
+    audio_path: Path | None = None
+    spectrogram_path: Path | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class OriginalView:
+    """The original clip as shown above the conditions."""
+
+    audio_path: Path
+    spectrogram_path: Path
+    scale: SpectrogramScale
+
+
+def show_original(audio: Audio, output_dir: Path) -> OriginalView:
+    """Write the (mono) original and its spectrogram; fixes the colour scale for all conditions."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    scale = SpectrogramScale.from_reference(audio.samples, audio.sample_rate_hz)
+    audio_path = write_audio(output_dir / "original.wav", audio.samples, audio.sample_rate_hz)
+    spectrogram_path = render_spectrogram(
+        audio.samples, audio.sample_rate_hz, scale, output_dir / "original.png", title="original"
+    )
+    return OriginalView(audio_path, spectrogram_path, scale)
+
+
+def run_condition(audio: Audio, condition: Condition, scale: SpectrogramScale, output_dir: Path) -> ConditionOutcome:
+    """Transcode ``audio`` under one condition and draw it; any failure becomes the outcome's error."""
+    try:
+        codec = load_codec(condition.codec)
+        result = transcode(codec, audio, codec.spec.operating_point(condition.kbps))
+        stem = _file_stem(condition)
+        audio_path = write_audio(output_dir / f"{stem}.wav", result.samples, result.sample_rate_hz)
+        spectrogram_path = render_spectrogram(
+            result.samples, result.sample_rate_hz, scale, output_dir / f"{stem}.png", title=condition.title
+        )
+    except Exception as error:  # one broken condition must not sink the others
+        return ConditionOutcome(condition, error=_describe(error))
+    return ConditionOutcome(condition, result.summary(), audio_path, spectrogram_path)
+
+
+def compare(
+    audio: Audio,
+    conditions: Sequence[Condition],
+    output_dir: Path,
+    *,
+    scale: SpectrogramScale | None = None,
+    on_progress: Callable[[int, int, Condition], None] | None = None,
+) -> Iterator[ConditionOutcome]:
+    """Run every condition on ``audio``, yielding each outcome as soon as it is ready."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    scale = scale or SpectrogramScale.from_reference(audio.samples, audio.sample_rate_hz)
+    for index, condition in enumerate(conditions):
+        if on_progress is not None:
+            on_progress(index, len(conditions), condition)
+        yield run_condition(audio, condition, scale, output_dir)
+
+
+def new_run_dir(work_dir: Path, *, keep_s: float = 24 * 3600) -> Path:
+    """A fresh folder under ``work_dir`` for one comparison; folders older than ``keep_s`` go."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - keep_s
+    for old in work_dir.glob("run-*"):
+        if old.is_dir() and old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix="run-", dir=work_dir))
+
+
+def _file_stem(condition: Condition) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", condition.title).strip("_")
+
+
+def _describe(error: Exception) -> str:
+    message = str(error) or type(error).__name__
+    if isinstance(error, (ValueError, RuntimeError, OSError)):
+        return message
+    return f"{type(error).__name__}: {message}"

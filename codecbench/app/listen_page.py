@@ -60,7 +60,7 @@ def build_listen_page(settings: AppSettings) -> None:
         for start in range(0, len(cards), CARDS_PER_ROW):
             with gr.Row(equal_height=False):
                 for item in cards[start : start + CARDS_PER_ROW]:
-                    with gr.Column(min_width=320):
+                    with gr.Column(min_width=320, elem_classes=["condition-card"]):
                         if isinstance(item, Condition):
                             gr.Markdown(f"### {item.title}\nwaiting…", elem_classes=["condition-pending"])
                         else:

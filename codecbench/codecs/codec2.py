@@ -31,8 +31,8 @@ _MODE_BY_LABEL = {
 # so the modes built on one parameter set per 10 ms lag by 160 samples; 700C's rate-K
 # interpolation adds one 10 ms subframe. Codec 2 synthesises its own phase, so waveform
 # cross-correlation cannot check this; the spectral-envelope estimate
-# (`python benchmarks/codec2_delay.py`) finds 148-154 (700C: 230) on real speech clips and
-# 155-164 (700C: 239) on synthetic speech, i.e. within about 1.5 ms of these values.
+# (`python benchmarks/codec2_delay.py`) finds 149-153 (700C: 234) on 24 real speech clips and
+# 157-160 (700C: 238) on synthetic speech, i.e. within about 1.5 ms of these values.
 DELAY_SAMPLES_8KHZ = {
     "700C": 240,
     "1200": 160,

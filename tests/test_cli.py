@@ -1,0 +1,122 @@
+"""The `codecbench` command, run as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from codecbench.audio import estimate_delay_samples
+from codecbench.synthetic import speech_like
+
+CODECBENCH = str(Path(sys.executable).with_name("codecbench"))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CODECBENCH, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def speech_flac(tmp_path: Path) -> Path:
+    path = tmp_path / "speech.flac"
+    soundfile.write(path, speech_like(3.0, 22_050, seed=5), 22_050)
+    return path
+
+
+def test_codecs_lists_every_codec_with_its_operating_points_and_status():
+    completed = run_cli("codecs")
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert lines[0].split()[:3] == ["codec", "family", "rate"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) >= {"opus", "codec2", "lowpass_3500", "lowpass_7000"}
+    assert "6 kbps, 8 kbps, 12 kbps, 16 kbps, 24 kbps (any 6-510 kbps)" in rows["opus"]
+    assert "700C, 1200, 1300, 1400, 1600, 2400, 3200" in rows["codec2"]
+    assert all(line.rstrip().endswith("ready") for line in rows.values())
+
+
+def test_codecs_json_gives_one_object_per_codec():
+    completed = run_cli("codecs", "--json")
+    records = [json.loads(line) for line in completed.stdout.splitlines()]
+    opus = next(r for r in records if r["name"] == "opus")
+    assert opus["ready"] is True and opus["reason"] is None
+    assert [p["nominal_kbps"] for p in opus["operating_points"]] == [6, 8, 12, 16, 24]
+    assert opus["bitrate_range_kbps"] == [6.0, 510.0]
+
+
+@pytest.mark.parametrize(
+    ("codec", "bitrate", "codec_rate"),
+    [("opus", "6", 24_000), ("codec2", "1.2", 8_000), ("lowpass_3500", None, 22_050)],
+)
+def test_transcode_writes_an_aligned_same_length_file_and_prints_its_json(tmp_path, speech_flac, codec, bitrate, codec_rate):
+    output = tmp_path / "out.wav"
+    args = ["transcode", str(speech_flac), "-c", codec, "-o", str(output)]
+    if bitrate is not None:
+        args += ["-b", bitrate]
+    completed = run_cli(*args)
+    assert completed.returncode == 0, completed.stderr
+
+    record = json.loads(completed.stdout)
+    assert list(record)[:10] == [
+        "codec", "operating_point", "nominal_kbps", "measured_kbps", "tokens_per_second",
+        "input_sample_rate", "codec_sample_rate", "duration_s", "delay_samples", "realtime_factor",
+    ]
+    assert record["codec"] == codec
+    assert record["input_sample_rate"] == 22_050
+    assert record["codec_sample_rate"] == codec_rate
+    assert record["duration_s"] == pytest.approx(3.0)
+    assert record["tokens_per_second"] is None
+    assert record["realtime_factor"] > 0
+    if bitrate is None:
+        assert record["nominal_kbps"] is None and record["measured_kbps"] is None
+    else:
+        assert record["nominal_kbps"] == float(bitrate)
+        assert record["measured_kbps"] == pytest.approx(float(bitrate), rel=0.25)
+
+    original, _ = soundfile.read(speech_flac, dtype="float32")
+    written, rate = soundfile.read(output, dtype="float32")
+    assert rate == 22_050 and written.shape == original.shape
+    if codec != "codec2":
+        assert abs(estimate_delay_samples(original, written, max_delay_samples=2000)) <= 22
+
+
+def test_transcode_refuses_a_file_that_is_not_audio(tmp_path):
+    bogus = tmp_path / "speech.wav"
+    bogus.write_bytes(b"\x00\x01garbage" * 200)
+    completed = run_cli("transcode", str(bogus), "-c", "opus", "-b", "6", "-o", str(tmp_path / "out.wav"))
+    assert completed.returncode == 1
+    assert "not an audio file codecbench can read, or the file is corrupt" in completed.stderr
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_transcode_names_the_allowed_bitrates_for_a_wrong_one(speech_flac, tmp_path):
+    completed = run_cli("transcode", str(speech_flac), "-c", "codec2", "-b", "5", "-o", str(tmp_path / "o.wav"))
+    assert completed.returncode == 1
+    assert "codec2 does not run at 5 kbps; choose one of 0.7 (700C)" in completed.stderr
+
+
+def test_transcode_suggests_a_codec_for_a_typo(speech_flac, tmp_path):
+    completed = run_cli("transcode", str(speech_flac), "-c", "opsu", "-b", "6", "-o", str(tmp_path / "o.wav"))
+    assert completed.returncode == 1
+    assert "unknown codec 'opsu'. Did you mean opus?" in completed.stderr
+
+
+def test_transcode_warns_about_stereo_input_on_stderr(tmp_path):
+    stereo = tmp_path / "stereo.wav"
+    speech = speech_like(1.0, 16_000)
+    soundfile.write(stereo, np.stack([speech, speech], axis=1), 16_000)
+    completed = run_cli("transcode", str(stereo), "-c", "lowpass_7000", "-o", str(tmp_path / "o.wav"))
+    assert completed.returncode == 0
+    assert "warning:" in completed.stderr and "mixed down to mono" in completed.stderr
+    json.loads(completed.stdout)  # stdout stays pure JSON
+
+
+def test_transcode_respects_max_duration(speech_flac, tmp_path):
+    completed = run_cli("transcode", str(speech_flac), "-c", "opus", "-b", "6", "-o", str(tmp_path / "o.wav"), "--max-duration", "2")
+    assert completed.returncode == 1
+    assert "over the limit of 2 s" in completed.stderr

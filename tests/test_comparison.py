@@ -1,0 +1,54 @@
+"""The Listen page's engine: several conditions, each with files, one failure isolated."""
+
+from __future__ import annotations
+
+import pytest
+import soundfile
+
+from codecbench.audio import prepare_audio
+from codecbench.comparison import Condition, compare, new_run_dir, show_original
+from codecbench.synthetic import speech_like
+
+
+def test_condition_parsing_and_titles():
+    assert Condition.parse("opus@6") == Condition("opus", 6.0)
+    assert Condition.parse("lowpass_3500") == Condition("lowpass_3500", None)
+    assert str(Condition("codec2", 0.7)) == "codec2@0.7"
+    assert Condition("codec2", 0.7).title == "codec2 700C"
+    with pytest.raises(ValueError, match="'fast' is not a bitrate in kbps"):
+        Condition.parse("opus@fast")
+
+
+def test_each_condition_gets_audio_and_a_spectrogram_and_a_failure_stays_in_place(tmp_path):
+    audio = prepare_audio(speech_like(2.0, 16_000), 16_000)
+    original = show_original(audio, tmp_path)
+    conditions = [Condition("opus", 6.0), Condition("codec2", 5.0), Condition("nosuchcodec", 1.0), Condition("lowpass_3500")]
+    progress = []
+
+    outcomes = list(
+        compare(audio, conditions, tmp_path, scale=original.scale, on_progress=lambda i, n, c: progress.append((i, n, str(c))))
+    )
+
+    assert [o.condition for o in outcomes] == conditions
+    assert progress == [(0, 4, "opus@6"), (1, 4, "codec2@5"), (2, 4, "nosuchcodec@1"), (3, 4, "lowpass_3500")]
+    opus, codec2, unknown, anchor = outcomes
+    assert opus.ok and anchor.ok
+    assert "codec2 does not run at 5 kbps" in codec2.error
+    assert "unknown codec 'nosuchcodec'" in unknown.error
+    for outcome in (opus, anchor):
+        samples, rate = soundfile.read(outcome.audio_path)
+        assert rate == 16_000 and samples.shape == audio.samples.shape
+        assert outcome.spectrogram_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert opus.summary["measured_kbps"] > 0
+    assert anchor.summary["measured_kbps"] is None
+
+
+def test_run_dirs_are_fresh_and_old_ones_are_pruned(tmp_path):
+    import os
+
+    old = new_run_dir(tmp_path)
+    os.utime(old, (0, 0))
+    recent = new_run_dir(tmp_path)
+    newest = new_run_dir(tmp_path)
+    assert not old.exists()
+    assert recent.exists() and newest.exists() and recent != newest

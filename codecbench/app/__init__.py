@@ -51,6 +51,7 @@ def launch(settings: AppSettings = AppSettings(), *, host: str = "127.0.0.1", po
         allowed_paths=[str(settings.work_dir)],
         footer_links=["settings"],
         show_error=True,
+        max_file_size="1gb",
         quiet=not block,
     )
     return app, url

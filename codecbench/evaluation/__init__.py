@@ -1,0 +1,1 @@
+"""Objective evaluation: test-set loaders, metrics, the runner and leaderboards."""

@@ -7,6 +7,7 @@ the expensive scores are computed once per module and shared by the tests.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -203,16 +204,21 @@ def test_short_speech_for_stoi_is_an_error_not_pystois_placeholder():
     assert stoi.value is None and "STOI needs at least 30 frames" in stoi.error
 
 
-def test_results_carry_protocol_and_implementation_in_exactly_the_json_fields(speech):
-    results = score_pair((speech, RATE_HZ), (speech, RATE_HZ), ["visqol", "pesq"], visqol_protocols=["audio-native"])
+def test_every_protocol_and_implementation_reaches_exactly_the_json_fields(speech):
+    results = score_pair((speech, RATE_HZ), (speech, RATE_HZ), ["visqol", "pesq"], visqol_protocols=ALL_PROTOCOLS)
     records = [json.loads(json.dumps(result.to_dict())) for result in results]
-    assert [list(record) for record in records] == [
-        ["metric", "value", "error", "protocol", "implementation", "delay_samples", "gain_db"]
-    ] * 2
-    visqol, pesq = records
-    assert visqol["protocol"] == "audio-native"
-    assert visqol["implementation"].startswith("visqol-python 3.")
-    assert pesq["metric"] == "pesq_wb" and pesq["implementation"].startswith("pesq 0.")
+    assert all(
+        list(record) == ["metric", "value", "error", "protocol", "implementation", "delay_samples", "gain_db"]
+        for record in records
+    )
+    assert [(record["metric"], record["protocol"]) for record in records] == [
+        ("visqol", "speech"), ("visqol", "speech-exp"), ("visqol", "audio"), ("visqol", "audio-native"),
+        ("pesq_wb", "p862.2-wb-16k"),
+    ]
+    lattice, *others, pesq = records
+    assert re.fullmatch(r"visqol-python 3\.\d+\.\d+, ai-edge-litert \d+\.\d+\.\d+", lattice["implementation"])
+    assert all(re.fullmatch(r"visqol-python 3\.\d+\.\d+", record["implementation"]) for record in others)
+    assert re.fullmatch(r"pesq 0\.\d+\.\d+", pesq["implementation"])
 
 
 def test_scoring_config_names_what_is_allowed():

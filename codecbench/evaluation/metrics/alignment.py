@@ -48,10 +48,6 @@ class Alignment:
     sample_rate_hz: int
     method: str
 
-    @property
-    def delay_s(self) -> float:
-        return self.delay_samples / self.sample_rate_hz
-
 
 def estimate_alignment(
     reference: np.ndarray, degraded: np.ndarray, sample_rate_hz: int, *, max_delay_s: float
@@ -98,7 +94,13 @@ def _overlap(reference: np.ndarray, degraded: np.ndarray, delay: int) -> tuple[n
     return reference[ref_start : ref_start + length], degraded[deg_start : deg_start + length]
 
 
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product of two vectors summed in a fixed order (numpy's own loop, not multi-threaded
+    BLAS), so a score comes out the same to the last bit in every process, whatever its threads."""
+    return float(np.einsum("i,i->", np.asarray(a, np.float64), np.asarray(b, np.float64)))
+
+
 def _normalised_correlation(reference: np.ndarray, degraded: np.ndarray, delay: int) -> float:
-    ref_part, deg_part = (np.asarray(part, np.float64) for part in _overlap(reference, degraded, delay))
-    energy = math.sqrt(float(np.einsum("i,i->", ref_part, ref_part)) * float(np.einsum("i,i->", deg_part, deg_part)))
-    return float(np.einsum("i,i->", ref_part, deg_part)) / energy if energy > 0 else 0.0
+    ref_part, deg_part = _overlap(reference, degraded, delay)
+    energy = math.sqrt(dot(ref_part, ref_part) * dot(deg_part, deg_part))
+    return dot(ref_part, deg_part) / energy if energy > 0 else 0.0

@@ -187,7 +187,7 @@ def _start_worker(config: ScoringConfig) -> None:
 
     from codecbench.evaluation.metrics import visqol
 
-    visqol.use_codecbench_numba_cache()
+    visqol.import_visqol_library()
     import numba
 
     numba.set_num_threads(1)

@@ -181,11 +181,7 @@ _VISQOL_LOCK = threading.Lock()
 def _visqol_api(protocol_name: str) -> Any:
     """A ready ``VisqolApi`` for a protocol, made once per process."""
     protocol = visqol_protocol(protocol_name)
-    use_codecbench_numba_cache()
-    _quiet_rate_advice()
-    from visqol import VisqolApi
-
-    api = VisqolApi()
+    api = import_visqol_library().VisqolApi()
     if protocol.mode == "speech":
         try:
             api.create(mode="speech", use_lattice_model=protocol.mapping == "lattice")
@@ -197,6 +193,17 @@ def _visqol_api(protocol_name: str) -> Any:
     else:
         api.create(mode="audio")
     return api
+
+
+def import_visqol_library() -> Any:
+    """Import ``visqol-python`` the way codecbench needs it: numba's cache under the codecbench
+    home, and the port's sample-rate advice silenced. Importing it before numba also lets it
+    choose numba's threading layer (``workqueue``), as it does in any other process."""
+    use_codecbench_numba_cache()
+    _quiet_rate_advice()
+    import visqol
+
+    return visqol
 
 
 def use_codecbench_numba_cache() -> None:

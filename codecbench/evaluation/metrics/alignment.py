@@ -4,7 +4,8 @@ The delay comes from waveform cross-correlation (:func:`codecbench.audio.estimat
 Vocoders such as Codec 2 synthesise their own phase, so their waveforms barely correlate with
 the input and the waveform peak can land anywhere; when the normalised correlation at the
 chosen lag is weaker than :data:`MIN_WAVEFORM_CORRELATION`, the delay is taken from the
-spectral envelopes instead (:func:`codecbench.audio.estimate_envelope_delay_samples`).
+spectral envelopes instead (:func:`codecbench.audio.estimate_envelope_delay_samples`, to
+within 2 ms).
 The gain is the RMS level of the degraded signal relative to the reference over the part
 where the two overlap once aligned.
 """
@@ -28,6 +29,9 @@ from codecbench.evaluation.metrics.result import MetricError
 # A waveform-matching codec correlates at 0.5 or more even at low bitrates (Opus 6 kbps:
 # about 0.8); Codec 2, which synthesises phase, stays below 0.2.
 MIN_WAVEFORM_CORRELATION = 0.3
+# Envelope delays to within 2 ms: finer costs more than a ViSQOL score (0.25 s for 8 s at
+# 0.5 ms), and no metric on a vocoder's output can tell 2 ms apart (STOI frames are 25.6 ms).
+ENVELOPE_RESOLUTION_S = 0.002
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,8 @@ def estimate_alignment(
     method = "waveform"
     if _normalised_correlation(reference, degraded, delay) < MIN_WAVEFORM_CORRELATION:
         delay = estimate_envelope_delay_samples(
-            reference, degraded, sample_rate_hz, max_delay_samples=max_delay_samples
+            reference, degraded, sample_rate_hz, max_delay_samples=max_delay_samples,
+            resolution_samples=max(1, round(ENVELOPE_RESOLUTION_S * sample_rate_hz)),
         )
         method = "envelope"
     ref_part, deg_part = _overlap(reference, degraded, delay)

@@ -86,6 +86,52 @@ def transcode_command(input_path: Path, codec_name: str, kbps: float | None, out
     click.echo(json.dumps(result.summary()))
 
 
+@main.command("score")
+@click.argument("reference_path", metavar="REFERENCE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("degraded_path", metavar="DEGRADED", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-m", "--metrics", default=None,
+    help="Comma-separated metrics from visqol, pesq, pesq_wb, pesq_nb, stoi, estoi, sisnr, mel, "
+    "mrstft.  [default: all but pesq_wb and pesq_nb, between which pesq chooses]",
+)
+@click.option(
+    "--visqol-protocol", "visqol_protocols", multiple=True,
+    help="ViSQOL protocol: speech, speech-exp, audio or audio-native; repeat for several.  [default: speech]",
+)
+@click.option(
+    "--max-delay", type=float, default=0.5, show_default=True,
+    help="Largest delay of DEGRADED behind REFERENCE that alignment looks for, in seconds.",
+)
+def score_command(
+    reference_path: Path, degraded_path: Path, metrics: str | None, visqol_protocols: tuple[str, ...], max_delay: float
+) -> None:
+    """Score DEGRADED against REFERENCE; print one JSON object per metric.
+
+    Each object has metric, value (null if it could not be computed), error (null, or why
+    not), protocol, implementation, and the alignment found (delay_samples at the
+    reference's rate, gain_db). The files may have different sample rates.
+    """
+    from codecbench.evaluation.metrics import MetricError, ScoringConfig, prepare_pair, score_prepared_pair
+
+    options: dict = {"max_delay_s": max_delay}
+    if metrics is not None:
+        options["metrics"] = tuple(name.strip() for name in metrics.split(",") if name.strip())
+    if visqol_protocols:
+        options["visqol_protocols"] = visqol_protocols
+    try:
+        config = ScoringConfig(**options)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    try:
+        pair = prepare_pair(reference_path, degraded_path, max_delay_s=config.max_delay_s)
+    except MetricError as error:
+        raise click.ClickException(str(error)) from None
+    for warning in pair.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for result in score_prepared_pair(pair, config):
+        click.echo(json.dumps(result.to_dict()))
+
+
 @main.command("app")
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to serve on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to serve on.")

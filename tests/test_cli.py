@@ -120,3 +120,75 @@ def test_transcode_respects_max_duration(speech_flac, tmp_path):
     completed = run_cli("transcode", str(speech_flac), "-c", "opus", "-b", "6", "-o", str(tmp_path / "o.wav"), "--max-duration", "2")
     assert completed.returncode == 1
     assert "over the limit of 2 s" in completed.stderr
+
+
+# --------------------------------------------------------------------------------------
+# codecbench score
+
+SCORE_FIELDS = ["metric", "value", "error", "protocol", "implementation", "delay_samples", "gain_db"]
+
+
+@pytest.fixture
+def scored_pair(tmp_path: Path) -> tuple[Path, Path]:
+    """A reference and a copy of it 40 ms late and 6 dB quieter, as 16-bit files."""
+    speech = speech_like(3.0, 16_000, seed=9, peak=0.3)
+    reference, degraded = tmp_path / "ref.wav", tmp_path / "deg.flac"
+    soundfile.write(reference, speech, 16_000, subtype="PCM_16")
+    soundfile.write(degraded, np.concatenate([np.zeros(640, np.float32), speech * np.float32(0.5)]), 16_000)
+    return reference, degraded
+
+
+def score_records(*args: str) -> list[dict]:
+    completed = run_cli("score", *args)
+    assert completed.returncode == 0, completed.stderr
+    return [json.loads(line) for line in completed.stdout.splitlines()]
+
+
+def test_score_prints_one_json_object_per_default_metric_with_the_alignment(scored_pair):
+    records = score_records(*map(str, scored_pair))
+    assert [record["metric"] for record in records] == ["visqol", "pesq_wb", "stoi", "estoi", "sisnr", "mel", "mrstft"]
+    for record in records:
+        assert list(record) == SCORE_FIELDS
+        assert record["error"] is None and isinstance(record["value"], float)
+        assert record["delay_samples"] == 640 and record["gain_db"] == pytest.approx(-6.02, abs=0.01)
+    by_metric = {record["metric"]: record for record in records}
+    assert by_metric["visqol"]["protocol"] == "speech"
+    assert by_metric["pesq_wb"]["value"] > 4.5 and by_metric["stoi"]["value"] > 0.99
+
+
+def test_score_runs_the_chosen_visqol_protocol_and_says_so(scored_pair):
+    (record,) = score_records(*map(str, scored_pair), "-m", "visqol", "--visqol-protocol", "audio-native")
+    assert record["protocol"] == "audio-native"
+    assert record["implementation"].startswith("visqol-python 3.")
+    assert record["value"] == pytest.approx(4.73, abs=0.01)
+
+
+def test_score_takes_a_list_of_metrics_in_order(scored_pair):
+    records = score_records(*map(str, scored_pair), "-m", "visqol,pesq,stoi,estoi,sisnr,mel")
+    assert [record["metric"] for record in records] == ["visqol", "pesq_wb", "stoi", "estoi", "sisnr", "mel"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x00\x01garbage" * 200, "not an audio file codecbench can read, or the file is corrupt"),
+        (None, "is silent (peak -inf dBFS)"),
+    ],
+    ids=["unreadable", "silent"],
+)
+def test_score_refuses_unusable_input_with_status_1(tmp_path, scored_pair, content, message):
+    degraded = tmp_path / "bad.wav"
+    if content is None:
+        soundfile.write(degraded, np.zeros(16_000, np.float32), 16_000)
+    else:
+        degraded.write_bytes(content)
+    completed = run_cli("score", str(scored_pair[0]), str(degraded))
+    assert completed.returncode == 1
+    assert message in completed.stderr and "degraded" in completed.stderr
+    assert completed.stdout == ""
+
+
+def test_score_names_the_metrics_for_a_typo(scored_pair):
+    completed = run_cli("score", *map(str, scored_pair), "-m", "visqol,pseq")
+    assert completed.returncode == 2
+    assert "unknown metric 'pseq'. Did you mean pesq?" in completed.stderr

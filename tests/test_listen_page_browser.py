@@ -27,18 +27,49 @@ def clip_path(tmp_path):
     return path
 
 
+# (Gradio puts a Markdown's classes on two nested elements, so count cards, not matches.)
+CARDS_WITH_RESULTS = (
+    "[...document.querySelectorAll('.condition-card')].filter(card => card.querySelector('.condition-result')).length"
+)
+CARDS_WITH_SCORES = (
+    "[...document.querySelectorAll('.condition-card')]"
+    ".filter(card => card.querySelector('.condition-scores table')).length"
+)
+
+# Watches every <audio> element the page shows, including the ones players keep in shadow
+# roots: when the first appeared, when each started playing; and when the first score table
+# appeared.
+WATCH_PLAYERS_AND_SCORES = """() => {
+  window.firstPlayerAt = null; window.firstScoresAt = null; window.firstPlayingAt = null;
+  const players = (root) => [...root.querySelectorAll('*')].flatMap(
+    (el) => [...(el.tagName === 'AUDIO' ? [el] : []), ...(el.shadowRoot ? players(el.shadowRoot) : [])]);
+  window.allPlayers = () => players(document);
+  setInterval(() => {
+    for (const player of players(document)) {
+      if (!player.dataset.seen) {
+        player.dataset.seen = '1';
+        window.firstPlayerAt ??= performance.now();
+        player.addEventListener('playing', () => {
+          player.startedAt ??= performance.now(); window.firstPlayingAt ??= player.startedAt;
+        });
+      }
+    }
+    if (document.querySelector('.condition-scores table')) window.firstScoresAt ??= performance.now();
+  }, 20);
+}"""
+
+
 def test_upload_run_opus_6_and_low_anchor_shows_players_spectrograms_and_kbps(app_url, clip_path):
     with chromium_page() as page:
         page.goto(app_url)
+        page.evaluate(WATCH_PLAYERS_AND_SCORES)
         page.locator("#listen-input input[type=file]").set_input_files(str(clip_path))
         page.get_by_label("6 kbps", exact=True).check()
         page.get_by_label("12 kbps", exact=True).uncheck()
         page.get_by_label("3.5 kHz", exact=True).check()
         page.get_by_role("button", name="Compare", exact=True).click()
 
-        page.wait_for_function(
-            "document.querySelectorAll('.condition-card .condition-result').length === 2"
-        )
+        page.wait_for_function(f"{CARDS_WITH_RESULTS} === 2")
         page.wait_for_selector("#listen-status:has-text('Done: 2 condition(s).')")
 
         cards = page.locator(".condition-card")
@@ -65,6 +96,60 @@ def test_upload_run_opus_6_and_low_anchor_shows_players_spectrograms_and_kbps(ap
 
         # The original is shown above the conditions, with its name and rate.
         assert "my_clip.wav · 4.00 s · 16 kHz (mono)" in page.locator(".original-card").inner_text()
+
+        # Scores fill in under each player, after the players are shown.
+        page.wait_for_function(f"{CARDS_WITH_SCORES} === 2")
+        for card in (opus, anchor):
+            table = card.locator(".condition-scores").first.inner_text()
+            assert "ViSQOL (speech)" in table and "PESQ-WB" in table and "STOI" in table and "SI-SNR" in table
+            cells = table.split("\n")[-1].split()
+            assert len(cells) == 5 and cells[-1] == "dB", table  # four numbers, SI-SNR in dB
+            visqol, pesq, stoi = (float(cell) for cell in cells[:3])
+            assert 1.0 <= visqol <= 5.0 and 1.0 <= pesq <= 4.7 and 0.5 <= stoi <= 1.0
+        assert page.evaluate("window.firstPlayerAt < window.firstScoresAt")
+
+
+def test_a_player_keeps_playing_while_the_scores_fill_in(app_url, tmp_path):
+    # A long clip, so that scoring (about 0.1 s per second of audio and condition) lasts
+    # well beyond the moment playback starts.
+    clip = tmp_path / "long_clip.wav"
+    soundfile.write(clip, speech_like(25.0, 16_000, seed=12, peak=0.3), 16_000)
+    with chromium_page() as page:
+        page.goto(app_url)
+        page.evaluate(WATCH_PLAYERS_AND_SCORES)
+        page.locator("#listen-input input[type=file]").set_input_files(str(clip))
+        page.get_by_label("12 kbps", exact=True).uncheck()
+        page.get_by_label("7 kHz", exact=True).check()
+        page.get_by_role("button", name="Compare", exact=True).click()
+        page.wait_for_function(f"{CARDS_WITH_RESULTS} === 2")
+        page.locator(".condition-card").first.get_by_role("button", name="Play", exact=True).click()
+
+        page.wait_for_function(f"{CARDS_WITH_SCORES} === 2")
+        page.wait_for_timeout(1000)
+        assert page.evaluate("window.firstPlayingAt < window.firstScoresAt"), "scores came before playback started"
+        playing = page.evaluate(
+            """() => window.allPlayers().filter(p => p.startedAt).map(p => ({
+                 paused: p.paused, position_s: p.currentTime,
+                 elapsed_s: (performance.now() - p.startedAt) / 1000 }))"""
+        )
+        assert len(playing) == 1, playing
+        (player,) = playing
+        # Still playing, and as far into the clip as the time since it started: a player that
+        # scoring had reloaded would have jumped back to the start when the scores came.
+        assert not player["paused"], player
+        assert player["position_s"] > 0.8 * player["elapsed_s"] > 0.8, player
+
+
+def test_the_chosen_visqol_protocol_is_the_one_scored(app_url, clip_path):
+    with chromium_page() as page:
+        page.goto(app_url)
+        page.locator("#listen-input input[type=file]").set_input_files(str(clip_path))
+        page.get_by_label("12 kbps", exact=True).uncheck()
+        page.locator("#listen-visqol-protocol input").click()
+        page.get_by_role("option", name="audio-native", exact=False).click()
+        page.get_by_role("button", name="Compare", exact=True).click()
+        page.wait_for_function(f"{CARDS_WITH_SCORES} === 1")
+        assert "ViSQOL (audio-native)" in page.locator(".condition-scores").first.inner_text()
 
 
 def test_compare_without_a_clip_says_what_to_do(app_url):

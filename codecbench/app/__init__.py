@@ -19,10 +19,16 @@ class AppSettings:
     Args:
         max_duration_s: longest upload accepted on the Listen page.
         work_dir: where reconstructions and plots are written for the browser to fetch.
+        scoring_workers: worker processes that score reconstructions (one core each).
     """
 
     max_duration_s: float = 600.0
     work_dir: Path = field(default_factory=_default_work_dir)
+    scoring_workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.scoring_workers < 1:
+            raise ValueError(f"scoring_workers must be at least 1, got {self.scoring_workers}")
 
 
 def build_app(settings: AppSettings = AppSettings()):

@@ -146,7 +146,7 @@ def get_test(session: Session, test_id: int) -> TestInfo:
     Raises:
         TestNotFoundError: there is none; the message lists the ids that exist.
     """
-    return TestInfo.from_row(_test_row(session, test_id))
+    return TestInfo.from_row(find_test(session, test_id))
 
 
 def list_tests(session: Session) -> list[TestInfo]:
@@ -158,7 +158,7 @@ def set_test_status(session: Session, test_id: int, status: str) -> TestInfo:
     """Open or close a test to new participants (those already in it can finish)."""
     if status not in TEST_STATUSES:
         raise ValueError(f"test status {status!r}; choose one of {', '.join(TEST_STATUSES)}")
-    row = _test_row(session, test_id)
+    row = find_test(session, test_id)
     row.status = status
     session.flush()
     return TestInfo.from_row(row)
@@ -200,7 +200,8 @@ def admin_link(base_url: str, test: TestInfo) -> str:
     return f"{base_url.rstrip('/')}{ADMIN_PAGE_PATH}?{urlencode({'test': test.id})}"
 
 
-def _test_row(session: Session, test_id: int) -> ListeningTestRow:
+def find_test(session: Session, test_id: int) -> ListeningTestRow:
+    """The row of test ``test_id``; raises :class:`TestNotFoundError` listing the ids that exist."""
     row = session.get(ListeningTestRow, test_id)
     if row is None:
         known = session.scalars(select(ListeningTestRow.id).order_by(ListeningTestRow.id)).all()

@@ -113,11 +113,17 @@ def _open_database(database_url: str | None):
 )
 @database_option
 @click.option(
+    "--public-url", envvar="CODECBENCH_PUBLIC_URL", default=None, show_envvar=True,
+    help="Address participants reach the app at, for the links the Admin page shows (default: http://HOST:PORT/).",
+)
+@click.option(
     "--admin-password", envvar=ADMIN_PASSWORD_ENV, default=None, show_envvar=True,
     help="Password of the Admin page (prefer the environment variable: options show in process lists). "
     "Without one, the Admin page refuses everything.",
 )
-def app_command(host: str, port: int, max_duration: float, database_url: str | None, admin_password: str | None) -> None:
+def app_command(
+    host: str, port: int, max_duration: float, database_url: str | None, public_url: str | None, admin_password: str | None
+) -> None:
     """Start the web app on http://HOST:PORT: Listen page, MUSHRA participant page (/mushra/) and Admin (/admin/)."""
     from codecbench.app import AppSettings, launch
 
@@ -125,7 +131,9 @@ def app_command(host: str, port: int, max_duration: float, database_url: str | N
     click.echo(f"database: {database.describe()}", err=True)
     if not admin_password:
         click.echo(f"warning: no admin password ({ADMIN_PASSWORD_ENV}); the Admin page refuses every request.", err=True)
-    settings = AppSettings(max_duration_s=max_duration, database_url=database.url, admin_password=admin_password)
+    settings = AppSettings(
+        max_duration_s=max_duration, database_url=database.url, admin_password=admin_password, public_url=public_url
+    )
     database.close()
     launch(settings, host=host, port=port)
 

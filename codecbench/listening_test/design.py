@@ -37,6 +37,8 @@ PROLIFIC_PLACEHOLDERS = {"PROLIFIC_PID": "{{%PROLIFIC_PID%}}", "STUDY_ID": "{{%S
 class TestNotFoundError(LookupError):
     """No test has this id (or link)."""
 
+    __test__ = False  # not a pytest test class
+
 
 @dataclass(frozen=True)
 class PreparedTest:
@@ -58,6 +60,8 @@ class ConditionInfo:
 @dataclass(frozen=True)
 class TestInfo:
     """A stored test, as the CLI and the Admin page show it."""
+
+    __test__ = False  # not a pytest test class
 
     id: int
     name: str

@@ -108,7 +108,7 @@ class Progress:
     last_activity: datetime | None
 
 
-def test_progress(session: Session, test_id: int) -> Progress:
+def progress_of(session: Session, test_id: int) -> Progress:
     """Participants per stage and submitted test trials per item."""
     test = find_test(session, test_id)
     stages = dict(

@@ -36,6 +36,8 @@ class TestResults:
         correlations: condition means against stored objective scores, one per metric.
     """
 
+    __test__ = False  # not a pytest test class
+
     test: TestInfo
     screening: ScreeningResult
     all_ratings: pd.DataFrame

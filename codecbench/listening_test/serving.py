@@ -54,6 +54,11 @@ def stimulus_audio(session: Session, stimulus_token: str) -> StimulusAudio:
     return audio
 
 
+def clear_stimulus_cache() -> None:
+    """Forget the verified audio (it is then read and checked again on its next request)."""
+    _CACHE.clear()
+
+
 class _VerifiedAudioCache:
     """A least-recently-used cache bounded in bytes, shared by the server's threads."""
 
@@ -69,6 +74,11 @@ class _VerifiedAudioCache:
             if entry is not None:
                 self._entries.move_to_end(key)
             return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._size = 0
 
     def put(self, key: str, audio: StimulusAudio) -> None:
         with self._lock:

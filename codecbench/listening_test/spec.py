@@ -56,6 +56,8 @@ class FileItem:
 class TestSetItems:
     """Items taken from a test set the database already knows (scored by the evaluation engine)."""
 
+    __test__ = False  # not a pytest test class
+
     test_set: str
     utterances: tuple[str, ...]
 
@@ -132,6 +134,8 @@ class CrowdSettings:
 class TestSettings:
     """What the participant flow needs at run time; stored with the test."""
 
+    __test__ = False  # not a pytest test class
+
     items_per_participant: int
     training: bool = True
     training_item: str | None = None
@@ -167,6 +171,8 @@ class TestSpec:
         max_item_duration_s: longer items are refused.
         source_text: ``test.yaml`` as written, stored with the test.
     """
+
+    __test__ = False  # not a pytest test class
 
     name: str
     items: tuple[FileItem, ...] | TestSetItems

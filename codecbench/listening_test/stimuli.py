@@ -5,8 +5,10 @@ For each item every condition is rendered at the item's own sample rate: registr
 BS.1534-3 anchors by the registry's zero-phase filters (their response checked against the
 standard's mask), systems given as files resampled, aligned to the reference by
 cross-correlation and cut to its length. Then all stimuli of the item are brought to one
-integrated loudness (BS.1770-4), lowered together if that would clip, and encoded as 16-bit FLAC
-with a SHA-256 of the bytes, which the server checks again whenever it serves them.
+integrated loudness (BS.1770-4), lowered together if that would clip, and encoded as 16-bit WAV
+with a SHA-256 of the bytes, which the server checks again whenever it serves them. WAV rather
+than FLAC: every stimulus of an item then has exactly the same size, so a participant watching
+the network cannot spot the hidden reference (FLAC sizes would match the open reference's).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from codecbench.codecs.anchors import AnchorMask, lowpass_taps
 from codecbench.listening_test.sources import ItemAudio
 from codecbench.listening_test.spec import CodecCondition, FileCondition, PlannedCondition, TestSpec
 
-STIMULUS_MEDIA_TYPE = "audio/flac"
+STIMULUS_MEDIA_TYPE = "audio/wav"
 # The loudest stimulus of an item peaks at most here after loudness matching (16-bit headroom).
 MAX_PEAK_DBFS = -1.0
 # Systems given as files may lag or lead the reference by up to this much.
@@ -119,7 +121,7 @@ class RenderedStimulus:
 
 @dataclass(frozen=True)
 class PreparedStimulus:
-    """A finished stimulus: loudness-matched audio encoded as FLAC, with its checksum and checks."""
+    """A finished stimulus: loudness-matched audio encoded as WAV, with its checksum and checks."""
 
     condition: PlannedCondition
     samples: np.ndarray
@@ -251,7 +253,7 @@ def match_loudness(item: ItemAudio, rendered: list[RenderedStimulus], target_luf
     for stimulus, level, gain_db in zip(rendered, levels, gains_db):
         gain_db -= headroom_cut_db
         samples = (stimulus.samples * np.float32(10 ** (gain_db / 20))).astype(np.float32)
-        audio_bytes = encode_flac(samples, rate)
+        audio_bytes = encode_wav(samples, rate)
         checks = {
             **stimulus.checks,
             "input_loudness_lufs": round(level, 2),
@@ -274,11 +276,11 @@ def match_loudness(item: ItemAudio, rendered: list[RenderedStimulus], target_luf
     return PreparedItem(item=item, stimuli=tuple(prepared), warnings=tuple(warnings))
 
 
-def encode_flac(samples: np.ndarray, sample_rate_hz: int) -> bytes:
-    """16-bit FLAC bytes of mono float audio (what browsers decode with ``decodeAudioData``)."""
+def encode_wav(samples: np.ndarray, sample_rate_hz: int) -> bytes:
+    """16-bit PCM WAV bytes of mono float audio (what every browser's ``decodeAudioData`` reads)."""
     buffer = io.BytesIO()
     clipped = np.clip(samples, -1.0, 32767 / 32768)
-    soundfile.write(buffer, clipped, sample_rate_hz, format="FLAC", subtype="PCM_16")
+    soundfile.write(buffer, clipped, sample_rate_hz, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
 
 

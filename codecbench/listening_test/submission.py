@@ -96,14 +96,14 @@ def submit_trial(
         raise SubmissionRefusedError("This trial is not part of your session.")
     if row.stage in ("instructions", "level_check"):
         raise SubmissionRefusedError("Please read the instructions (and check the level) first.")
-    values = _checked_ratings(trial, ratings)
     if trial.submitted_at is not None:
         stored = {s.token: s.rating.value for s in trial.stimuli if s.rating is not None}
-        if stored == values:
+        if stored == _checked_ratings(trial, ratings):
             return SubmitResult(session_view(session, row.token), duplicate=True)
         raise SubmissionRefusedError("This trial was already submitted; its ratings are final.")
     if current_trial(row) is not trial:
         raise SubmissionRefusedError("Please rate the trials in the order they are shown.")
+    values = _checked_ratings(trial, ratings)
 
     settings = TestSettings.from_json(row.participant.test.settings_json)
     rated = [s for s in trial.stimuli if s.slot > 0]

@@ -2,7 +2,7 @@
 participants did (participants, sessions, trials, ratings, play events).
 
 The design is written once by ``codecbench mushra create`` before anyone rates; stimulus audio
-is stored in the database itself (FLAC, with its SHA-256), so a shared PostgreSQL deployment
+is stored in the database itself (WAV, with its SHA-256), so a shared PostgreSQL deployment
 needs no shared file system. Every opaque token a browser sees (test link, session, trial,
 trial stimulus) is a random string with a unique index; none encodes a name or an id.
 """

@@ -73,10 +73,18 @@ def submit(database: Database, view: flow.SessionView, ratings: dict[str, float]
         return submission.submit_trial(session, view.session_token, view.trial.token, ratings)
 
 
-def complete(database: Database, view: flow.SessionView, rate=lambda stimulus: 50.0) -> flow.SessionView:
-    """Play and rate every remaining trial; ``rate`` maps a StimulusButton to a score."""
+def conditions_of(database: Database, view: flow.SessionView) -> dict[str, str]:
+    """Stimulus token -> condition name for the current trial (what only the server knows)."""
+    with database.session() as session:
+        trial = flow.current_trial(flow.find_session(session, view.session_token))
+        return {s.token: s.stimulus.condition.name for s in trial.stimuli}
+
+
+def complete(database: Database, view: flow.SessionView, rate=lambda condition: 50.0) -> flow.SessionView:
+    """Play and rate every remaining trial; ``rate`` maps a condition name to a score."""
     view = to_trials(database, view)
     while view.stage == "trials":
         play_all(database, view)
-        view = submit(database, view, {s.token: rate(s) for s in view.trial.stimuli}).view
+        names = conditions_of(database, view)
+        view = submit(database, view, {s.token: rate(names[s.token]) for s in view.trial.stimuli}).view
     return view

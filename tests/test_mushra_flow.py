@@ -119,7 +119,7 @@ def test_a_crowd_id_resumes_and_cannot_take_the_test_twice(database, crowd_test)
     assert view.stage == "instructions"
     again = start(database, crowd_test, PROLIFIC_PID="worker-1")
     assert again.session_token == view.session_token
-    done = complete(database, view, rate=lambda s: 100.0)
+    done = complete(database, view, rate=lambda condition: 100.0)
     assert done.completion_code == "C0MPLETE" and done.redirect_url.endswith("cc=C0MPLETE")
     after = start(database, crowd_test, PROLIFIC_PID="worker-1")
     assert after.stage == "complete" and after.session_token == view.session_token

@@ -87,7 +87,8 @@ def build_participant_page(database: Database) -> gr.Blocks:
 
         def level_checked(token: str | None, confirmed: bool) -> tuple:
             if not confirmed:
-                raise gr.Error("Please confirm that you wear headphones and that the level is comfortable.")
+                gr.Warning("Please confirm that you wear headphones and that the level is comfortable.")
+                return tuple(gr.update() for _ in outputs)
             return run(lambda s: flow.advance(s, token or "", "level_check"))
 
         def refresh(token: str | None) -> tuple:

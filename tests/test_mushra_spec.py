@@ -168,3 +168,16 @@ def test_an_item_longer_than_the_limit_is_refused_with_the_remedy(folder):
     spec = parse(folder, BASE.replace("a.wav, b.wav", "long.wav, b.wav") + "max_item_duration_s: 2\n")
     with pytest.raises(SpecError, match=r"item long: .*3\.0 s long, over the limit of 2 s"):
         load_items(spec)
+
+
+def test_the_readme_example_is_a_valid_test(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("### test.yaml\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    for name in ("f1", "m1", "f2", "m2", "f3"):
+        for folder in ("clips", "outputs/my_model"):
+            (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+            soundfile.write(tmp_path / folder / f"{name}.wav", speech_like(1.0, 16_000), 16_000)
+    spec = parse_test_spec(example, base_dir=tmp_path)
+    assert [c.name for c in spec.conditions] == ["opus@6", "codec2@3.2", "my_model"]
+    assert spec.items_per_participant == 4 and spec.crowd.completion_code == "C1A2B3X"
+    assert spec.warnings == ()

@@ -31,7 +31,7 @@ import yaml
 from sqlalchemy import func, select
 
 from codecbench.listening_test.design import prepare_test, store_test
-from codecbench.listening_test.spec import load_test_spec
+from codecbench.listening_test.spec_yaml import load_test_spec
 from codecbench.storage import open_database
 from codecbench.storage.listening_tables import ParticipantRow, RatingRow, SessionRow, TrialRow, TrialStimulusRow
 from codecbench.synthetic import speech_like

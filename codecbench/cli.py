@@ -182,7 +182,8 @@ def _screening_rule(name: str, thresholds: tuple[str, ...]):
 def mushra_create_command(spec_path: Path, database_url: str | None, base_url: str) -> None:
     """Make every stimulus of the test in TEST_YAML, store the test, and print its id and links."""
     from codecbench.listening_test.design import admin_link, crowd_link, participant_link, prepare_test, store_test
-    from codecbench.listening_test.spec import SpecError, load_test_spec
+    from codecbench.listening_test.spec import SpecError
+    from codecbench.listening_test.spec_yaml import load_test_spec
     from codecbench.listening_test.stimuli import StimulusError
 
     database = _open_database(database_url)

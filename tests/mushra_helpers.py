@@ -9,7 +9,7 @@ import yaml
 
 from codecbench.listening_test import flow, submission
 from codecbench.listening_test.design import PreparedTest, TestInfo, prepare_test, store_test
-from codecbench.listening_test.spec import load_test_spec
+from codecbench.listening_test.spec_yaml import load_test_spec
 from codecbench.storage import Database
 from codecbench.synthetic import speech_like
 

@@ -15,9 +15,8 @@ from codecbench.listening_test.spec import (
     SpecError,
     TestSettings,
     TestSetItems,
-    load_test_spec,
-    parse_test_spec,
 )
+from codecbench.listening_test.spec_yaml import load_test_spec, parse_test_spec
 from codecbench.synthetic import speech_like
 
 

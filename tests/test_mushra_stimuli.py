@@ -14,7 +14,7 @@ import soundfile
 from codecbench.audio import estimate_delay_samples, loudness_lufs, peak_dbfs
 from codecbench.codecs.anchors import AnchorMask
 from codecbench.listening_test.sources import load_items
-from codecbench.listening_test.spec import parse_test_spec
+from codecbench.listening_test.spec_yaml import parse_test_spec
 from codecbench.listening_test.stimuli import (
     MAX_PEAK_DBFS,
     StimulusError,

@@ -34,7 +34,6 @@ from codecbench.storage.listening_tables import (
     TrialStimulusRow,
 )
 
-STAGES = ("instructions", "level_check", "trials", "complete")
 LABELS = string.ascii_uppercase[:12]
 # Keys of the link that are stored with the participant (crowd IDs and the like), and limits on them.
 MAX_LINK_PARAMS = 20

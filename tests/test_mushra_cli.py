@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
+import subprocess
+import time
 
+import httpx
 import pytest
 
 from codecbench.storage import open_database
+from tests.browser import free_port
 from tests.mushra_helpers import complete, start, write_test_files
-from tests.test_cli import run_cli
+from tests.test_cli import CODECBENCH, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +101,26 @@ def test_create_refuses_a_bad_test_yaml_and_stores_nothing(tmp_path):
     assert completed.returncode == 1
     assert "conditions[0].codec: unknown codec 'opsu'. Did you mean opus?" in completed.stderr
     assert run_cli("mushra", "list", "--db", url).stdout == ""
+
+
+def test_app_serves_the_participant_and_admin_pages_from_the_given_database(created):
+    url, _ = created
+    port = free_port()
+    server = subprocess.Popen([CODECBENCH, "app", "--port", str(port), "--db", url], stderr=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, text=True, env={**os.environ, "CODECBENCH_ADMIN_PASSWORD": ""})
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/mushra/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert server.poll() is None and time.monotonic() < deadline, "the app did not start"
+                time.sleep(0.3)
+        assert httpx.get(f"http://127.0.0.1:{port}/admin/", timeout=10).status_code == 200
+        missing = httpx.post(f"http://127.0.0.1:{port}/mushra-api/sessions", json={"test": "nope"}, timeout=10)
+        assert missing.status_code == 404 and "not valid" in missing.json()["detail"]
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert "the Admin page refuses every request" in stderr and f"database: {url}" in stderr

@@ -212,7 +212,7 @@ def mushra_list_command(database_url: str | None) -> None:
     """List the tests in the database with their status and number of participants."""
     from codecbench.listening_test.design import list_tests, participant_count
 
-    with _open_database(database_url).session() as session:
+    with _open_database(database_url).session(read_only=True) as session:
         for test in list_tests(session):
             click.echo(
                 f"{test.id}\t{test.status}\t{participant_count(session, test.id)} participant(s)\t"
@@ -231,7 +231,7 @@ def mushra_results_command(test_id: int, screening: str, thresholds: tuple[str, 
     from codecbench.listening_test.report import compute_results, results_text
 
     rule = _screening_rule(screening, thresholds)
-    with _open_database(database_url).session() as session:
+    with _open_database(database_url).session(read_only=True) as session:
         try:
             results = compute_results(session, test_id, rule)
         except TestNotFoundError as error:
@@ -255,7 +255,7 @@ def mushra_export_command(
     from codecbench.listening_test.report import export_ratings_csv
 
     rule = _screening_rule(screening, thresholds)
-    with _open_database(database_url).session() as session:
+    with _open_database(database_url).session(read_only=True) as session:
         try:
             ratings = load_ratings(session, test_id)
         except TestNotFoundError as error:

@@ -135,3 +135,23 @@ def test_an_unreachable_server_gives_one_clear_error():
     with pytest.raises(DatabaseError, match="cannot use the database postgresql") as raised:
         open_database(f"postgresql://nobody:secret@127.0.0.1:{free_port()}/none")
     assert "secret" not in str(raised.value)
+
+
+def test_a_read_only_session_does_not_wait_for_a_writer(database):
+    """On SQLite a reader starts a deferred transaction; with WAL it reads while a writer holds the lock."""
+    with database.session() as session:
+        session.add(_test_row("committed"))
+    with database.session() as writer:
+        writer.add(_test_row("pending"))
+        writer.flush()  # the writer now holds the write lock
+        done = threading.Event()
+        names = []
+
+        def read() -> None:
+            with database.session(read_only=True) as reader:
+                names.extend(reader.scalars(select(ListeningTestRow.name)))
+            done.set()
+
+        threading.Thread(target=read).start()
+        assert done.wait(timeout=5), "the reader waited for the writer"
+    assert names == ["committed"]

@@ -95,7 +95,7 @@ def build_admin_page(database: Database, admin_password: str | None, public_url:
 
         def show(given: str | None, test_text: str | None, rule_name: str) -> tuple:
             authorize(given)
-            with database.session() as session:
+            with database.session(read_only=True) as session:
                 listing = _test_listing(session, public_url)
                 if not (test_text or "").strip():
                     return _empty(panels, "Pick a test id from the list.", listing)
@@ -139,7 +139,7 @@ def build_admin_page(database: Database, admin_password: str | None, public_url:
         def export(given: str | None, test_text: str | None, rule_name: str) -> str:
             authorize(given)
             try:
-                with database.session() as session:
+                with database.session(read_only=True) as session:
                     ratings = load_ratings(session, int(str(test_text).strip()))
             except (ValueError, TestNotFoundError) as error:
                 raise gr.Error(str(error)) from None

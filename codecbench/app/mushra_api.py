@@ -40,9 +40,9 @@ def mushra_api_router(database: Database) -> APIRouter:
     """Routes under :data:`MUSHRA_API_PATH` (start/resume, advance, play events, submit, stimuli)."""
     router = APIRouter(prefix=MUSHRA_API_PATH)
 
-    def call(action):
+    def call(action, *, read_only: bool = False):
         try:
-            with database.session() as session:
+            with database.session(read_only=read_only) as session:
                 return action(session)
         except flow.FlowError as error:
             return JSONResponse({"detail": error.message}, status_code=error.status_code)
@@ -56,7 +56,7 @@ def mushra_api_router(database: Database) -> APIRouter:
 
     @router.get("/sessions/{session_token}")
     def view(session_token: str):
-        return call(lambda s: flow.session_view(s, session_token).to_dict())
+        return call(lambda s: flow.session_view(s, session_token).to_dict(), read_only=True)
 
     @router.post("/sessions/{session_token}/advance")
     def advance(session_token: str, body: AdvanceRequest):
@@ -83,6 +83,6 @@ def mushra_api_router(database: Database) -> APIRouter:
             audio = serving.stimulus_audio(session, stimulus_token)
             return Response(audio.data, media_type=audio.media_type,
                             headers={"Cache-Control": "private, max-age=86400"})
-        return call(fetch)
+        return call(fetch, read_only=True)
 
     return router

@@ -16,7 +16,8 @@ owns the transaction, normally through :meth:`Database.session`::
 SQLite is set up for a small web server: WAL journal (readers never wait for the writer),
 foreign keys enforced, a busy timeout instead of immediate "database is locked" errors, and
 ``BEGIN IMMEDIATE`` so a transaction takes the write lock when it starts rather than failing when
-it first writes after another writer committed. PostgreSQL needs nothing special; a plain
+it first writes after another writer committed; ``session(read_only=True)`` starts a plain
+(deferred) transaction for blocks that only read. PostgreSQL needs nothing special; a plain
 ``postgresql://`` URL is given the psycopg (3) driver codecbench installs.
 """
 
@@ -74,13 +75,17 @@ def resolve_database_url(url: str | None = None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+READ_ONLY_OPTION = "codecbench_read_only"
+
+
 @dataclass(frozen=True, eq=False)
 class Database:
-    """An open database: its engine and the factory for its ORM sessions."""
+    """An open database: its engine and the factories for its ORM sessions."""
 
     url: str
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
 
     @property
     def dialect(self) -> str:
@@ -88,9 +93,13 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed if the block succeeds, rolled back if it raises."""
-        with self.sessions.begin() as session:
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed if the block succeeds, rolled back if it raises.
+
+        ``read_only=True`` is for blocks that only read: on SQLite they then do not take the
+        write lock, so they neither wait for writers nor make writers wait.
+        """
+        with (self.read_sessions if read_only else self.sessions).begin() as session:
             yield session
 
     def describe(self) -> str:
@@ -114,7 +123,13 @@ def open_database(url: str | None = None, *, create_schema: bool = True) -> Data
         engine = _sqlite_engine(url)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    database = Database(url=url, engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+    read_engine = engine.execution_options(**{READ_ONLY_OPTION: True})
+    database = Database(
+        url=url,
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        read_sessions=sessionmaker(read_engine, expire_on_commit=False),
+    )
     if create_schema:
         try:
             ensure_schema(database)
@@ -171,6 +186,7 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

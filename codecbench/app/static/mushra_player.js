@@ -387,6 +387,7 @@
       this.columns = trial.stimuli.map((stimulus, i) => {
         const slider = el("input", { type: "range", min: "0", max: "100", step: "1", class: "mushra-slider unset",
           "aria-label": "rating of " + stimulus.label, "data-token": stimulus.token });
+        slider.value = "0";
         const value = el("output", { class: "mushra-value" }, "–");
         const setValue = (v) => {
           slider.value = String(v);
@@ -395,10 +396,13 @@
           this.ratings[stimulus.token] = Number(v);
         };
         if (stimulus.token in draft) setValue(draft[stimulus.token]);
-        slider.addEventListener("input", () => {
+        const store = () => {
           setValue(slider.value);
           localStorage.setItem(this._draftKey(), JSON.stringify(this.ratings));
-        });
+        };
+        slider.addEventListener("input", store);
+        // A click that lands on the unset slider's resting value changes nothing, so no "input".
+        slider.addEventListener("pointerup", () => slider.classList.contains("unset") && store());
         const button = el("button", { class: "mushra-select", type: "button", onclick: () => this._select(i + 1),
           title: "key " + KEYS[i] }, stimulus.label);
         const tick = el("span", { class: "mushra-played" }, "");

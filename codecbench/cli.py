@@ -13,6 +13,7 @@ from codecbench import __version__
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 APP_MAX_DURATION_S = 600.0
+ADMIN_PASSWORD_ENV = "CODECBENCH_ADMIN_PASSWORD"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -132,6 +133,23 @@ def score_command(
         click.echo(json.dumps(result.to_dict()))
 
 
+def database_option(command):
+    """``--db URL`` (default: ``$CODECBENCH_DB``, else a SQLite file in the codecbench home)."""
+    return click.option(
+        "--db", "database_url", default=None, metavar="URL",
+        help="SQLAlchemy database URL (default: $CODECBENCH_DB, else codecbench.sqlite3 in the codecbench home).",
+    )(command)
+
+
+def _open_database(database_url: str | None):
+    from codecbench.storage import DatabaseError, open_database
+
+    try:
+        return open_database(database_url)
+    except (ValueError, DatabaseError) as error:
+        raise click.ClickException(str(error)) from None
+
+
 @main.command("app")
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to serve on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to serve on.")
@@ -139,11 +157,166 @@ def score_command(
     "--max-duration", type=float, default=APP_MAX_DURATION_S, show_default=True,
     help="Longest upload accepted, in seconds.",
 )
-def app_command(host: str, port: int, max_duration: float) -> None:
-    """Start the web app (Listen page) on http://HOST:PORT."""
+@database_option
+@click.option(
+    "--public-url", envvar="CODECBENCH_PUBLIC_URL", default=None, show_envvar=True,
+    help="Address participants reach the app at, for the links the Admin page shows (default: http://HOST:PORT/).",
+)
+@click.option(
+    "--admin-password", envvar=ADMIN_PASSWORD_ENV, default=None, show_envvar=True,
+    help="Password of the Admin page (prefer the environment variable: options show in process lists). "
+    "Without one, the Admin page refuses everything.",
+)
+def app_command(
+    host: str, port: int, max_duration: float, database_url: str | None, public_url: str | None, admin_password: str | None
+) -> None:
+    """Start the web app on http://HOST:PORT: Listen page, MUSHRA participant page (/mushra/) and Admin (/admin/)."""
     from codecbench.app import AppSettings, launch
 
-    launch(AppSettings(max_duration_s=max_duration), host=host, port=port)
+    database = _open_database(database_url)
+    click.echo(f"database: {database.describe()}", err=True)
+    if not admin_password:
+        click.echo(f"warning: no admin password ({ADMIN_PASSWORD_ENV}); the Admin page refuses every request.", err=True)
+    settings = AppSettings(
+        max_duration_s=max_duration, database_url=database.url, admin_password=admin_password, public_url=public_url
+    )
+    database.close()
+    launch(settings, host=host, port=port)
+
+
+@main.group("mushra")
+def mushra_group() -> None:
+    """MUSHRA listening tests: create one from test.yaml, follow it, screen and export the ratings."""
+
+
+def _screening_options(command):
+    command = click.option(
+        "--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
+        help="Change a threshold of the screening rule (e.g. reference_below=85); repeatable.",
+    )(command)
+    return click.option(
+        "--screening", type=click.Choice(["none", "bs1534", "encodec"]), default="none", show_default=True,
+        help="Post-screening rule applied to the assessors (the stored ratings are never changed).",
+    )(command)
+
+
+def _screening_rule(name: str, thresholds: tuple[str, ...]):
+    from codecbench.listening_test.screening import screening_rule
+
+    values = {}
+    for text in thresholds:
+        key, sep, value = text.partition("=")
+        try:
+            values[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise click.BadParameter(f"{text!r}: write NAME=NUMBER, e.g. reference_below=85", param_hint="--threshold")
+    try:
+        return screening_rule(name, values)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--threshold") from None
+
+
+@mushra_group.command("create")
+@click.argument("spec_path", metavar="TEST_YAML", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@database_option
+@click.option(
+    "--base-url", envvar="CODECBENCH_PUBLIC_URL", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", show_default=True,
+    show_envvar=True, help="Address participants reach the app at (used in the printed links).",
+)
+def mushra_create_command(spec_path: Path, database_url: str | None, base_url: str) -> None:
+    """Make every stimulus of the test in TEST_YAML, store the test, and print its id and links."""
+    from codecbench.listening_test.design import admin_link, crowd_link, participant_link, prepare_test, store_test
+    from codecbench.listening_test.spec import SpecError
+    from codecbench.listening_test.spec_yaml import load_test_spec
+    from codecbench.listening_test.stimuli import StimulusError
+
+    database = _open_database(database_url)
+    try:
+        spec = load_test_spec(spec_path)
+        click.echo(f"making stimuli: {spec.num_rated_stimuli} per trial...", err=True)
+        prepared = prepare_test(spec)
+    except (SpecError, StimulusError) as error:
+        raise click.ClickException(str(error)) from None
+    for warning in prepared.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    with database.session() as session:
+        test = store_test(session, prepared)
+    click.echo(f"test id: {test.id}")
+    click.echo(f"participant link: {participant_link(base_url, test)}")
+    crowd = crowd_link(base_url, test)
+    if crowd is not None:
+        click.echo(f"crowd link: {crowd}")
+    click.echo(f"admin link: {admin_link(base_url, test)}")
+    click.echo(f"database: {database.describe()}", err=True)
+
+
+@mushra_group.command("list")
+@database_option
+def mushra_list_command(database_url: str | None) -> None:
+    """List the tests in the database with their status and number of participants."""
+    from codecbench.listening_test.design import list_tests, participant_count
+
+    with _open_database(database_url).session(read_only=True) as session:
+        for test in list_tests(session):
+            click.echo(
+                f"{test.id}\t{test.status}\t{participant_count(session, test.id)} participant(s)\t"
+                f"{len(test.items)} item(s)\t{len(test.rated_conditions)} rated condition(s)\t{test.name}"
+            )
+
+
+@mushra_group.command("results")
+@click.argument("test_id", type=int)
+@_screening_options
+@click.option("--per-item", is_flag=True, help="Also print the table per item and condition.")
+@database_option
+def mushra_results_command(test_id: int, screening: str, thresholds: tuple[str, ...], per_item: bool, database_url: str | None) -> None:
+    """Print per-condition statistics, screening decisions and paired comparisons of test TEST_ID."""
+    from codecbench.listening_test.design import TestNotFoundError
+    from codecbench.listening_test.report import compute_results, results_text
+
+    rule = _screening_rule(screening, thresholds)
+    with _open_database(database_url).session(read_only=True) as session:
+        try:
+            results = compute_results(session, test_id, rule)
+        except TestNotFoundError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(results_text(results, per_item=per_item))
+
+
+@mushra_group.command("export")
+@click.argument("test_id", type=int)
+@click.option("--format", "file_format", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write: one row per rating.")
+@_screening_options
+@database_option
+def mushra_export_command(
+    test_id: int, file_format: str, output_path: Path, screening: str, thresholds: tuple[str, ...], database_url: str | None
+) -> None:
+    """Write the ratings of test TEST_ID (of the assessors the screening keeps) as CSV."""
+    from codecbench.listening_test.design import TestNotFoundError
+    from codecbench.listening_test.ratings import load_ratings
+    from codecbench.listening_test.report import export_ratings_csv
+
+    rule = _screening_rule(screening, thresholds)
+    with _open_database(database_url).session(read_only=True) as session:
+        try:
+            ratings = load_ratings(session, test_id)
+        except TestNotFoundError as error:
+            raise click.ClickException(str(error)) from None
+    result = rule.screen(ratings)
+    kept = result.kept(ratings)
+    try:
+        export_ratings_csv(kept, output_path)
+    except OSError as error:
+        raise click.ClickException(f"{output_path}: {error}") from None
+    click.echo(
+        f"wrote {len(kept)} rating(s) from {len(result.kept_assessors)} assessor(s) to {output_path}; "
+        f"screening '{result.rule}' excluded {len(result.excluded)}: {', '.join(result.excluded) or 'nobody'}",
+        err=True,
+    )
 
 
 if __name__ == "__main__":

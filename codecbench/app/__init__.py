@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +19,18 @@ class AppSettings:
         max_duration_s: longest upload accepted on the Listen page.
         work_dir: where reconstructions and plots are written for the browser to fetch.
         scoring_workers: worker processes that score reconstructions (one core each).
+        database_url: the database of MUSHRA tests (see :func:`codecbench.storage.open_database`).
+        admin_password: password of the Admin page; without one the Admin page refuses everything.
+        public_url: the address participants reach the app at, for links shown on the Admin page
+            (default: the address the app listens on).
     """
 
     max_duration_s: float = 600.0
     work_dir: Path = field(default_factory=_default_work_dir)
     scoring_workers: int = 1
+    database_url: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.scoring_workers < 1:
@@ -32,32 +38,26 @@ class AppSettings:
 
 
 def build_app(settings: AppSettings = AppSettings()):
-    """The whole app as a ``gr.Blocks`` (not launched)."""
+    """The main pages (served at ``/``) as a ``gr.Blocks`` (not launched)."""
     import gradio as gr
 
     from codecbench.app.listen_page import build_listen_page
 
     with gr.Blocks(title="codecbench") as app:
-        gr.Markdown("# codecbench\nListen to speech codecs side by side.")
+        gr.Markdown("# codecbench\nListen to speech codecs side by side. MUSHRA tests: [Admin](/admin/).")
         with gr.Tab("Listen"):
             build_listen_page(settings)
     return app
 
 
 def launch(settings: AppSettings = AppSettings(), *, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
-    """Build and serve the app; with ``block=False`` return ``(app, url)`` with the server running."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    """Serve the whole app (see :mod:`codecbench.app.server`).
+
+    With ``block=False`` the server runs in a background thread and ``(server, url)`` is
+    returned; ``server.close()`` stops it.
+    """
+    from codecbench.app.server import serve
+
     settings.work_dir.mkdir(parents=True, exist_ok=True)
-    app = build_app(settings)
-    app.queue(default_concurrency_limit=2)
-    _, url, _ = app.launch(
-        server_name=host,
-        server_port=port,
-        prevent_thread_lock=not block,
-        allowed_paths=[str(settings.work_dir)],
-        footer_links=["settings"],
-        show_error=True,
-        max_file_size="1gb",
-        quiet=not block,
-    )
-    return app, url
+    running = serve(settings, host=host, port=port, block=block, public_url=settings.public_url)
+    return (running, running.url) if running is not None else (None, f"http://{host}:{port}/")

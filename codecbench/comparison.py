@@ -171,6 +171,13 @@ class ReconstructionScorer:
         for future in as_completed(futures):
             yield pool.collect(future, str(futures[future].condition), config)
 
+    def close(self) -> None:
+        """Stop the workers at once (pairs still queued are dropped)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.terminate()
+                self._pool = None
+
     def _ensure_pool(self) -> MetricsPool:
         with self._lock:
             if self._pool is None:

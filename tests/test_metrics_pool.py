@@ -75,6 +75,29 @@ def test_workers_end_when_the_process_that_started_them_is_killed(tmp_path):
     assert not process_exists(worker_pid)
 
 
+def test_workers_end_when_their_parent_is_killed_while_they_warm_up():
+    """The parent can die while ViSQOL is still loading in its workers (a server stopped soon
+    after start); the workers must notice, not wait for work from init."""
+    script = (
+        "from codecbench.evaluation.metrics import MetricsPool, ScoringConfig\n"
+        "pool = MetricsPool(ScoringConfig(('visqol',)), workers=1)\n"
+        "pool.start()\n"
+        "print(*pool._executor._processes, flush=True)\n"
+        "import time; time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        worker_pids = [int(pid) for pid in parent.stdout.readline().split()]
+        assert worker_pids and all(process_exists(pid) for pid in worker_pids)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while any(process_exists(pid) for pid in worker_pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(process_exists(pid) for pid in worker_pids)
+
+
 def process_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)

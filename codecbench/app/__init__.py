@@ -37,8 +37,11 @@ class AppSettings:
             raise ValueError(f"scoring_workers must be at least 1, got {self.scoring_workers}")
 
 
-def build_app(settings: AppSettings = AppSettings()):
-    """The main pages (served at ``/``) as a ``gr.Blocks`` (not launched)."""
+def build_app(settings: AppSettings = AppSettings(), scorer=None):
+    """The main pages (served at ``/``) as a ``gr.Blocks`` (not launched).
+
+    ``scorer``: the Listen page's :class:`codecbench.comparison.ReconstructionScorer`.
+    """
     import gradio as gr
 
     from codecbench.app.listen_page import build_listen_page
@@ -46,7 +49,7 @@ def build_app(settings: AppSettings = AppSettings()):
     with gr.Blocks(title="codecbench") as app:
         gr.Markdown("# codecbench\nListen to speech codecs side by side. MUSHRA tests: [Admin](/admin/).")
         with gr.Tab("Listen"):
-            build_listen_page(settings)
+            build_listen_page(settings, scorer)
     return app
 
 

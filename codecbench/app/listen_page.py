@@ -80,9 +80,14 @@ class ScoreBoard:
         return next((entry.results for entry in self.scores if entry.pair_id == str(condition)), None)
 
 
-def build_listen_page(settings: AppSettings) -> None:
-    """Lay out the Listen page inside the current Blocks context."""
-    scorer = ReconstructionScorer(workers=settings.scoring_workers)
+def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None = None) -> None:
+    """Lay out the Listen page inside the current Blocks context.
+
+    ``scorer`` scores the reconstructions; whoever owns the server should pass one and close it
+    on shutdown. Without one the page starts its own.
+    """
+    if scorer is None:
+        scorer = ReconstructionScorer(workers=settings.scoring_workers)
     scorer.start()
     with gr.Row():
         with gr.Column(scale=2):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import gradio as gr
@@ -25,6 +26,7 @@ from fastapi.responses import RedirectResponse
 from codecbench.app.admin_page import build_admin_page
 from codecbench.app.mushra_api import mushra_api_router
 from codecbench.app.mushra_page import build_participant_page, player_assets
+from codecbench.comparison import ReconstructionScorer
 from codecbench.listening_test.design import ADMIN_PAGE_PATH, PARTICIPANT_PAGE_PATH
 from codecbench.storage import open_database
 
@@ -35,7 +37,17 @@ def build_server(settings, public_url: str) -> FastAPI:
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     database = open_database(settings.database_url)
-    server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    scorer = ReconstructionScorer(workers=settings.scoring_workers)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        try:
+            yield
+        finally:  # scoring workers may still be warming up: stop them rather than wait
+            scorer.close()
+            database.close()
+
+    server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     server.include_router(mushra_api_router(database))
     for page_path in (PARTICIPANT_PAGE_PATH, ADMIN_PAGE_PATH):
         _redirect_to_slash(server, page_path.rstrip("/"))
@@ -49,7 +61,7 @@ def build_server(settings, public_url: str) -> FastAPI:
     admin_page.queue(default_concurrency_limit=4)
     gr.mount_gradio_app(server, admin_page, path=ADMIN_PAGE_PATH.rstrip("/"), footer_links=[], run_history=False,
                         show_error=True)
-    listen_app = build_app(settings)
+    listen_app = build_app(settings, scorer)
     listen_app.queue(default_concurrency_limit=2)
     gr.mount_gradio_app(server, listen_app, path="/", allowed_paths=[str(settings.work_dir)], max_file_size="1gb",
                         footer_links=["settings"], show_error=True)
@@ -75,7 +87,6 @@ class RunningServer:
     def close(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-        self.server.config.app.state.database.close()
 
 
 def serve(settings, *, host: str, port: int, block: bool, public_url: str | None = None):

@@ -93,7 +93,7 @@ class MetricsPool:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(self.config,),
+            initargs=(self.config, os.getpid()),
         )
 
     def start(self) -> list[Future[int]]:
@@ -157,6 +157,19 @@ class MetricsPool:
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
+    def terminate(self) -> None:
+        """Stop at once: cancel queued pairs and kill the workers, even mid-warm-up.
+
+        For a server shutting down: :meth:`close` (and the interpreter's own exit handler for
+        process pools) would wait for a worker still compiling ViSQOL's kernels.
+        """
+        workers = list((self._executor._processes or {}).values())  # the stdlib exposes no public handle
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join(timeout=5)
+
     def __enter__(self) -> MetricsPool:
         return self
 
@@ -180,9 +193,14 @@ def _ready() -> int:
     return os.getpid()
 
 
-def _start_worker(config: ScoringConfig) -> None:
+def _start_worker(config: ScoringConfig, parent_pid: int) -> None:
     """Worker initializer: one thread for numba and for BLAS (a worker is one core's worth of
-    work; spare threads only contend with the other workers), ViSQOL loaded before the first pair."""
+    work; spare threads only contend with the other workers), ViSQOL loaded before the first pair.
+
+    The parent's pid comes from the parent: read here after the slow imports, it could already
+    be init's, and the worker would outlive its parent.
+    """
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     from threadpoolctl import threadpool_limits
 
     from codecbench.evaluation.metrics import visqol
@@ -192,7 +210,6 @@ def _start_worker(config: ScoringConfig) -> None:
 
     numba.set_num_threads(1)
     threadpool_limits(limits=1)  # stays in force for the process (until restored, which it is not)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     if "visqol" in config.metrics:
         visqol.warm_up(config.visqol_protocols)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from codecbench.codecs.base import LoadOptions
 
 
 def _default_work_dir() -> Path:
@@ -19,10 +22,21 @@ class AppSettings:
     Args:
         max_duration_s: longest upload accepted on the Listen page.
         work_dir: where reconstructions and plots are written for the browser to fetch.
+        model_dirs: codec name -> local model directory to load instead of the Hub cache.
+        device: where neural codecs run (``cpu``, ``cuda``, ``cuda:N``).
     """
 
     max_duration_s: float = 600.0
     work_dir: Path = field(default_factory=_default_work_dir)
+    model_dirs: Mapping[str, Path] = field(default_factory=dict)
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        LoadOptions(device=self.device)  # validates the device string
+
+    def load_options(self, codec: str) -> LoadOptions:
+        """How the app loads ``codec``."""
+        return LoadOptions(model_dir=self.model_dirs.get(codec), device=self.device)
 
 
 def build_app(settings: AppSettings = AppSettings()):

@@ -118,6 +118,7 @@ def _condition_picker(entry, settings: AppSettings) -> gr.CheckboxGroup:
         label=f"{entry.name}: {spec.description}",
         info=None if state.ready else state.describe(),
         interactive=state.ready,
+        elem_id=f"picker-{entry.name}",
         elem_classes=["condition-picker"] + ([] if state.ready else ["condition-picker-unavailable"]),
     )
 

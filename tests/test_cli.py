@@ -208,3 +208,9 @@ def test_transcode_refuses_a_bad_device_and_a_model_dir_for_opus(tmp_path, speec
     assert bad_device.returncode == 1 and "device 'gpu' is not one of cpu, cuda, cuda:N" in bad_device.stderr
     model_dir = run_cli("transcode", str(speech_flac), "-c", "opus", "-b", "6", "-o", str(tmp_path / "o.wav"), "--model-dir", str(tmp_path))
     assert model_dir.returncode == 1 and "opus loads no model, so --model-dir does not apply to it" in model_dir.stderr
+
+
+def test_app_refuses_bad_model_dirs_and_devices_before_starting():
+    assert "--model-dir 'funcodec': write CODEC=DIR" in run_cli("app", "--model-dir", "funcodec").stderr
+    assert "unknown codec 'funcodek'" in run_cli("app", "--model-dir", "funcodek=./m").stderr
+    assert "device 'gpu' is not one of cpu, cuda, cuda:N" in run_cli("app", "--device", "gpu").stderr

@@ -114,7 +114,7 @@ def test_batched_and_one_by_one_give_the_same_codes_and_audio(name, tiny_models)
 @pytest.mark.parametrize(
     ("name", "encode_calls"),
     [
-        ("encodec_24khz", 2),  # causal: one padded batch, and the 3-frame clip (under 7 frames) alone
+        ("encodec_24khz", 4),  # causal: similar lengths padded together; the 3-frame clip (under 7 frames) alone
         ("funcodec_en_libritts_16k_nq32ds640", 5),  # whole-clip normalisation: only equal lengths share a call
         ("dac_16khz", 4),  # non-causal, padded to whole frames: equal frame counts share a call
     ],
@@ -141,12 +141,16 @@ def test_batches_respect_their_limits(tiny_models):
     from codecbench.codecs.token_codec import BatchLimits
 
     codec = load_codec("encodec_24khz")
-    codec.batch_limits = BatchLimits(max_clips=2, max_samples=10 * 24_000)
+    lengths = [24_000, 24_000, 24_000, 48_000, 96_000, 300_000, 26_000]
     try:
-        groups = codec._groups([24_000, 24_000, 24_000, 48_000, 96_000, 300_000])
+        # At most 2 clips and 240k padded samples per call; 50 % padding allowed.
+        codec.batch_limits = BatchLimits(max_clips=2, max_samples=10 * 24_000, max_padding=0.5)
+        assert codec._groups(lengths) == [[0, 1], [2, 6], [3, 4], [5]]
+        # 10 % padding: 4 x 26k padded for 98k real fits; 48k next to them would not.
+        codec.batch_limits = BatchLimits(max_padding=0.1)
+        assert codec._groups(lengths) == [[0, 1, 2, 6], [3], [4], [5]]
     finally:
         codec.batch_limits = BatchLimits()
-    assert groups == [[0, 1], [2, 3], [4], [5]]
 
 
 @pytest.mark.parametrize("name", ["encodec_24khz", "funcodec_zh_en_general_16k_nq32ds640", "dac_24khz"])

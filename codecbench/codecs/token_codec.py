@@ -39,13 +39,15 @@ class BatchLimits:
         max_clips: clips per call.
         max_samples: clips x padded length (at the codec rate) per call; a longer clip still
             runs, alone.
+        max_padding: padding allowed in a padded batch, as a fraction of its real samples.
     """
 
     max_clips: int = 16
     max_samples: int = 2_000_000
+    max_padding: float = 0.25
 
     def __post_init__(self) -> None:
-        if self.max_clips < 1 or self.max_samples < 1:
+        if self.max_clips < 1 or self.max_samples < 1 or self.max_padding < 0:
             raise ValueError(f"batch limits must be positive, got {self}")
 
 
@@ -255,16 +257,19 @@ class TorchTokenCodec(Codec):
         groups: list[list[int]] = []
         for index in order:
             current = groups[-1] if groups else None
-            fits = (
-                current is not None
-                and len(current) < limits.max_clips
-                and (len(current) + 1) * lengths[index] <= limits.max_samples
-                and (lengths[current[0]] == lengths[index] or paddable(lengths[current[0]]) and paddable(lengths[index]))
-            )
-            if fits:
-                current.append(index)
-            else:
-                groups.append([index])
+            if current is not None:
+                padded = (len(current) + 1) * lengths[index]  # sorted: this clip is the longest
+                real = sum(lengths[i] for i in current) + lengths[index]
+                same_length = lengths[current[0]] == lengths[index]
+                fits = (
+                    len(current) < limits.max_clips
+                    and padded <= limits.max_samples
+                    and (same_length or paddable(lengths[current[0]]) and padded <= (1 + limits.max_padding) * real)
+                )
+                if fits:
+                    current.append(index)
+                    continue
+            groups.append([index])
         return groups
 
     def _check_operating_point(self, operating_point: OperatingPoint) -> None:

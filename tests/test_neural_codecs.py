@@ -243,3 +243,24 @@ def test_token_payloads_count_their_bits():
     with pytest.raises(ValueError, match="integer array"):
         TokenPayload(np.zeros((4, 25), dtype=np.float32))
     assert math.isclose(get_entry("encodec_24khz").spec.operating_point(24).tokens_per_second, 2400)
+
+
+def test_threads_asking_together_load_a_model_once(tiny_models, monkeypatch):
+    import dataclasses
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codecbench.codecs import registry
+
+    entry = registry._ENTRIES["encodec_24khz"]
+    loads = []
+
+    def slow_load(options):
+        loads.append(options)
+        time.sleep(0.2)
+        return entry.load(options)
+
+    monkeypatch.setitem(registry._ENTRIES, "encodec_24khz", dataclasses.replace(entry, load=slow_load))
+    with ThreadPoolExecutor(4) as pool:
+        codecs = list(pool.map(lambda _: load_codec("encodec_24khz"), range(4)))
+    assert len(loads) == 1 and all(codec is codecs[0] for codec in codecs)

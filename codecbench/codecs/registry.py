@@ -9,9 +9,9 @@ registry then handles readiness, ``--model-dir`` and ``codecbench download`` for
 from __future__ import annotations
 
 import difflib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from codecbench.codecs import anchors, codec2, dac, encodec, funcodec, opus
@@ -126,23 +126,33 @@ def codec_spec(name: str, options: LoadOptions = LoadOptions()) -> CodecSpec:
     return entry.spec
 
 
+_loaded: dict[tuple[str, LoadOptions], Codec] = {}
+_loading = threading.Lock()
+
+
 def load_codec(name: str, options: LoadOptions = LoadOptions()) -> Codec:
-    """Load codec ``name`` with ``options``; each (name, options) is loaded once per process.
+    """Load codec ``name`` with ``options``; each (name, options) is loaded once per process,
+    even when several threads (app users) ask for it at the same time.
 
     Raises:
         ValueError: unknown codec, or a model that is not what the codec expects.
         CodecNotReadyError: the codec cannot run here; the message says why and what to do.
     """
-    return _load_codec_once(name, options)
+    with _loading:
+        codec = _loaded.get((name, options))
+        if codec is None:
+            entry = get_entry(name)
+            state = readiness(name, options)
+            if not state.ready:
+                raise CodecNotReadyError(f"codec {name} is {state.describe()}")
+            codec = _loaded[(name, options)] = entry.load(options)
+    return codec
 
 
-@lru_cache(maxsize=None)
-def _load_codec_once(name: str, options: LoadOptions) -> Codec:
-    entry = get_entry(name)
-    state = readiness(name, options)
-    if not state.ready:
-        raise CodecNotReadyError(f"codec {name} is {state.describe()}")
-    return entry.load(options)
+def _forget_loaded_codecs() -> None:
+    """Drop every loaded codec (tests use this after changing the codecbench home)."""
+    with _loading:
+        _loaded.clear()
 
 
-load_codec.cache_clear = _load_codec_once.cache_clear  # type: ignore[attr-defined]
+load_codec.cache_clear = _forget_loaded_codecs  # type: ignore[attr-defined]

@@ -60,7 +60,7 @@ def _describe_points(spec) -> str:
     if spec.points_from_model:
         return "the model's (--model-dir)"
     points = ", ".join(
-        point.label if point.tokens_per_second is None else f"{point.label} ({point.tokens_per_second:g} tok/s)"
+        point.label if point.tokens_per_second is None else f"{point.label} ({point.tokens_per_second:.4g} tok/s)"
         for point in spec.operating_points
     )
     if spec.bitrate_range_kbps is not None:

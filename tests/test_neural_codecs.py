@@ -264,3 +264,12 @@ def test_threads_asking_together_load_a_model_once(tiny_models, monkeypatch):
     with ThreadPoolExecutor(4) as pool:
         codecs = list(pool.map(lambda _: load_codec("encodec_24khz"), range(4)))
     assert len(loads) == 1 and all(codec is codecs[0] for codec in codecs)
+
+
+def test_a_corrupt_weight_file_gets_a_message_naming_the_directory(codecbench_home, tmp_path):
+    from tests.checkpoints import save_tiny_encodec_24khz
+
+    model_dir = save_tiny_encodec_24khz(tmp_path / "broken")
+    (model_dir / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match=f"cannot load the EnCodec model in {model_dir}"):
+        load_codec("encodec_24khz", LoadOptions(model_dir=model_dir))

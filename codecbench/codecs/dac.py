@@ -94,7 +94,10 @@ def load_dac_model(directory: Path, device: str):
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-    model = DacModel.from_pretrained(directory, local_files_only=True)
+    try:
+        model = DacModel.from_pretrained(directory, local_files_only=True)
+    except Exception as error:  # transformers and safetensors raise many kinds for a bad directory
+        raise ValueError(f"cannot load the DAC model in {directory}: {error}") from None
     if math.prod(model.config.downsampling_ratios) != model.config.hop_length:
         raise ValueError(f"the DAC model in {directory} has an inconsistent hop length")
     return model.eval().to(device)

@@ -106,7 +106,10 @@ def load_encodec_model(directory: Path, device: str):
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-    model = EncodecModel.from_pretrained(directory, local_files_only=True)
+    try:
+        model = EncodecModel.from_pretrained(directory, local_files_only=True)
+    except Exception as error:  # transformers and safetensors raise many kinds for a bad directory
+        raise ValueError(f"cannot load the EnCodec model in {directory}: {error}") from None
     config = model.config
     if config.audio_channels != 1:
         raise ValueError(f"the EnCodec model in {directory} has {config.audio_channels} channels; codecbench runs mono models")
@@ -122,7 +125,10 @@ def encodec_dir_spec(directory: Path) -> CodecSpec:
     """The spec of the EnCodec model in ``directory``, read from its ``config.json`` alone."""
     from transformers import EncodecConfig
 
-    encodec_config = EncodecConfig.from_pretrained(directory, local_files_only=True)
+    try:
+        encodec_config = EncodecConfig.from_pretrained(directory, local_files_only=True)
+    except Exception as error:  # a missing, malformed or foreign config.json
+        raise ValueError(f"cannot read the EnCodec config in {directory}: {error}") from None
     counts = sorted({quantizers_for_bandwidth(encodec_config, bw) for bw in encodec_config.target_bandwidths})
     return CodecSpec(
         name=ENCODEC_DIR_SPEC.name,

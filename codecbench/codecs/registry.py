@@ -127,7 +127,8 @@ def codec_spec(name: str, options: LoadOptions = LoadOptions()) -> CodecSpec:
 
 
 _loaded: dict[tuple[str, LoadOptions], Codec] = {}
-_loading = threading.Lock()
+_load_locks: dict[tuple[str, LoadOptions], threading.Lock] = {}
+_load_locks_guard = threading.Lock()
 
 
 def load_codec(name: str, options: LoadOptions = LoadOptions()) -> Codec:
@@ -138,20 +139,23 @@ def load_codec(name: str, options: LoadOptions = LoadOptions()) -> Codec:
         ValueError: unknown codec, or a model that is not what the codec expects.
         CodecNotReadyError: the codec cannot run here; the message says why and what to do.
     """
-    with _loading:
-        codec = _loaded.get((name, options))
+    key = (name, options)
+    with _load_locks_guard:  # one lock per codec: a slow load does not hold up the others
+        lock = _load_locks.setdefault(key, threading.Lock())
+    with lock:
+        codec = _loaded.get(key)
         if codec is None:
             entry = get_entry(name)
             state = readiness(name, options)
             if not state.ready:
                 raise CodecNotReadyError(f"codec {name} is {state.describe()}")
-            codec = _loaded[(name, options)] = entry.load(options)
+            codec = _loaded[key] = entry.load(options)
     return codec
 
 
 def _forget_loaded_codecs() -> None:
     """Drop every loaded codec (tests use this after changing the codecbench home)."""
-    with _loading:
+    with _load_locks_guard:
         _loaded.clear()
 
 

@@ -173,9 +173,9 @@ class TorchTokenCodec(Codec):
         self._check_operating_point(operating_point)
         if sample_rate_hz != self.spec.sample_rate_hz:
             raise ValueError(f"{self.spec.name} encodes at {self.spec.sample_rate_hz} Hz, not {sample_rate_hz} Hz")
-        clips = [np.asarray(clip, dtype=np.float32).reshape(-1) for clip in clips]
-        if any(clip.size == 0 for clip in clips):
-            raise ValueError(f"{self.spec.name} cannot encode an empty clip")
+        clips = [np.asarray(clip, dtype=np.float32) for clip in clips]
+        if any(clip.ndim != 1 or clip.size == 0 for clip in clips):
+            raise ValueError(f"{self.spec.name} encodes mono clips [num_samples], not empty or multichannel arrays")
         input_lengths = [self._input_length(clip.shape[0]) for clip in clips]
         bits = operating_point.bits_per_token
         results: list[EncodedAudio | None] = [None] * len(clips)

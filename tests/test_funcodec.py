@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from codecbench.codecs import LoadOptions, TokenPayload, codec_spec, load_codec
-from codecbench.codecs.funcodec import FunCodecConfig, convert_state_dict
+from codecbench.codecs.funcodec_format import FunCodecConfig, convert_state_dict
 from codecbench.synthetic import speech_like
 from tests.checkpoints import funcodec_config, funcodec_state_dict, save_funcodec_model
 

@@ -14,6 +14,9 @@ this prints:
 
     python benchmarks/codec_speed.py [--codecs encodec_24khz,dac_16khz] [--repeats 3] [--clip-s 10]
 
+Every figure is the best of ``--repeats`` runs, the variants compared taking turns, so that
+other work on the machine slows them alike and is left out as far as possible.
+
 Adding a codec is one :class:`BenchCodec` in :data:`CODECS`: a function that writes
 full-size random weights in its upstream format, and the bare encode + decode it wraps.
 """
@@ -21,7 +24,6 @@ full-size random weights in its upstream format, and the bare encode + decode it
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -102,13 +104,15 @@ CODECS = (
 )
 
 
-def _median_s(work: Callable[[], object], repeats: int) -> float:
-    times = []
+def _best_s(*works: Callable[[], object], repeats: int) -> list[float]:
+    """Best wall-clock time of each of ``works``, running them in turn ``repeats`` times."""
+    best = [float("inf")] * len(works)
     for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for index, work in enumerate(works):
+            started = time.perf_counter()
+            work()
+            best[index] = min(best[index], time.perf_counter() - started)
+    return best
 
 
 def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, batch_clips: int) -> None:
@@ -125,8 +129,7 @@ def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, ba
         return lambda: codec.decode(codec.encode(clip, rate, point))
 
     codec.decode(codec.encode(clip, rate, lowest))  # warm-up
-    for point in (lowest, highest):
-        seconds = _median_s(codecbench_call(point), repeats)
+    for point, seconds in zip((lowest, highest), _best_s(codecbench_call(lowest), codecbench_call(highest), repeats=repeats)):
         print(f"  RTF encode+decode at {point.label:>10}: {seconds / clip_s:.3f}  ({seconds:.2f} s)")
 
     tensor = torch.from_numpy(clip)[None, None]
@@ -135,14 +138,9 @@ def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, ba
         with torch.inference_mode():
             entry.bare_call(codec, tensor, highest.num_codebooks)
 
-    # Interleave the two so that load from other processes hits both alike.
-    ours, theirs = [], []
-    for _ in range(repeats):
-        theirs.append(_median_s(bare, 1))
-        ours.append(_median_s(codecbench_call(highest), 1))
-    overhead = statistics.median(ours) / statistics.median(theirs) - 1
-    print(f"  overhead over the bare model call at {highest.label}: {100 * overhead:+.1f} %  "
-          f"({statistics.median(ours):.3f} s vs {statistics.median(theirs):.3f} s)")
+    ours, theirs = _best_s(codecbench_call(highest), bare, repeats=repeats)
+    print(f"  overhead over the bare model call at {highest.label}: {100 * (ours / theirs - 1):+.1f} %  "
+          f"({ours:.3f} s vs {theirs:.3f} s)")
 
     rng = np.random.default_rng(0)
     for kind, lengths_s in (
@@ -159,8 +157,7 @@ def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, ba
         def batched():
             codec.decode_batch(codec.encode_batch(clips, rate, highest))
 
-        single_s = _median_s(one_by_one, 1)
-        batch_s = _median_s(batched, 1)
+        single_s, batch_s = _best_s(one_by_one, batched, repeats=max(1, repeats - 1))
         print(f"  {batch_clips} clips, {kind}: one by one {total_s / single_s:.1f} x real time, "
               f"batched {total_s / batch_s:.1f} x real time ({single_s / batch_s:.2f} x faster)")
     load_codec.cache_clear()

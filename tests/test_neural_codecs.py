@@ -95,9 +95,25 @@ def _lengths(hop: int) -> list[int]:
     return [20 * hop, 20 * hop, 9 * hop + 17, 9 * hop + 17, 9 * hop + 200, 31 * hop - 5, 3 * hop]
 
 
+@pytest.fixture
+def batching_as_on_a_gpu(monkeypatch):
+    """Codecs loaded in the test batch up to 16 clips per call, as they do on a GPU (on the CPU: 1)."""
+    from codecbench.codecs.token_codec import BatchLimits
+
+    monkeypatch.setattr(BatchLimits, "for_device", classmethod(lambda cls, device: cls()))
+
+
+def test_on_the_cpu_clips_go_one_per_call_and_on_a_gpu_sixteen():
+    from codecbench.codecs.token_codec import BatchLimits
+
+    assert BatchLimits.for_device("cpu").max_clips == 1
+    assert BatchLimits.for_device("cuda").max_clips == BatchLimits.for_device("cuda:1").max_clips == 16
+
+
 @pytest.mark.parametrize("name", HUB_CODECS)
-def test_batched_and_one_by_one_give_the_same_codes_and_audio(name, tiny_models):
+def test_batched_and_one_by_one_give_the_same_codes_and_audio(name, tiny_models, batching_as_on_a_gpu):
     codec = load_codec(name)
+    assert codec.batch_limits.max_clips == 16
     rate = codec.spec.sample_rate_hz
     clips = [_clip(n, rate, seed=i) for i, n in enumerate(_lengths(codec.hop_length))]
     point = codec.spec.operating_points[2]
@@ -119,7 +135,7 @@ def test_batched_and_one_by_one_give_the_same_codes_and_audio(name, tiny_models)
         ("dac_16khz", 4),  # non-causal, padded to whole frames: equal frame counts share a call
     ],
 )
-def test_batching_groups_clips_as_far_as_results_allow(name, encode_calls, tiny_models):
+def test_batching_groups_clips_as_far_as_results_allow(name, encode_calls, tiny_models, batching_as_on_a_gpu):
     codec = load_codec(name)
     calls = []
     model_call = codec._encode_batch_tensor
@@ -150,7 +166,7 @@ def test_batches_respect_their_limits(tiny_models):
         codec.batch_limits = BatchLimits(max_padding=0.1)
         assert codec._groups(lengths) == [[0, 1, 2, 6], [3], [4], [5]]
     finally:
-        codec.batch_limits = BatchLimits()
+        codec.batch_limits = BatchLimits.for_device(codec.device)
 
 
 @pytest.mark.parametrize("name", ["encodec_24khz", "funcodec_zh_en_general_16k_nq32ds640", "dac_24khz"])

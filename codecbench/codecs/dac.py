@@ -70,7 +70,7 @@ DAC_VARIANTS = (
 class TransformersDacCodec(TorchTokenCodec):
     """A loaded ``transformers.DacModel`` (eval mode, on ``device``)."""
 
-    def __init__(self, spec: CodecSpec, model, device: str, batch_limits: BatchLimits = BatchLimits()) -> None:
+    def __init__(self, spec: CodecSpec, model, device: str, batch_limits: BatchLimits | None = None) -> None:
         super().__init__(
             spec,
             device=device,

@@ -57,7 +57,7 @@ class TransformersEncodecCodec(TorchTokenCodec):
         device: torch device string.
     """
 
-    def __init__(self, spec: CodecSpec, model, device: str, batch_limits: BatchLimits = BatchLimits()) -> None:
+    def __init__(self, spec: CodecSpec, model, device: str, batch_limits: BatchLimits | None = None) -> None:
         config = model.config
         causal_and_local = config.use_causal_conv and config.norm_type == "weight_norm" and not config.normalize
         super().__init__(

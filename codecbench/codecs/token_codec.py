@@ -15,7 +15,9 @@ Batching runs several clips through the model at once without changing any clip'
   batch clips of the same length, since padding would change every clip's codes.
 
 Clips are sorted by length so that padding stays small, and batches are capped in clips and
-in padded samples.
+in padded samples. On the CPU the cap is one clip: there these convolutional models run no
+faster in batches, and often slower (``benchmarks/codec_speed.py``: EnCodec 24 kHz 8.4x real
+time batched 16 at a time vs 14x one by one, DAC 16 kHz 1.6x vs 2.4x); on a GPU it is 16.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ class BatchLimits:
     def __post_init__(self) -> None:
         if self.max_clips < 1 or self.max_samples < 1 or self.max_padding < 0:
             raise ValueError(f"batch limits must be positive, got {self}")
+
+    @classmethod
+    def for_device(cls, device: str) -> BatchLimits:
+        """One clip per call on the CPU (fastest there, see the module docstring), 16 on a GPU."""
+        return cls(max_clips=1) if device == "cpu" else cls()
 
 
 def token_operating_points(
@@ -123,7 +130,7 @@ class TorchTokenCodec(Codec):
         pad_to_frames: pad every clip with zeros to a whole number of frames before encoding
             (what DAC does upstream; what makes causal models batch exactly).
         min_padded_frames: clips with fewer frames are never padded in a batch.
-        batch_limits: size caps per model call.
+        batch_limits: size caps per model call; by default :meth:`BatchLimits.for_device`.
     """
 
     def __init__(
@@ -135,7 +142,7 @@ class TorchTokenCodec(Codec):
         pads_safely: bool,
         pad_to_frames: bool,
         min_padded_frames: int = 1,
-        batch_limits: BatchLimits = BatchLimits(),
+        batch_limits: BatchLimits | None = None,
     ) -> None:
         if any(point.num_codebooks is None for point in spec.operating_points):
             raise ValueError(f"{spec.name}: token codecs need frame rate, codebooks and codebook size on every operating point")
@@ -145,7 +152,7 @@ class TorchTokenCodec(Codec):
         self.pads_safely = pads_safely
         self.pad_to_frames = pad_to_frames or pads_safely
         self.min_padded_frames = min_padded_frames
-        self.batch_limits = batch_limits
+        self.batch_limits = batch_limits or BatchLimits.for_device(device)
 
     # ------------------------------------------------------------------ model calls (subclasses)
 

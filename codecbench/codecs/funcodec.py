@@ -25,9 +25,6 @@ from codecbench.codecs.funcodec_format import FUNCODEC_FILES, FunCodecConfig, co
 from codecbench.codecs.token_codec import check_model_matches_spec, token_operating_points
 
 
-# ----------------------------------------------------------------------- registry entries
-
-
 def funcodec_spec(name: str, description: str, config: FunCodecConfig) -> CodecSpec:
     return CodecSpec(
         name=name,

@@ -25,7 +25,11 @@ def main() -> None:
 @main.command("codecs")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per codec instead of a table.")
 def codecs_command(as_json: bool) -> None:
-    """List every codec, its operating points, and whether it is ready to run."""
+    """List every codec, its operating points, and whether it is ready to run.
+
+    A neural codec is ready when its weights are downloaded (`codecbench download NAME`); the
+    status says what is missing otherwise.
+    """
     from codecbench.codecs import readiness, registry_entries
 
     rows = []
@@ -33,9 +37,11 @@ def codecs_command(as_json: bool) -> None:
         spec, state = entry.spec, readiness(entry.name)
         rows.append((spec, state))
         if as_json:
+            weights = entry.weights
+            hub = None if weights is None or weights.hub is None else {"repo_id": weights.hub.repo_id, "revision": weights.hub.revision}
             click.echo(
                 json.dumps(
-                    {**spec.to_dict(), "ready": state.ready, "reason": state.reason, "remedy": state.remedy}
+                    {**spec.to_dict(), "ready": state.ready, "reason": state.reason, "remedy": state.remedy, "hub": hub}
                 )
             )
     if as_json:
@@ -43,14 +49,56 @@ def codecs_command(as_json: bool) -> None:
     table = [("codec", "family", "rate", "operating points", "status")]
     for spec, state in rows:
         rate = "input's" if spec.sample_rate_hz is None else f"{spec.sample_rate_hz / 1000:g} kHz"
-        points = ", ".join(point.label for point in spec.operating_points)
-        if spec.bitrate_range_kbps is not None:
-            low, high = spec.bitrate_range_kbps
-            points += f" (any {low:g}-{high:g} kbps)"
-        table.append((spec.name, spec.family, rate, points, state.describe()))
+        if spec.points_from_model:
+            rate = "model's"
+        table.append((spec.name, spec.family, rate, _describe_points(spec), state.describe()))
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4])
+
+
+def _describe_points(spec) -> str:
+    if spec.points_from_model:
+        return "the model's (--model-dir)"
+    points = ", ".join(
+        point.label if point.tokens_per_second is None else f"{point.label} ({point.tokens_per_second:.4g} tok/s)"
+        for point in spec.operating_points
+    )
+    if spec.bitrate_range_kbps is not None:
+        low, high = spec.bitrate_range_kbps
+        points += f" (any {low:g}-{high:g} kbps)"
+    return points
+
+
+@main.command("download")
+@click.argument("names", nargs=-1)
+@click.option("--all", "download_all", is_flag=True, help="Download every codec that has Hub weights.")
+def download_command(names: tuple[str, ...], download_all: bool) -> None:
+    """Fetch neural codecs' weights from the Hugging Face Hub into codecbench's cache.
+
+    The cache is `hub/` in the codecbench home directory ($CODECBENCH_HOME, default
+    ~/.cache/codecbench); each codec is pinned to one Hub revision. Files already there are
+    not fetched again.
+    """
+    from codecbench.codecs import get_entry, registry_entries
+    from codecbench.codecs.checkpoints import download
+
+    if download_all:
+        names = tuple(entry.name for entry in registry_entries() if entry.weights is not None and entry.weights.hub is not None)
+    if not names:
+        raise click.UsageError("name at least one codec (see `codecbench codecs`), or pass --all.")
+    try:
+        entries = [get_entry(name) for name in names]
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    for entry in entries:
+        if entry.weights is None:
+            raise click.ClickException(f"{entry.name} has no weights to download; it runs as it is.")
+        try:
+            folder = download(entry.name, entry.weights)
+        except (ValueError, RuntimeError) as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"{entry.name}: {entry.weights.hub.describe()} in {folder}")
 
 
 @main.command("transcode")
@@ -62,20 +110,29 @@ def codecs_command(as_json: bool) -> None:
     help="Where to write the reconstruction (.wav, .flac or .ogg), at the input's sample rate.",
 )
 @click.option("--max-duration", type=float, default=None, help="Refuse input longer than this many seconds.")
-def transcode_command(input_path: Path, codec_name: str, kbps: float | None, output_path: Path, max_duration: float | None) -> None:
+@click.option(
+    "--model-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Load a neural codec's weights from this directory instead of codecbench's Hub cache.",
+)
+@click.option("--device", default="cpu", show_default=True, help="Where neural codecs run: cpu, cuda or cuda:N.")
+def transcode_command(
+    input_path: Path, codec_name: str, kbps: float | None, output_path: Path, max_duration: float | None,
+    model_dir: Path | None, device: str,
+) -> None:
     """Encode and decode INPUT with one codec; print what happened as one JSON object.
 
     The output is time-aligned with INPUT (codec delay removed) and has the same length and
     sample rate.
     """
     from codecbench.audio import AudioError, AudioLimits, load_audio, write_audio
-    from codecbench.codecs import CodecNotReadyError, load_codec, transcode
+    from codecbench.codecs import CodecNotReadyError, LoadOptions, load_codec, transcode
 
     try:
+        options = LoadOptions(model_dir=model_dir, device=device)
         audio = load_audio(input_path, limits=AudioLimits(max_duration_s=max_duration))
-        codec = load_codec(codec_name)
+        codec = load_codec(codec_name, options)
         operating_point = codec.spec.operating_point(kbps)
-    except (AudioError, CodecNotReadyError, ValueError) as error:
+    except (AudioError, CodecNotReadyError, ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
     for warning in audio.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -167,8 +224,20 @@ def _open_database(database_url: str | None):
     help="Password of the Admin page (prefer the environment variable: options show in process lists). "
     "Without one, the Admin page refuses everything.",
 )
+@click.option(
+    "--model-dir", "model_dirs", multiple=True, metavar="CODEC=DIR",
+    help="Load CODEC's weights from DIR (repeatable), e.g. funcodec=./my_model.",
+)
+@click.option("--device", default="cpu", show_default=True, help="Where neural codecs run: cpu, cuda or cuda:N.")
 def app_command(
-    host: str, port: int, max_duration: float, database_url: str | None, public_url: str | None, admin_password: str | None
+    host: str,
+    port: int,
+    max_duration: float,
+    database_url: str | None,
+    public_url: str | None,
+    admin_password: str | None,
+    model_dirs: tuple[str, ...],
+    device: str,
 ) -> None:
     """Start the web app on http://HOST:PORT: Listen page, MUSHRA participant page (/mushra/) and Admin (/admin/)."""
     from codecbench.app import AppSettings, launch
@@ -177,11 +246,33 @@ def app_command(
     click.echo(f"database: {database.describe()}", err=True)
     if not admin_password:
         click.echo(f"warning: no admin password ({ADMIN_PASSWORD_ENV}); the Admin page refuses every request.", err=True)
-    settings = AppSettings(
-        max_duration_s=max_duration, database_url=database.url, admin_password=admin_password, public_url=public_url
-    )
-    database.close()
+    try:
+        settings = AppSettings(
+            max_duration_s=max_duration,
+            database_url=database.url,
+            admin_password=admin_password,
+            public_url=public_url,
+            model_dirs=_parse_model_dirs(model_dirs),
+            device=device,
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        database.close()
     launch(settings, host=host, port=port)
+
+
+def _parse_model_dirs(values: tuple[str, ...]) -> dict[str, Path]:
+    from codecbench.codecs import get_entry
+
+    model_dirs = {}
+    for value in values:
+        name, separator, directory = value.partition("=")
+        if not separator or not name or not directory:
+            raise ValueError(f"--model-dir {value!r}: write CODEC=DIR, e.g. funcodec=./my_model")
+        get_entry(name)
+        model_dirs[name] = Path(directory)
+    return model_dirs
 
 
 @main.group("mushra")

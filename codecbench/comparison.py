@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.audio import Audio, write_audio
-from codecbench.codecs import get_entry, load_codec, transcode
+from codecbench.codecs import LoadOptions, get_entry, load_codec, transcode
 from codecbench.evaluation.metrics import (
     DEFAULT_VISQOL_PROTOCOL,
     VISQOL_PROTOCOLS,
@@ -104,10 +104,12 @@ def show_original(audio: Audio, output_dir: Path) -> OriginalView:
     return OriginalView(audio_path, spectrogram_path, scale)
 
 
-def run_condition(audio: Audio, condition: Condition, scale: SpectrogramScale, output_dir: Path) -> ConditionOutcome:
+def run_condition(
+    audio: Audio, condition: Condition, scale: SpectrogramScale, output_dir: Path, options: LoadOptions = LoadOptions()
+) -> ConditionOutcome:
     """Transcode ``audio`` under one condition and draw it; any failure becomes the outcome's error."""
     try:
-        codec = load_codec(condition.codec)
+        codec = load_codec(condition.codec, options)
         result = transcode(codec, audio, codec.spec.operating_point(condition.kbps))
         stem = _file_stem(condition)
         audio_path = write_audio(output_dir / f"{stem}.wav", result.samples, result.sample_rate_hz)
@@ -126,14 +128,18 @@ def compare(
     *,
     scale: SpectrogramScale | None = None,
     on_progress: Callable[[int, int, Condition], None] | None = None,
+    load_options: Callable[[str], LoadOptions] = lambda codec: LoadOptions(),
 ) -> Iterator[ConditionOutcome]:
-    """Run every condition on ``audio``, yielding each outcome as soon as it is ready."""
+    """Run every condition on ``audio``, yielding each outcome as soon as it is ready.
+
+    ``load_options`` says how to load each codec (model directory, device).
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     scale = scale or SpectrogramScale.from_reference(audio.samples, audio.sample_rate_hz)
     for index, condition in enumerate(conditions):
         if on_progress is not None:
             on_progress(index, len(conditions), condition)
-        yield run_condition(audio, condition, scale, output_dir)
+        yield run_condition(audio, condition, scale, output_dir, load_options(condition.codec))
 
 
 class ReconstructionScorer:

@@ -67,3 +67,23 @@ def test_reconstructions_are_scored_in_a_worker_and_failed_conditions_are_skippe
     ]
     assert all(result.ok for result in scores.results)
     assert scores.results[0].value < 4.0  # a 3.5 kHz low-pass is far from transparent in audio mode at 16 kHz
+
+def test_conditions_load_each_codec_with_the_options_the_app_gives(tmp_path, codecbench_home):
+    from codecbench.app import AppSettings
+    from tests.checkpoints import save_funcodec_model
+
+    settings = AppSettings(work_dir=tmp_path / "work", model_dirs={"funcodec": save_funcodec_model(tmp_path / "model")})
+    assert settings.load_options("funcodec").model_dir == tmp_path / "model"
+    assert settings.load_options("opus").model_dir is None
+    audio = prepare_audio(speech_like(2.0, 16_000), 16_000)
+    conditions = [Condition("funcodec", 2.0), Condition("encodec_24khz", 6.0)]
+    with_dir, without_weights = compare(audio, conditions, tmp_path / "out", load_options=settings.load_options)
+    assert with_dir.ok and with_dir.summary["tokens_per_second"] == 200
+    assert "Run `codecbench download encodec_24khz`" in without_weights.error
+
+
+def test_app_settings_refuse_an_unknown_device():
+    from codecbench.app import AppSettings
+
+    with pytest.raises(ValueError, match="device 'tpu' is not one of cpu, cuda, cuda:N"):
+        AppSettings(device="tpu")

@@ -6,18 +6,29 @@ import pytest
 import soundfile
 
 from codecbench.app import AppSettings, launch
+from codecbench.codecs import get_entry, load_codec
+from codecbench.paths import HOME_ENV
 from codecbench.synthetic import speech_like
 from tests.browser import chromium_page, free_port
+from tests.checkpoints import install_in_hub_cache, save_tiny_encodec_24khz
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
+    # A codecbench home whose Hub cache holds (tiny) EnCodec 24 kHz weights and nothing else.
+    home = tmp_path_factory.mktemp("codecbench-home")
+    hub = get_entry("encodec_24khz").weights.hub
+    install_in_hub_cache(home / "hub", hub.repo_id, hub.revision, save_tiny_encodec_24khz(tmp_path_factory.mktemp("encodec")))
     settings = AppSettings(max_duration_s=30.0, work_dir=tmp_path_factory.mktemp("app"))
-    app, url = launch(settings, host="127.0.0.1", port=free_port(), block=False)
-    yield url
-    app.close()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HOME_ENV, str(home))
+        load_codec.cache_clear()
+        app, url = launch(settings, host="127.0.0.1", port=free_port(), block=False)
+        yield url
+        app.close()
+        load_codec.cache_clear()
 
 
 @pytest.fixture
@@ -64,8 +75,9 @@ def test_upload_run_opus_6_and_low_anchor_shows_players_spectrograms_and_kbps(ap
         page.goto(app_url)
         page.evaluate(WATCH_PLAYERS_AND_SCORES)
         page.locator("#listen-input input[type=file]").set_input_files(str(clip_path))
-        page.get_by_label("6 kbps", exact=True).check()
-        page.get_by_label("12 kbps", exact=True).uncheck()
+        opus = page.locator("#picker-opus")
+        opus.get_by_label("6 kbps", exact=True).check()
+        opus.get_by_label("12 kbps", exact=True).uncheck()
         page.get_by_label("3.5 kHz", exact=True).check()
         page.get_by_role("button", name="Compare", exact=True).click()
 
@@ -169,3 +181,31 @@ def test_a_file_that_is_not_audio_gets_a_clear_error(app_url, tmp_path):
         page.get_by_role("button", name="Compare", exact=True).click()
         page.get_by_text("not an audio file codecbench can read").first.wait_for()
         assert page.locator(".condition-card").count() == 0
+
+
+def test_a_downloaded_neural_codec_runs_and_one_without_weights_says_how_to_get_them(app_url, clip_path):
+    with chromium_page() as page:
+        page.goto(app_url)
+        missing = page.locator("#picker-dac_16khz")
+        assert "codecbench download dac_16khz" in missing.inner_text()
+        assert missing.get_by_label("6 kbps", exact=True).is_disabled()
+
+        page.locator("#listen-input input[type=file]").set_input_files(str(clip_path))
+        opus = page.locator("#picker-opus")
+        opus.get_by_label("6 kbps", exact=True).uncheck()
+        opus.get_by_label("12 kbps", exact=True).uncheck()
+        page.locator("#picker-encodec_24khz").get_by_label("1.5 kbps", exact=True).check()
+        page.get_by_role("button", name="Compare", exact=True).click()
+        page.wait_for_selector("#listen-status:has-text('Done: 1 condition(s).')")
+
+        card = page.locator(".condition-card").first
+        text = card.locator(".condition-result").first.inner_text()
+        assert "encodec_24khz 1.5 kbps" in card.inner_text()
+        measured = float(text.split("kbps measured")[0].split()[-1])
+        assert 1.5 <= measured < 1.52  # 75 frames/s x 2 codebooks x 10 bits, last frame paid in full
+        player = card.locator("audio[src]").first
+        player.wait_for(state="attached")
+        duration = page.wait_for_function(
+            "a => a.readyState >= 1 && a.duration > 0 ? a.duration : null", arg=player.element_handle()
+        ).json_value()
+        assert duration == pytest.approx(4.0, abs=0.05)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from codecbench.codecs.base import LoadOptions
 
 
 def _default_work_dir() -> Path:
@@ -23,6 +26,8 @@ class AppSettings:
         admin_password: password of the Admin page; without one the Admin page refuses everything.
         public_url: the address participants reach the app at, for links shown on the Admin page
             (default: the address the app listens on).
+        model_dirs: codec name -> local model directory to load instead of the Hub cache.
+        device: where neural codecs run (``cpu``, ``cuda``, ``cuda:N``).
     """
 
     max_duration_s: float = 600.0
@@ -31,10 +36,17 @@ class AppSettings:
     database_url: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     public_url: str | None = None
+    model_dirs: Mapping[str, Path] = field(default_factory=dict)
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.scoring_workers < 1:
             raise ValueError(f"scoring_workers must be at least 1, got {self.scoring_workers}")
+        LoadOptions(device=self.device)  # validates the device string
+
+    def load_options(self, codec: str) -> LoadOptions:
+        """How the app loads ``codec``."""
+        return LoadOptions(model_dir=self.model_dirs.get(codec), device=self.device)
 
 
 def build_app(settings: AppSettings = AppSettings(), scorer=None):

@@ -21,7 +21,7 @@ import gradio as gr
 
 from codecbench.app import AppSettings
 from codecbench.audio import AudioError, AudioLimits, load_audio
-from codecbench.codecs import readiness, registry_entries
+from codecbench.codecs import codec_spec, readiness, registry_entries
 from codecbench.comparison import (
     Condition,
     ConditionOutcome,
@@ -98,7 +98,7 @@ def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None
                 elem_id="listen-input",
             )
         with gr.Column(scale=3):
-            pickers = [_condition_picker(entry) for entry in registry_entries()]
+            pickers = [_condition_picker(entry, settings) for entry in registry_entries()]
             protocol_input = gr.Dropdown(
                 choices=[(f"{name}: {protocol.description}", name) for name, protocol in VISQOL_PROTOCOLS.items()],
                 value=DEFAULT_VISQOL_PROTOCOL,
@@ -168,7 +168,8 @@ def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None
             visqol_protocol=visqol_protocol,
         )
         yield _status(view), view
-        for outcome in compare(audio, conditions, run_dir, scale=view.original.scale):
+        outcomes = compare(audio, conditions, run_dir, scale=view.original.scale, load_options=settings.load_options)
+        for outcome in outcomes:
             view = replace(view, outcomes=(*view.outcomes, outcome), pending=view.pending[1:])
             yield _status(view), view
 
@@ -191,16 +192,25 @@ def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None
     ).success(score_reconstructions, inputs=[view_state], outputs=[scores_state], show_progress="hidden")
 
 
-def _condition_picker(entry) -> gr.CheckboxGroup:
-    state = readiness(entry.name)
-    choices = [(point.label, str(Condition(entry.name, point.nominal_kbps))) for point in entry.spec.operating_points]
+def _condition_picker(entry, settings: AppSettings) -> gr.CheckboxGroup:
+    """One codec's operating points; a codec that cannot run is shown disabled, saying why and what to do."""
+    options = settings.load_options(entry.name)
+    state = readiness(entry.name, options)
+    spec = entry.spec
+    if state.ready:
+        try:
+            spec = codec_spec(entry.name, options)
+        except ValueError as error:
+            state = replace(state, ready=False, reason=str(error))
+    choices = [(point.label, str(Condition(entry.name, point.nominal_kbps))) for point in spec.operating_points]
     return gr.CheckboxGroup(
         choices=choices,
         value=[value for _, value in choices if value in DEFAULT_CONDITIONS] if state.ready else [],
-        label=f"{entry.name}: {entry.spec.description}",
+        label=f"{entry.name}: {spec.description}",
         info=None if state.ready else state.describe(),
         interactive=state.ready,
-        elem_classes=["condition-picker"],
+        elem_id=f"picker-{entry.name}",
+        elem_classes=["condition-picker"] + ([] if state.ready else ["condition-picker-unavailable"]),
     )
 
 

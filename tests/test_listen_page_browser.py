@@ -130,7 +130,7 @@ def test_a_player_keeps_playing_while_the_scores_fill_in(app_url, tmp_path):
         page.goto(app_url)
         page.evaluate(WATCH_PLAYERS_AND_SCORES)
         page.locator("#listen-input input[type=file]").set_input_files(str(clip))
-        page.get_by_label("12 kbps", exact=True).uncheck()
+        page.locator("#picker-opus").get_by_label("12 kbps", exact=True).uncheck()
         page.get_by_label("7 kHz", exact=True).check()
         page.get_by_role("button", name="Compare", exact=True).click()
         page.wait_for_function(f"{CARDS_WITH_RESULTS} === 2")
@@ -156,7 +156,7 @@ def test_the_chosen_visqol_protocol_is_the_one_scored(app_url, clip_path):
     with chromium_page() as page:
         page.goto(app_url)
         page.locator("#listen-input input[type=file]").set_input_files(str(clip_path))
-        page.get_by_label("12 kbps", exact=True).uncheck()
+        page.locator("#picker-opus").get_by_label("12 kbps", exact=True).uncheck()
         page.locator("#listen-visqol-protocol input").click()
         page.get_by_role("option", name="audio-native", exact=False).click()
         page.get_by_role("button", name="Compare", exact=True).click()

@@ -90,8 +90,8 @@ def test_transcode_writes_an_aligned_same_length_file_and_prints_its_json(tmp_pa
     assert completed.returncode == 0, completed.stderr
 
     record = json.loads(completed.stdout)
-    assert list(record)[:10] == [
-        "codec", "operating_point", "nominal_kbps", "measured_kbps", "tokens_per_second",
+    assert list(record)[:11] == [
+        "codec", "operating_point", "nominal_kbps", "measured_kbps", "side_info_bits", "tokens_per_second",
         "input_sample_rate", "codec_sample_rate", "duration_s", "delay_samples", "realtime_factor",
     ]
     assert record["codec"] == codec
@@ -239,8 +239,9 @@ def test_transcode_runs_a_downloaded_neural_codec(tmp_path, speech_flac, tiny_mo
     record = json.loads(completed.stdout)
     assert (record["codec"], record["codec_sample_rate"], record["tokens_per_second"]) == (codec, codec_rate, tokens_per_second)
     assert record["nominal_kbps"] == float(bitrate)
-    # Tokens at the nominal rate, the last partial frame paid in full (and FunCodec's 32-bit scale).
+    # Tokens at the nominal rate, the last partial frame paid in full; FunCodec's scale apart.
     assert float(bitrate) <= record["measured_kbps"] <= float(bitrate) * 1.05
+    assert record["side_info_bits"] == (32 if codec.startswith("funcodec") else 0)
     written, rate = soundfile.read(output, dtype="float32")
     assert rate == 22_050 and written.shape == (3 * 22_050,)
 

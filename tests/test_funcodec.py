@@ -78,8 +78,9 @@ def test_the_loudness_scale_is_sent_and_multiplied_back(tmp_path, codecbench_hom
     # The decoder output is the scale times the decoded unit-level signal.
     doubled = dataclasses.replace(encoded, payload=TokenPayload(encoded.payload.codes, 2 * encoded.payload.scale))
     np.testing.assert_allclose(codec.decode(doubled), 2 * codec.decode(encoded), rtol=1e-5, atol=1e-7)
-    # 4 quantizers x 11 frames x 10 bits, plus the 32-bit scale.
-    assert encoded.payload_bits == 4 * 11 * 10 + 32
+    # 4 quantizers x 11 frames x 10 bits; the 32-bit scale is side information.
+    assert encoded.payload_bits == 4 * 11 * 10
+    assert encoded.side_info_bits == 32
 
 
 # ------------------------------------------------------------------------------- config

@@ -62,9 +62,10 @@ def test_codes_have_one_row_per_codebook_and_measured_kbps_is_nominal(name, tiny
         assert payload.codes.shape == (point.num_codebooks, 7)
         assert payload.codes.min() >= 0 and payload.codes.max() < 1024
         assert payload.num_frames / duration_s == pytest.approx(point.frame_rate_hz)
-        scale_bits = 0 if payload.scale is None else 32  # FunCodec sends its loudness scale
-        assert encoded.payload_bits == point.num_codebooks * 7 * 10 + scale_bits
-        assert encoded.measured_kbps == pytest.approx(point.nominal_kbps + scale_bits / duration_s / 1000, rel=1e-12)
+        assert encoded.payload_bits == point.num_codebooks * 7 * 10
+        assert encoded.measured_kbps == pytest.approx(point.nominal_kbps, rel=1e-12)
+        # FunCodec sends its loudness scale once per clip, as side information.
+        assert encoded.side_info_bits == (0 if payload.scale is None else 32)
         assert (payload.scale is not None) == name.startswith("funcodec")
 
 
@@ -254,8 +255,9 @@ def test_a_device_that_is_not_one_is_refused():
 
 def test_token_payloads_count_their_bits():
     payload = TokenPayload(np.zeros((4, 25), dtype=np.int16), scale=0.1)
-    assert payload.num_bits(10) == 4 * 25 * 10 + 32
-    assert TokenPayload(np.zeros((4, 25), dtype=np.int16)).num_bits(10) == 1000
+    assert payload.num_bits(10) == 4 * 25 * 10
+    assert payload.side_info_bits == 32
+    assert TokenPayload(np.zeros((4, 25), dtype=np.int16)).side_info_bits == 0
     with pytest.raises(ValueError, match="integer array"):
         TokenPayload(np.zeros((4, 25), dtype=np.float32))
     assert math.isclose(get_entry("encodec_24khz").spec.operating_point(24).tokens_per_second, 2400)

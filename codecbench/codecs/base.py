@@ -183,8 +183,13 @@ class TokenPayload:
         return int(self.codes.shape[1])
 
     def num_bits(self, bits_per_token: int) -> int:
-        """Bits on the wire: every token at ``bits_per_token``, plus the scale if there is one."""
-        return self.codes.size * bits_per_token + (self.SCALE_BITS if self.scale is not None else 0)
+        """Bits of the token stream: every token at ``bits_per_token``."""
+        return self.codes.size * bits_per_token
+
+    @property
+    def side_info_bits(self) -> int:
+        """Per-clip side information: the scale, sent once as a float32, if there is one."""
+        return self.SCALE_BITS if self.scale is not None else 0
 
 
 @dataclass(frozen=True)
@@ -195,8 +200,11 @@ class EncodedAudio:
         payload: ``bytes`` for bitstream codecs; a :class:`TokenPayload` (integer tokens
             ``[num_codebooks, num_frames]``, plus a scale for some) for token codecs; the
             processed float waveform ``[num_samples]`` for anchors.
-        payload_bits: size of the payload in bits as it would be transmitted; ``None`` for
-            anchors, which have no bitstream.
+        payload_bits: size of the payload's stream in bits as it would be transmitted; ``None``
+            for anchors, which have no bitstream. Measured bitrate counts these.
+        side_info_bits: per-clip side information the decoder also needs, sent once rather
+            than streamed (FunCodec's loudness scale, FACodec's timbre vector). Reported apart
+            from the bitrate, as papers do, so measured kbps compares with the nominal rate.
         num_samples: length of the encoded audio at ``sample_rate_hz`` (decoders pad frames).
         sample_rate_hz: rate of the audio that was encoded.
         operating_point: the setting used.
@@ -207,6 +215,7 @@ class EncodedAudio:
     num_samples: int
     sample_rate_hz: int
     operating_point: OperatingPoint
+    side_info_bits: int = 0
 
     @property
     def duration_s(self) -> float:

@@ -1,9 +1,9 @@
 """What every neural token codec shares: tokens as payload, torch inference, batching.
 
-A token codec's payload is its integer codes ``[num_codebooks, num_frames]`` (plus a loudness
-scale for codecs that normalise their input), so its measured bitrate is
-``num_codebooks x num_frames x bits_per_token`` over the clip's duration: the nominal rate,
-with the last, partial frame paid in full.
+A token codec's payload is its integer codes ``[num_codebooks, num_frames]``, so its measured
+bitrate is ``num_codebooks x num_frames x bits_per_token`` over the clip's duration: the nominal
+rate, with the last, partial frame paid in full. Codecs that normalise their input also send
+a loudness scale once per clip, counted as side information (``side_info_bits``), not as bitrate.
 
 Batching runs several clips through the model at once without changing any clip's result:
 
@@ -206,6 +206,7 @@ class TorchTokenCodec(Codec):
                 results[index] = EncodedAudio(
                     payload=payload,
                     payload_bits=payload.num_bits(bits),
+                    side_info_bits=payload.side_info_bits,
                     num_samples=clips[index].shape[0],
                     sample_rate_hz=sample_rate_hz,
                     operating_point=operating_point,

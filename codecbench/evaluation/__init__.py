@@ -1,1 +1,1 @@
-"""Objective evaluation: test-set loaders, metrics, the runner and leaderboards."""
+"""Objective evaluation: test-set loaders, metrics (:mod:`codecbench.evaluation.metrics`), the runner and leaderboards."""

@@ -18,7 +18,7 @@ from codecbench.codecs.registry import (
     readiness,
     registry_entries,
 )
-from codecbench.codecs.transcode import TranscodeResult, transcode
+from codecbench.codecs.transcode import TranscodeResult, transcode, transcode_batch
 
 __all__ = [
     "Codec",
@@ -37,4 +37,5 @@ __all__ = [
     "readiness",
     "registry_entries",
     "transcode",
+    "transcode_batch",
 ]

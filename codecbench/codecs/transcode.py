@@ -8,13 +8,14 @@ played, plotted and scored sample-aligned against the input.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from codecbench.audio import Audio, fit_length, resample
-from codecbench.codecs.base import Codec, OperatingPoint
+from codecbench.codecs.base import Codec, EncodedAudio, OperatingPoint
 
 
 @dataclass(frozen=True)
@@ -74,24 +75,45 @@ class TranscodeResult:
 
 def transcode(codec: Codec, audio: Audio, operating_point: OperatingPoint) -> TranscodeResult:
     """Encode and decode ``audio`` with ``codec`` at ``operating_point``."""
+    return transcode_batch(codec, [audio], operating_point)[0]
+
+
+def transcode_batch(codec: Codec, clips: Sequence[Audio], operating_point: OperatingPoint) -> list[TranscodeResult]:
+    """:func:`transcode` for several clips, through the codec's batch API (neural codecs run the
+    clips through the model together); each result equals what :func:`transcode` gives alone.
+
+    Clips at different rates go in one batch per codec rate. ``processing_s`` is the batch's
+    time shared equally among its clips. If the codec fails, the whole call raises.
+    """
     started = time.perf_counter()
-    codec_rate = codec.codec_sample_rate_hz(audio.sample_rate_hz)
-    at_codec_rate = resample(audio.samples, audio.sample_rate_hz, codec_rate)
-    encoded = codec.encode(at_codec_rate, codec_rate, operating_point)
-    decoded = codec.decode(encoded)
+    groups: dict[int, list[int]] = {}
+    for index, audio in enumerate(clips):
+        groups.setdefault(codec.codec_sample_rate_hz(audio.sample_rate_hz), []).append(index)
     delay = codec.delay_samples(operating_point)
     assert delay >= 0, f"{codec.spec.name} reports a negative delay"
-    decoded = fit_length(decoded[delay:], at_codec_rate.shape[0])
-    output = fit_length(resample(decoded, codec_rate, audio.sample_rate_hz), audio.num_samples)
-    processing_s = time.perf_counter() - started
-    return TranscodeResult(
-        samples=output.astype(np.float32, copy=False),
-        sample_rate_hz=audio.sample_rate_hz,
-        codec=codec.spec.name,
-        operating_point=operating_point,
-        measured_kbps=encoded.measured_kbps,
-        side_info_bits=encoded.side_info_bits,
-        codec_sample_rate_hz=codec_rate,
-        delay_samples=delay,
-        processing_s=processing_s,
-    )
+    outputs: dict[int, tuple[np.ndarray, EncodedAudio, int]] = {}
+    for codec_rate, indices in groups.items():
+        inputs = [resample(clips[i].samples, clips[i].sample_rate_hz, codec_rate) for i in indices]
+        encoded = codec.encode_batch(inputs, codec_rate, operating_point)
+        decoded = codec.decode_batch(encoded)
+        for index, at_codec_rate, payload, reconstruction in zip(indices, inputs, encoded, decoded):
+            reconstruction = fit_length(reconstruction[delay:], at_codec_rate.shape[0])
+            audio = clips[index]
+            output = fit_length(resample(reconstruction, codec_rate, audio.sample_rate_hz), audio.num_samples)
+            outputs[index] = (output, payload, codec_rate)
+    processing_s = (time.perf_counter() - started) / max(len(clips), 1)
+    results = []
+    for index, audio in enumerate(clips):
+        output, payload, codec_rate = outputs[index]
+        results.append(TranscodeResult(
+            samples=output.astype(np.float32, copy=False),
+            sample_rate_hz=audio.sample_rate_hz,
+            codec=codec.spec.name,
+            operating_point=operating_point,
+            measured_kbps=payload.measured_kbps,
+            side_info_bits=payload.side_info_bits,
+            codec_sample_rate_hz=codec_rate,
+            delay_samples=delay,
+            processing_s=processing_s,
+        ))
+    return results

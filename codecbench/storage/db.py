@@ -42,7 +42,7 @@ DEFAULT_DATABASE_FILE = "codecbench.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 # Every module that declares tables on Base; importing them registers the tables.
-TABLE_MODULES = ("codecbench.storage.listening_tables",)
+TABLE_MODULES = ("codecbench.storage.listening_tables", "codecbench.storage.evaluation_tables")
 
 
 class DatabaseError(RuntimeError):

@@ -1,0 +1,361 @@
+"""The evaluation runner: test sets × conditions × metrics into the database, resumably.
+
+The unit of work is one utterance through one condition: it is transcoded once and scored
+with every requested metric still missing for it, and its results are committed as soon as
+it finishes. Before anything runs, the runner reads what the database already holds, so
+running the same evaluation again computes nothing that is stored, and a run killed at any
+moment (even ``kill -9``) loses only the units in flight. Asking for more metrics later
+computes only those. Units that failed are stored with their error and not retried, unless
+``retry_failed`` asks for it.
+
+    plan = plan_evaluation(EvaluationRequest(...))       # loads test sets, checks codecs
+    with LocalExecutor(workers=2) as executor:
+        summary = run_evaluation(open_database(), plan, executor, TerminalProgress())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from sqlalchemy import select
+
+from codecbench.comparison import Condition
+from codecbench.evaluation.conditions import EvalCondition, model_dir_options, resolve_conditions
+from codecbench.evaluation.datasets import SkippedUtterance, TestSet, TestSetSpec, load_testset
+from codecbench.evaluation.datasets.sampling import sample_rank
+from codecbench.evaluation.executor import Executor
+from codecbench.evaluation.metrics import ScoringConfig
+from codecbench.evaluation.metrics.base import package_version
+from codecbench.evaluation.progress import ProgressReporter
+from codecbench.evaluation.store import (
+    ScoreKey,
+    StoredUnit,
+    create_run,
+    finish_run,
+    store_outcome,
+    store_skipped,
+    stored_units,
+    sync_condition,
+    sync_testset,
+)
+from codecbench.evaluation.work import UnitOutcome, WorkUnit, kept_audio_path
+from codecbench.storage import Database
+from codecbench.storage.evaluation_tables import EvalScoreRow, EvalUnitRow, EvalUtteranceRow
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """What ``codecbench evaluate`` asks for.
+
+    Args:
+        testsets: the test sets (``--testset``).
+        conditions: codecs at operating points (``--codec``), in the order given.
+        scoring: metrics and ViSQOL protocols.
+        limit, seed: a reproducible sample of at most ``limit`` utterances per test set.
+        keep_audio_dir: where to keep every reconstruction, or ``None``.
+        retry_failed: compute again the units and metrics stored as failed.
+        model_dirs: codec -> local model directory (``--model-dir``).
+        device: where neural codecs run.
+    """
+
+    testsets: tuple[TestSetSpec, ...]
+    conditions: tuple[Condition, ...]
+    scoring: ScoringConfig = ScoringConfig()
+    limit: int | None = None
+    seed: int = 0
+    keep_audio_dir: Path | None = None
+    retry_failed: bool = False
+    model_dirs: Mapping[str, Path] = field(default_factory=dict)
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not self.testsets:
+            raise ValueError("no test set given; name at least one (--testset NAME=ROOT)")
+        if not self.conditions:
+            raise ValueError("no codec given; name at least one (--codec NAME@KBPS)")
+        names = [spec.name for spec in self.testsets]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"test set {', '.join(duplicates)} given more than once")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be at least 1, got {self.limit}")
+
+    def settings(self) -> dict:
+        """The request as JSON-able settings, stored with the run."""
+        return {
+            "testsets": [str(spec) for spec in self.testsets],
+            "conditions": [str(condition) for condition in self.conditions],
+            "metrics": list(self.scoring.metrics),
+            "visqol_protocols": list(self.scoring.visqol_protocols),
+            "max_delay_s": self.scoring.max_delay_s,
+            "limit": self.limit,
+            "seed": self.seed,
+            "keep_audio_dir": None if self.keep_audio_dir is None else str(self.keep_audio_dir),
+            "retry_failed": self.retry_failed,
+            "model_dirs": {codec: str(path) for codec, path in self.model_dirs.items()},
+            "device": self.device,
+        }
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """A request with its test sets loaded and its conditions checked; nothing run yet.
+
+    Attributes:
+        testsets: each loaded test set (a sample with ``limit``).
+        skipped: per test set, the utterances its loader skipped that belong to the run: all
+            of them for a whole test set; for a sample, those the draw would have picked had
+            they been usable (so samples stay nested and failures are counted fairly).
+    """
+
+    request: EvaluationRequest
+    testsets: tuple[TestSet, ...]
+    skipped: Mapping[str, tuple[SkippedUtterance, ...]]
+    conditions: tuple[EvalCondition, ...]
+
+
+def plan_evaluation(request: EvaluationRequest) -> EvaluationPlan:
+    """Load the test sets and resolve the conditions.
+
+    Raises:
+        TestSetError: a test set cannot be loaded (wrong root, missing metadata).
+        ValueError: an unknown codec or bitrate.
+        CodecNotReadyError: a codec cannot run here (missing weights, ...).
+    """
+    conditions = resolve_conditions(list(request.conditions), model_dir_options(request.model_dirs, request.device))
+    testsets = tuple(load_testset(spec, limit=request.limit, seed=request.seed) for spec in request.testsets)
+    return EvaluationPlan(
+        request=request,
+        testsets=testsets,
+        skipped={testset.name: skipped_in_scope(testset) for testset in testsets},
+        conditions=tuple(conditions),
+    )
+
+
+def skipped_in_scope(testset: TestSet) -> tuple[SkippedUtterance, ...]:
+    """The skipped utterances that belong to the (possibly sampled) test set."""
+    if testset.sample is None or len(testset.utterances) >= testset.total_utterances:
+        return testset.skipped
+    if not testset.utterances:
+        return ()
+    seed = testset.sample.seed
+    last = max(sample_rank(seed, utterance.id) for utterance in testset.utterances)
+    return tuple(record for record in testset.skipped if sample_rank(seed, record.id) < last)
+
+
+@dataclass(frozen=True)
+class CellSummary:
+    """One test set under one condition after a run.
+
+    Attributes:
+        units: units in the run (utterances in scope, skipped ones included).
+        computed: units finished by this run.
+        complete: units with a value for every requested metric.
+        failed: units that failed, or where a requested metric failed.
+        missing: units with nothing stored (the run was interrupted).
+        errors: a few distinct error messages, for the report.
+    """
+
+    testset: str
+    condition: str
+    units: int
+    computed: int
+    complete: int
+    failed: int
+    missing: int
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    cells: tuple[CellSummary, ...]
+
+    @property
+    def computed(self) -> int:
+        return sum(cell.computed for cell in self.cells)
+
+    @property
+    def failed(self) -> int:
+        return sum(cell.failed for cell in self.cells)
+
+    def describe(self) -> str:
+        lines = [f"run {self.run_id}: {self.computed} unit(s) computed now; {self.failed} failed in all"]
+        width = max((len(cell.testset) + len(cell.condition) for cell in self.cells), default=0) + 3
+        for cell in self.cells:
+            label = f"{cell.testset} · {cell.condition}".ljust(width)
+            line = f"  {label} {cell.complete}/{cell.units} complete, {cell.failed} failed"
+            if cell.missing:
+                line += f", {cell.missing} missing"
+            lines.append(line)
+            lines += [f"      {error}" for error in cell.errors]
+        return "\n".join(lines)
+
+
+SHOWN_ERRORS_PER_CELL = 3
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The rows a unit's outcome is stored under."""
+
+    condition_id: int
+    utterance_row_id: int
+
+
+def run_evaluation(
+    database: Database,
+    plan: EvaluationPlan,
+    executor: Executor,
+    progress: ProgressReporter | None = None,
+) -> RunSummary:
+    """Run every unit of ``plan`` not already stored, committing each as it finishes."""
+    progress = progress or ProgressReporter()
+    request = plan.request
+    with database.session() as session:
+        run_id = create_run(session, package_version("codecbench"), request.settings())
+        condition_ids = {condition: sync_condition(session, condition) for condition in plan.conditions}
+        scopes: list[tuple[TestSet, int, dict[str, int]]] = []
+        units: list[WorkUnit] = []
+        targets: dict[tuple[str, str, str], _Target] = {}
+        already_done = 0
+        for testset in plan.testsets:
+            skipped = plan.skipped[testset.name]
+            testset_id, stored_utterances = sync_testset(session, testset, skipped)
+            stored = stored_units(session, testset_id, condition_ids.values())
+            for record in skipped:
+                for condition_id in condition_ids.values():
+                    store_skipped(session, run_id, condition_id, stored_utterances[record.id].row_id, record.reason)
+            already_done += len(skipped) * len(condition_ids)
+            scope = {record.id: stored_utterances[record.id].row_id for record in skipped}
+            for utterance in testset.utterances:
+                row = stored_utterances[utterance.id]
+                scope[utterance.id] = row.row_id
+                for condition, condition_id in condition_ids.items():
+                    missing = missing_scoring(request.scoring, stored.get((condition_id, row.row_id)),
+                                              row.sample_rate_hz, retry_failed=request.retry_failed)
+                    if missing is None:
+                        already_done += 1
+                        continue
+                    keep = None if request.keep_audio_dir is None else kept_audio_path(
+                        request.keep_audio_dir, testset.name, condition, utterance.id)
+                    unit = WorkUnit(testset.name, utterance, condition, missing, keep)
+                    units.append(unit)
+                    targets[unit.key] = _Target(condition_id, row.row_id)
+            scopes.append((testset, testset_id, scope))
+    progress.start(already_done + len(units), already_done)
+    computed: dict[tuple[str, str], int] = {}
+    try:
+        for outcome in executor.run(units):
+            target = targets[outcome.unit.key]
+            with database.session() as session:
+                store_outcome(session, run_id, target.condition_id, target.utterance_row_id, outcome)
+            cell = (outcome.unit.testset, outcome.unit.condition.key)
+            computed[cell] = computed.get(cell, 0) + 1
+            progress.advance(failed=not _succeeded(outcome))
+    finally:
+        progress.close()
+    with database.session() as session:
+        finish_run(session, run_id)
+    return RunSummary(run_id, tuple(_summaries(database, plan, scopes, condition_ids, computed)))
+
+
+def _succeeded(outcome: UnitOutcome) -> bool:
+    return outcome.error is None and all(result.ok for result in outcome.results)
+
+
+def missing_scoring(
+    config: ScoringConfig, stored: StoredUnit | None, sample_rate_hz: int | None, *, retry_failed: bool = False
+) -> ScoringConfig | None:
+    """The part of ``config`` a unit still needs, or ``None`` when nothing is missing.
+
+    A unit with nothing stored, or whose only record is its loader's skip (its file has come
+    back), needs everything. A unit that failed needs nothing unless ``retry_failed``. A unit
+    that succeeded needs the requested metrics (at its audio's rate) it has no score for, and
+    with ``retry_failed`` also those stored as failures.
+    """
+    if stored is None or stored.failure_stage == "index":
+        return config
+    if stored.error is not None:
+        return config if retry_failed else None
+    if sample_rate_hz is None:  # cannot happen for a unit that succeeded; be safe
+        return config
+    missing: list[ScoreKey] = [
+        (metric.name, metric.protocol)
+        for metric in config.metrics_for(sample_rate_hz)
+        if (metric.name, metric.protocol) not in stored.scores
+        or (retry_failed and not stored.scores[(metric.name, metric.protocol)])
+    ]
+    if not missing:
+        return None
+    missing_set = set(missing)
+    names = tuple(
+        name for name in config.metrics
+        if any((m.name, m.protocol) in missing_set
+               for m in replace(config, metrics=(name,)).metrics_for(sample_rate_hz))
+    )
+    protocols = tuple(protocol for metric, protocol in missing if metric == "visqol")
+    return replace(config, metrics=names, visqol_protocols=protocols or config.visqol_protocols)
+
+
+def _summaries(
+    database: Database,
+    plan: EvaluationPlan,
+    scopes: list[tuple[TestSet, int, dict[str, int]]],
+    condition_ids: Mapping[EvalCondition, int],
+    computed: Mapping[tuple[str, str], int],
+) -> Iterator[CellSummary]:
+    config = plan.request.scoring
+    with database.session(read_only=True) as session:
+        for testset, testset_id, scope in scopes:
+            in_scope = set(scope.values())
+            rates = dict(session.execute(
+                select(EvalUtteranceRow.id, EvalUtteranceRow.sample_rate_hz).where(EvalUtteranceRow.testset_id == testset_id)
+            ).all())
+            stored = stored_units(session, testset_id, condition_ids.values())
+            errors_by_unit = _errors(session, testset_id, condition_ids.values())
+            for condition, condition_id in condition_ids.items():
+                complete = failed = present = 0
+                errors: list[str] = []
+                for utterance_row_id in in_scope:
+                    unit = stored.get((condition_id, utterance_row_id))
+                    if unit is None:
+                        continue
+                    present += 1
+                    rate = rates.get(utterance_row_id)
+                    wanted = [(m.name, m.protocol) for m in config.metrics_for(rate)] if rate else []
+                    problems = [unit.error] if unit.error else []
+                    problems += [f"{key[0]} ({key[1]}): {errors_by_unit[unit.unit_id][key]}" for key in wanted
+                                 if key in unit.scores and not unit.scores[key]]
+                    if problems:
+                        failed += 1
+                        errors += [problem for problem in problems if problem not in errors]
+                    elif wanted and all(key in unit.scores for key in wanted):
+                        complete += 1
+                yield CellSummary(
+                    testset=testset.name,
+                    condition=condition.key,
+                    units=len(scope),
+                    computed=computed.get((testset.name, condition.key), 0),
+                    complete=complete,
+                    failed=failed,
+                    missing=len(scope) - present,
+                    errors=tuple(errors[:SHOWN_ERRORS_PER_CELL]),
+                )
+
+
+def _errors(session, testset_id: int, condition_ids) -> dict[int, dict[ScoreKey, str]]:
+    """The error of every failed score of a test set under the conditions, by unit id."""
+    errors: dict[int, dict[ScoreKey, str]] = {}
+    rows = session.execute(
+        select(EvalScoreRow.unit_id, EvalScoreRow.metric, EvalScoreRow.protocol, EvalScoreRow.error)
+        .join(EvalUnitRow, EvalUnitRow.id == EvalScoreRow.unit_id)
+        .join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
+        .where(EvalUtteranceRow.testset_id == testset_id, EvalUnitRow.condition_id.in_(list(condition_ids)),
+               EvalScoreRow.error.is_not(None))
+    )
+    for unit_id, metric, protocol, error in rows:
+        errors.setdefault(unit_id, {})[(metric, protocol)] = error
+    return errors

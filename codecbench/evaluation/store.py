@@ -1,0 +1,237 @@
+"""Reading and writing evaluation results in the shared database.
+
+Functions take a :class:`sqlalchemy.orm.Session` and never commit: the caller owns the
+transaction (the runner commits once per finished unit). Writes that could race with another
+run on the same database insert with ``ON CONFLICT`` clauses on the tables' unique
+constraints, so a unit or score is never stored twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from codecbench.evaluation.conditions import EvalCondition
+from codecbench.evaluation.datasets import SkippedUtterance, TestSet, Utterance
+from codecbench.evaluation.work import UnitOutcome
+from codecbench.storage.base import utc_now
+from codecbench.storage.evaluation_tables import (
+    EvalConditionRow,
+    EvalRunRow,
+    EvalScoreRow,
+    EvalTestSetRow,
+    EvalUnitRow,
+    EvalUtteranceRow,
+)
+
+ScoreKey = tuple[str, str]  # (metric, protocol)
+
+
+def insert_statement(session: Session, table):
+    """An INSERT for ``table`` in the session's dialect, which knows ``ON CONFLICT``."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise ValueError(f"the evaluation engine stores results in SQLite or PostgreSQL, not {dialect}")
+    return insert(table)
+
+
+def create_run(session: Session, codecbench_version: str, settings: Mapping) -> int:
+    run = EvalRunRow(codecbench_version=codecbench_version, settings_json=json.dumps(settings, sort_keys=True))
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def finish_run(session: Session, run_id: int) -> None:
+    session.execute(update(EvalRunRow).where(EvalRunRow.id == run_id).values(finished_at=utc_now()))
+
+
+@dataclass(frozen=True)
+class StoredUtterance:
+    """An utterance's row id, and its audio's rate once a run has read it."""
+
+    row_id: int
+    sample_rate_hz: int | None
+
+
+def sync_testset(
+    session: Session, testset: TestSet, skipped: Iterable[SkippedUtterance] = ()
+) -> tuple[int, dict[str, StoredUtterance]]:
+    """Make sure the test set and its utterances (``skipped`` ones too) have rows; returns the
+    test set's id and each utterance's row, by utterance id.
+
+    An utterance's stored source, speaker and text are updated when the loader now says
+    otherwise (a corpus that moved to another disk keeps its results).
+    """
+    skipped = list(skipped)
+    row = session.scalars(select(EvalTestSetRow).where(EvalTestSetRow.name == testset.name)).one_or_none()
+    if row is None:
+        row = EvalTestSetRow(name=testset.name, kind=testset.kind, root=str(testset.root),
+                             total_utterances=testset.total_utterances, skipped_utterances=len(testset.skipped))
+        session.add(row)
+        session.flush()
+    else:
+        row.kind, row.root = testset.kind, str(testset.root)
+        row.total_utterances, row.skipped_utterances = testset.total_utterances, len(testset.skipped)
+        row.updated_at = utc_now()
+    wanted = {utterance.id: _utterance_values(utterance) for utterance in testset.utterances}
+    for record in skipped:
+        wanted.setdefault(record.id, {"source_json": None, "location": record.location, "speaker": None,
+                                      "language": None, "text": None})
+    existing = {
+        stored.name: stored
+        for stored in session.scalars(select(EvalUtteranceRow).where(EvalUtteranceRow.testset_id == row.id))
+    }
+    new = [{"testset_id": row.id, "name": name, **values} for name, values in wanted.items() if name not in existing]
+    if new:
+        session.execute(insert_statement(session, EvalUtteranceRow).on_conflict_do_nothing(), new)
+    for name, values in wanted.items():
+        stored = existing.get(name)
+        if stored is not None and values["source_json"] is not None:
+            for column, value in values.items():
+                if getattr(stored, column) != value:
+                    setattr(stored, column, value)
+    session.flush()
+    rows = session.execute(
+        select(EvalUtteranceRow.name, EvalUtteranceRow.id, EvalUtteranceRow.sample_rate_hz)
+        .where(EvalUtteranceRow.testset_id == row.id)
+    )
+    return row.id, {name: StoredUtterance(row_id, rate) for name, row_id, rate in rows}
+
+
+def _utterance_values(utterance: Utterance) -> dict:
+    return {
+        "source_json": json.dumps(utterance.source.to_dict(), sort_keys=True),
+        "location": utterance.source.describe(),
+        "speaker": utterance.speaker,
+        "language": utterance.language,
+        "text": utterance.text,
+    }
+
+
+def sync_condition(session: Session, condition: EvalCondition) -> int:
+    """The row id of ``condition`` (made if it is new)."""
+    point = condition.operating_point
+    session.execute(
+        insert_statement(session, EvalConditionRow).on_conflict_do_nothing().values(
+            codec=condition.codec, operating_point=point.label, nominal_kbps=point.nominal_kbps,
+            tokens_per_second=point.tokens_per_second, checkpoint=condition.checkpoint,
+            implementation=condition.implementation, created_at=utc_now(),
+        )
+    )
+    return session.scalars(
+        select(EvalConditionRow.id).where(
+            EvalConditionRow.codec == condition.codec,
+            EvalConditionRow.operating_point == point.label,
+            EvalConditionRow.checkpoint == condition.checkpoint,
+        )
+    ).one()
+
+
+@dataclass
+class StoredUnit:
+    """What the database holds for one (condition, utterance): the unit's error if it failed,
+    and for each stored score whether it has a value."""
+
+    unit_id: int
+    error: str | None
+    failure_stage: str | None
+    scores: dict[ScoreKey, bool] = field(default_factory=dict)
+
+
+def stored_units(session: Session, testset_id: int, condition_ids: Iterable[int]) -> dict[tuple[int, int], StoredUnit]:
+    """Every stored unit of a test set under the given conditions, by (condition id, utterance row id)."""
+    condition_ids = list(condition_ids)
+    if not condition_ids:
+        return {}
+    units: dict[tuple[int, int], StoredUnit] = {}
+    by_id: dict[int, StoredUnit] = {}
+    rows = session.execute(
+        select(EvalUnitRow.id, EvalUnitRow.condition_id, EvalUnitRow.utterance_id, EvalUnitRow.error,
+               EvalUnitRow.failure_stage)
+        .join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
+        .where(EvalUtteranceRow.testset_id == testset_id, EvalUnitRow.condition_id.in_(condition_ids))
+    )
+    for unit_id, condition_id, utterance_id, error, stage in rows:
+        units[(condition_id, utterance_id)] = by_id[unit_id] = StoredUnit(unit_id, error, stage)
+    scores = session.execute(
+        select(EvalScoreRow.unit_id, EvalScoreRow.metric, EvalScoreRow.protocol, EvalScoreRow.value)
+        .join(EvalUnitRow, EvalUnitRow.id == EvalScoreRow.unit_id)
+        .join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
+        .where(EvalUtteranceRow.testset_id == testset_id, EvalUnitRow.condition_id.in_(condition_ids))
+    )
+    for unit_id, metric, protocol, value in scores:
+        by_id[unit_id].scores[(metric, protocol)] = value is not None
+    return units
+
+
+def _unit_id(session: Session, condition_id: int, utterance_row_id: int, run_id: int) -> int:
+    session.execute(
+        insert_statement(session, EvalUnitRow).on_conflict_do_nothing().values(
+            condition_id=condition_id, utterance_id=utterance_row_id, run_id=run_id, created_at=utc_now()
+        )
+    )
+    return session.scalars(
+        select(EvalUnitRow.id).where(EvalUnitRow.condition_id == condition_id, EvalUnitRow.utterance_id == utterance_row_id)
+    ).one()
+
+
+def store_skipped(session: Session, run_id: int, condition_id: int, utterance_row_id: int, reason: str) -> None:
+    """Record that the loader skipped an utterance, as a failed unit, unless the unit already
+    holds anything (results made while the file was still there are kept)."""
+    session.execute(
+        insert_statement(session, EvalUnitRow).on_conflict_do_nothing().values(
+            condition_id=condition_id, utterance_id=utterance_row_id, run_id=run_id,
+            error=f"skipped by the test-set loader: {reason}", failure_stage="index", created_at=utc_now(),
+        )
+    )
+
+
+def store_outcome(session: Session, run_id: int, condition_id: int, utterance_row_id: int, outcome: UnitOutcome) -> None:
+    """Store a unit's outcome: the unit's record and one score row per metric result."""
+    unit_id = _unit_id(session, condition_id, utterance_row_id, run_id)
+    values: dict = {"run_id": run_id, "error": outcome.error, "failure_stage": outcome.failure_stage}
+    if outcome.error is None:
+        values.update(measured_kbps=outcome.measured_kbps, side_info_bits=outcome.side_info_bits,
+                      delay_samples=outcome.delay_samples, processing_s=outcome.processing_s)
+    if outcome.audio_path is not None:
+        values["audio_path"] = str(outcome.audio_path)
+    session.execute(update(EvalUnitRow).where(EvalUnitRow.id == unit_id).values(**values))
+    if outcome.sample_rate_hz is not None:
+        session.execute(
+            update(EvalUtteranceRow).where(EvalUtteranceRow.id == utterance_row_id)
+            .values(sample_rate_hz=outcome.sample_rate_hz, duration_s=outcome.duration_s)
+        )
+    if outcome.results:
+        now = utc_now()
+        rows = [
+            {
+                "unit_id": unit_id, "run_id": run_id, "metric": result.metric, "protocol": result.protocol or "",
+                "value": result.value, "error": result.error, "implementation": result.implementation,
+                "delay_samples": result.delay_samples, "gain_db": result.gain_db, "created_at": now,
+            }
+            for result in outcome.results
+        ]
+        statement = insert_statement(session, EvalScoreRow)
+        excluded = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["unit_id", "metric", "protocol"],
+                set_={column: excluded[column] for column in
+                      ("run_id", "value", "error", "implementation", "delay_samples", "gain_db", "created_at")},
+            ),
+            rows,
+        )
+
+
+def run_started_at(session: Session, run_id: int) -> datetime:
+    return session.scalars(select(EvalRunRow.started_at).where(EvalRunRow.id == run_id)).one()

@@ -1,0 +1,146 @@
+"""Tables of the evaluation engine: runs, test sets and their utterances, conditions (a codec at
+an operating point and checkpoint), units of work (one utterance through one condition) and
+their scores (one per metric and protocol).
+
+A unit is unique per (condition, utterance) and a score per (unit, metric, protocol), so a run
+that is restarted, or two runs at the same time, can never store a result twice. A unit that
+failed before any metric could run (unreadable audio, a codec error, an utterance its loader
+had to skip) keeps its error in ``eval_units.error``; a metric that failed on its own keeps its
+error in its score row, with no value. Nothing is ever stored as a stand-in number.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from codecbench.storage.base import Base, utc_now
+
+# Where a unit failed: the loader skipped its utterance, its audio could not be read, the codec
+# failed on it, or scoring failed as a whole (a crashed worker).
+FAILURE_STAGES = ("index", "read", "transcode", "score")
+
+
+class EvalRunRow(Base):
+    """One ``codecbench evaluate`` invocation: what it was asked, and with which codecbench."""
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    codecbench_version: Mapped[str] = mapped_column(String(64))
+    settings_json: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"EvalRunRow(id={self.id}, codecbench_version={self.codecbench_version!r})"
+
+
+class EvalTestSetRow(Base):
+    """A test set by the name results use, where it was last read from, and its size."""
+
+    __tablename__ = "eval_testsets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    root: Mapped[str] = mapped_column(String(2000))
+    total_utterances: Mapped[int] = mapped_column(Integer)
+    skipped_utterances: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    def __repr__(self) -> str:
+        return f"EvalTestSetRow(id={self.id}, name={self.name!r}, kind={self.kind!r})"
+
+
+class EvalUtteranceRow(Base):
+    """One utterance of a test set, with where its audio is (``source_json``, see
+    :func:`codecbench.evaluation.datasets.source_from_dict`) so it can be read again later."""
+
+    __tablename__ = "eval_utterances"
+    __table_args__ = (UniqueConstraint("testset_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    testset_id: Mapped[int] = mapped_column(ForeignKey("eval_testsets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(500))
+    source_json: Mapped[str | None] = mapped_column(Text)  # None: skipped by its loader
+    location: Mapped[str] = mapped_column(String(2000))
+    speaker: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    sample_rate_hz: Mapped[int | None] = mapped_column(Integer)  # known once the audio was read
+    duration_s: Mapped[float | None] = mapped_column(Float)
+
+    testset: Mapped[EvalTestSetRow] = relationship()
+
+    def __repr__(self) -> str:
+        return f"EvalUtteranceRow(id={self.id}, name={self.name!r})"
+
+
+class EvalConditionRow(Base):
+    """A codec at one operating point, with the checkpoint it ran (empty for codecs without one)."""
+
+    __tablename__ = "eval_conditions"
+    __table_args__ = (UniqueConstraint("codec", "operating_point", "checkpoint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    codec: Mapped[str] = mapped_column(String(200))
+    operating_point: Mapped[str] = mapped_column(String(100))
+    nominal_kbps: Mapped[float | None] = mapped_column(Float)
+    tokens_per_second: Mapped[float | None] = mapped_column(Float)
+    checkpoint: Mapped[str] = mapped_column(String(500), default="")
+    implementation: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    def __repr__(self) -> str:
+        return f"EvalConditionRow(id={self.id}, codec={self.codec!r}, operating_point={self.operating_point!r})"
+
+
+class EvalUnitRow(Base):
+    """One utterance through one condition: how the reconstruction went, or why it did not."""
+
+    __tablename__ = "eval_units"
+    __table_args__ = (UniqueConstraint("condition_id", "utterance_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    condition_id: Mapped[int] = mapped_column(ForeignKey("eval_conditions.id", ondelete="CASCADE"), index=True)
+    utterance_id: Mapped[int] = mapped_column(ForeignKey("eval_utterances.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("eval_runs.id", ondelete="CASCADE"), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    failure_stage: Mapped[str | None] = mapped_column(String(16))  # one of FAILURE_STAGES
+    measured_kbps: Mapped[float | None] = mapped_column(Float)
+    side_info_bits: Mapped[int | None] = mapped_column(Integer)
+    delay_samples: Mapped[int | None] = mapped_column(Integer)
+    processing_s: Mapped[float | None] = mapped_column(Float)
+    audio_path: Mapped[str | None] = mapped_column(String(2000))  # the --keep-audio copy
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    condition: Mapped[EvalConditionRow] = relationship()
+    utterance: Mapped[EvalUtteranceRow] = relationship()
+
+    def __repr__(self) -> str:
+        return f"EvalUnitRow(id={self.id}, condition_id={self.condition_id}, utterance_id={self.utterance_id})"
+
+
+class EvalScoreRow(Base):
+    """One metric's result on one unit: a value, or the error that prevented one."""
+
+    __tablename__ = "eval_scores"
+    __table_args__ = (UniqueConstraint("unit_id", "metric", "protocol"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("eval_units.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("eval_runs.id", ondelete="CASCADE"), index=True)
+    metric: Mapped[str] = mapped_column(String(64))
+    protocol: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    implementation: Mapped[str] = mapped_column(String(500))
+    delay_samples: Mapped[int | None] = mapped_column(Integer)
+    gain_db: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    def __repr__(self) -> str:
+        return f"EvalScoreRow(unit_id={self.unit_id}, metric={self.metric!r}, protocol={self.protocol!r}, value={self.value})"

@@ -144,74 +144,6 @@ def transcode_command(
     click.echo(json.dumps(result.summary()))
 
 
-class TestSetSpecType(click.ParamType):
-    """``--testset NAME=ROOT``, ``NAME=wavscp:PATH`` or ``NAME=folder:PATH``, checked as it is parsed."""
-
-    name = "NAME=ROOT"
-
-    def convert(self, value, param, ctx):
-        from codecbench.evaluation.datasets import TestSetError, TestSetSpec, parse_testset_spec
-
-        if isinstance(value, TestSetSpec):
-            return value
-        try:
-            return parse_testset_spec(value)
-        except TestSetError as error:
-            self.fail(str(error), param, ctx)
-
-
-SHOWN_SKIPPED = 20
-
-
-@main.command("testsets")
-@click.option(
-    "--testset", "specs", multiple=True, type=TestSetSpecType(),
-    help="A test set to index: NAME=ROOT for a named one, NAME=wavscp:PATH or NAME=folder:PATH for your own. Repeatable.",
-)
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Draw a sample of at most this many utterances.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --limit sample.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per test set.")
-def testsets_command(specs: tuple, limit: int | None, seed: int, as_json: bool) -> None:
-    """List the named test sets, or index the given ones and report what was found and skipped.
-
-    Indexing reads only listings and metadata, never audio, so this is a quick check of a
-    ROOT before a long `evaluate` run.
-    """
-    import logging
-
-    from codecbench.evaluation.datasets import NAMED_TESTSETS, GENERIC_KINDS, TestSetError, load_testset
-
-    if not specs:
-        for kind in [*NAMED_TESTSETS.values(), *GENERIC_KINDS.values()]:
-            form = f"NAME={kind.name}:PATH" if kind.is_generic else f"{kind.name}=ROOT"
-            click.echo(f"{form}\n    {kind.description}\n    ROOT: {kind.root_hint}")
-        return
-    logging.getLogger("codecbench.evaluation.datasets").setLevel(logging.ERROR)  # skips are reported below
-    failed = False
-    for spec in specs:
-        try:
-            testset = load_testset(spec, limit=limit, seed=seed)
-        except TestSetError as error:
-            click.echo(f"error: {error}", err=True)
-            failed = True
-            continue
-        if as_json:
-            click.echo(json.dumps({
-                "name": testset.name, "kind": testset.kind, "root": str(testset.root),
-                "utterances": len(testset), "total_utterances": testset.total_utterances,
-                "sample": None if testset.sample is None else {"limit": testset.sample.limit, "seed": testset.sample.seed},
-                "skipped": [{"id": s.id, "location": s.location, "reason": s.reason} for s in testset.skipped],
-            }, ensure_ascii=False))
-            continue
-        click.echo(testset.summary())
-        for record in testset.skipped[:SHOWN_SKIPPED]:
-            click.echo(f"  skipped {record.describe()}")
-        if len(testset.skipped) > SHOWN_SKIPPED:
-            click.echo(f"  ... and {len(testset.skipped) - SHOWN_SKIPPED} more skipped (--json lists them all)")
-    if failed:
-        sys.exit(1)
-
-
 @main.command("score")
 @click.argument("reference_path", metavar="REFERENCE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("degraded_path", metavar="DEGRADED", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -477,6 +409,9 @@ def mushra_export_command(
         err=True,
     )
 
+
+# The evaluation commands (testsets, evaluate, leaderboard, export) live in their own module.
+import codecbench.cli_evaluation  # noqa: E402,F401  (registers its commands on main)
 
 if __name__ == "__main__":
     sys.exit(main())

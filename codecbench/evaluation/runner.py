@@ -155,7 +155,7 @@ class CellSummary:
         complete: units with a value for every requested metric.
         failed: units that failed, or where a requested metric failed.
         missing: units with nothing stored (the run was interrupted).
-        errors: a few distinct error messages, for the report.
+        errors: each distinct error message with the number of units it stopped.
     """
 
     testset: str
@@ -165,7 +165,7 @@ class CellSummary:
     complete: int
     failed: int
     missing: int
-    errors: tuple[str, ...] = ()
+    errors: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,19 +182,28 @@ class RunSummary:
         return sum(cell.failed for cell in self.cells)
 
     def describe(self) -> str:
+        """A line per test set × condition, then the distinct errors with how often each occurred."""
         lines = [f"run {self.run_id}: {self.computed} unit(s) computed now; {self.failed} failed in all"]
         width = max((len(cell.testset) + len(cell.condition) for cell in self.cells), default=0) + 3
+        errors: dict[str, int] = {}
         for cell in self.cells:
             label = f"{cell.testset} · {cell.condition}".ljust(width)
             line = f"  {label} {cell.complete}/{cell.units} complete, {cell.failed} failed"
             if cell.missing:
                 line += f", {cell.missing} missing"
             lines.append(line)
-            lines += [f"      {error}" for error in cell.errors]
+            for error, count in cell.errors:
+                errors[error] = errors.get(error, 0) + count
+        if errors:
+            lines.append("errors (`codecbench export scores` lists every one):")
+            ranked = sorted(errors.items(), key=lambda item: -item[1])
+            lines += [f"  {count}x {error}" for error, count in ranked[:SHOWN_ERRORS]]
+            if len(ranked) > SHOWN_ERRORS:
+                lines.append(f"  ... and {len(ranked) - SHOWN_ERRORS} more distinct errors")
         return "\n".join(lines)
 
 
-SHOWN_ERRORS_PER_CELL = 3
+SHOWN_ERRORS = 10
 
 
 @dataclass(frozen=True)
@@ -318,7 +327,7 @@ def _summaries(
             errors_by_unit = _errors(session, testset_id, condition_ids.values())
             for condition, condition_id in condition_ids.items():
                 complete = failed = present = 0
-                errors: list[str] = []
+                errors: dict[str, int] = {}
                 for utterance_row_id in in_scope:
                     unit = stored.get((condition_id, utterance_row_id))
                     if unit is None:
@@ -331,7 +340,8 @@ def _summaries(
                                  if key in unit.scores and not unit.scores[key]]
                     if problems:
                         failed += 1
-                        errors += [problem for problem in problems if problem not in errors]
+                        for problem in problems:
+                            errors[problem] = errors.get(problem, 0) + 1
                     elif wanted and all(key in unit.scores for key in wanted):
                         complete += 1
                 yield CellSummary(
@@ -342,7 +352,7 @@ def _summaries(
                     complete=complete,
                     failed=failed,
                     missing=len(scope) - present,
-                    errors=tuple(errors[:SHOWN_ERRORS_PER_CELL]),
+                    errors=tuple(errors.items()),
                 )
 
 

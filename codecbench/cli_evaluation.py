@@ -1,0 +1,247 @@
+"""The evaluation commands of ``codecbench``: ``testsets``, ``evaluate``, ``leaderboard``, ``export``.
+
+Thin wrappers over :mod:`codecbench.evaluation`, registered on the main command group
+(:mod:`codecbench.cli` imports this module); heavy imports stay inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from codecbench.cli import _open_database, _parse_model_dirs, database_option, main
+
+DEFAULT_EVALUATION_METRICS = "visqol,pesq,stoi,sisnr"
+
+
+class TestSetSpecType(click.ParamType):
+    """``--testset NAME=ROOT``, ``NAME=wavscp:PATH`` or ``NAME=folder:PATH``, checked as it is parsed."""
+
+    name = "NAME=ROOT"
+
+    def convert(self, value, param, ctx):
+        from codecbench.evaluation.datasets import TestSetError, TestSetSpec, parse_testset_spec
+
+        if isinstance(value, TestSetSpec):
+            return value
+        try:
+            return parse_testset_spec(value)
+        except TestSetError as error:
+            self.fail(str(error), param, ctx)
+
+
+SHOWN_SKIPPED = 20
+
+
+@main.command("testsets")
+@click.option(
+    "--testset", "specs", multiple=True, type=TestSetSpecType(),
+    help="A test set to index: NAME=ROOT for a named one, NAME=wavscp:PATH or NAME=folder:PATH for your own. Repeatable.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Draw a sample of at most this many utterances.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --limit sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per test set.")
+def testsets_command(specs: tuple, limit: int | None, seed: int, as_json: bool) -> None:
+    """List the named test sets, or index the given ones and report what was found and skipped.
+
+    Indexing reads only listings and metadata, never audio, so this is a quick check of a
+    ROOT before a long `evaluate` run.
+    """
+    import logging
+
+    from codecbench.evaluation.datasets import NAMED_TESTSETS, GENERIC_KINDS, TestSetError, load_testset
+
+    if not specs:
+        for kind in [*NAMED_TESTSETS.values(), *GENERIC_KINDS.values()]:
+            form = f"NAME={kind.name}:PATH" if kind.is_generic else f"{kind.name}=ROOT"
+            click.echo(f"{form}\n    {kind.description}\n    ROOT: {kind.root_hint}")
+        return
+    logging.getLogger("codecbench.evaluation.datasets").setLevel(logging.ERROR)  # skips are reported below
+    failed = False
+    for spec in specs:
+        try:
+            testset = load_testset(spec, limit=limit, seed=seed)
+        except TestSetError as error:
+            click.echo(f"error: {error}", err=True)
+            failed = True
+            continue
+        if as_json:
+            click.echo(json.dumps({
+                "name": testset.name, "kind": testset.kind, "root": str(testset.root),
+                "utterances": len(testset), "total_utterances": testset.total_utterances,
+                "sample": None if testset.sample is None else {"limit": testset.sample.limit, "seed": testset.sample.seed},
+                "skipped": [{"id": s.id, "location": s.location, "reason": s.reason} for s in testset.skipped],
+            }, ensure_ascii=False))
+            continue
+        click.echo(testset.summary())
+        for record in testset.skipped[:SHOWN_SKIPPED]:
+            click.echo(f"  skipped {record.describe()}")
+        if len(testset.skipped) > SHOWN_SKIPPED:
+            click.echo(f"  ... and {len(testset.skipped) - SHOWN_SKIPPED} more skipped (--json lists them all)")
+    if failed:
+        sys.exit(1)
+
+
+def _parse_metrics(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+@main.command("evaluate")
+@click.option(
+    "--testset", "specs", multiple=True, required=True, type=TestSetSpecType(),
+    help="A test set: NAME=ROOT for a named one (`codecbench testsets` lists them), NAME=wavscp:PATH or "
+    "NAME=folder:PATH for your own. Repeatable.",
+)
+@click.option(
+    "--codec", "codecs", multiple=True, required=True, metavar="NAME@KBPS,KBPS",
+    help="A codec and its bitrates in kbps (opus@6,12), or a codec with one operating point (lowpass_3500). Repeatable.",
+)
+@click.option(
+    "--metrics", default=DEFAULT_EVALUATION_METRICS, show_default=True,
+    help="Comma-separated metrics from visqol, pesq, pesq_wb, pesq_nb, stoi, estoi, sisnr, mel, mrstft.",
+)
+@click.option(
+    "--visqol-protocol", "visqol_protocols", multiple=True,
+    help="ViSQOL protocol: speech, speech-exp, audio or audio-native; repeat for several.  [default: speech]",
+)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes scoring metrics (one core each); with 1, everything runs in this process.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Utterances per codec call (neural codecs run them through the model together).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Evaluate a reproducible sample of at most this many utterances per test set.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --limit sample.")
+@click.option("--keep-audio", "keep_audio_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep every reconstruction as DIR/TESTSET/CODEC@KBPS/UTTERANCE.flac (the Leaderboard page plays them).")
+@click.option("--retry-failed", is_flag=True, help="Compute again the units and metrics stored as failed.")
+@database_option
+@click.option("--model-dir", "model_dirs", multiple=True, metavar="CODEC=DIR",
+              help="Load CODEC's weights from DIR (repeatable), e.g. funcodec=./my_model.")
+@click.option("--device", default="cpu", show_default=True, help="Where neural codecs run: cpu, cuda or cuda:N.")
+def evaluate_command(
+    specs: tuple, codecs: tuple[str, ...], metrics: str, visqol_protocols: tuple[str, ...], workers: int,
+    batch_size: int, limit: int | None, seed: int, keep_audio_dir: Path | None, retry_failed: bool,
+    database_url: str | None, model_dirs: tuple[str, ...], device: str,
+) -> None:
+    """Score every utterance of the test sets through every codec condition, into the database.
+
+    Each utterance × condition is transcoded once, scored with every metric, and committed as
+    soon as it is done: running the same command again computes only what is not stored yet,
+    and an interrupted run (Ctrl-C, kill, a crash) continues where it stopped. Failures are
+    stored with their error and counted in the summary printed at the end.
+    """
+    from codecbench.codecs import CodecNotReadyError
+    from codecbench.evaluation.conditions import parse_codec_request
+    from codecbench.evaluation.datasets import TestSetError
+    from codecbench.evaluation.executor import LocalExecutor
+    from codecbench.evaluation.metrics import ScoringConfig
+    from codecbench.evaluation.progress import TerminalProgress
+    from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
+
+    try:
+        scoring = ScoringConfig(_parse_metrics(metrics), visqol_protocols or ("speech",))
+        conditions = tuple(condition for text in codecs for condition in parse_codec_request(text))
+        request = EvaluationRequest(
+            testsets=specs, conditions=conditions, scoring=scoring, limit=limit, seed=seed,
+            keep_audio_dir=None if keep_audio_dir is None else keep_audio_dir.absolute(),
+            retry_failed=retry_failed, model_dirs=_parse_model_dirs(model_dirs), device=device,
+        )
+        plan = plan_evaluation(request)
+    except (TestSetError, CodecNotReadyError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    database = _open_database(database_url)
+    click.echo(f"database: {database.describe()}", err=True)
+    for testset in plan.testsets:
+        click.echo(testset.summary(), err=True)
+    executor = LocalExecutor(workers, batch_size=batch_size)
+    try:
+        summary = run_evaluation(database, plan, executor, TerminalProgress())
+    except KeyboardInterrupt:
+        executor.terminate()
+        click.echo("interrupted: every finished unit is stored; run the same command again to continue.", err=True)
+        sys.exit(130)
+    finally:
+        executor.close()
+        database.close()
+    click.echo(summary.describe())
+
+
+@main.command("leaderboard")
+@click.option("--metric", required=True, help="Metric as stored: visqol, pesq (or pesq_wb/pesq_nb), stoi, sisnr, ...")
+@click.option("--protocol", default=None, help="Its protocol (ViSQOL: speech, speech-exp, audio, audio-native); "
+              "may be left out when only one is stored.")
+@click.option("--testset", "testsets", multiple=True, help="Only this test set (repeatable; default: all).")
+@click.option("--codec", "codecs", multiple=True, help="Only this codec (repeatable; default: all).")
+@click.option("--format", "output_format", type=click.Choice(["text", "csv"]), default="text", show_default=True,
+              help="text: one table per codec and a cross-codec table; csv: one row per test set × condition "
+              "with provenance.")
+@click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of stdout.")
+@click.option("--charts", "charts_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write a quality-vs-bitrate chart per test set here (TESTSET.html, plotly).")
+@database_option
+def leaderboard_command(
+    metric: str, protocol: str | None, testsets: tuple[str, ...], codecs: tuple[str, ...], output_format: str,
+    output_path: Path | None, charts_dir: Path | None, database_url: str | None,
+) -> None:
+    """Leaderboards of one metric and protocol: per codec (rows: test sets; columns: operating
+    points), then across codecs; every cell the mean ± 95 % CI, n, and failures."""
+    from codecbench.evaluation.leaderboard import Leaderboard, LeaderboardError
+    from codecbench.evaluation.results import write_csv
+
+    with _open_database(database_url).session(read_only=True) as session:
+        try:
+            board = Leaderboard.from_database(session, metric, protocol, testsets=testsets or None, codecs=codecs or None)
+        except LeaderboardError as error:
+            raise click.ClickException(str(error)) from None
+    if output_format == "csv":
+        if output_path is None:
+            click.echo(board.csv_frame().to_csv(index=False), nl=False)
+        else:
+            write_csv(board.csv_frame(), output_path)
+            click.echo(f"wrote {len(board.cells)} cell(s) to {output_path}", err=True)
+    elif output_path is None:
+        click.echo(board.text())
+    else:
+        output_path.write_text(board.text() + "\n")
+    if charts_dir is not None:
+        charts_dir.mkdir(parents=True, exist_ok=True)
+        for name in board.testsets:
+            board.chart(name).write_html(charts_dir / f"{name}.html", include_plotlyjs="cdn")
+        click.echo(f"wrote {len(board.testsets)} chart(s) to {charts_dir}", err=True)
+
+
+@main.group("export")
+def export_group() -> None:
+    """Export stored results."""
+
+
+@export_group.command("scores")
+@click.option("--format", "output_format", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: stdout).")
+@click.option("--testset", "testsets", multiple=True, help="Only this test set (repeatable; default: all).")
+@click.option("--codec", "codecs", multiple=True, help="Only this codec (repeatable; default: all).")
+@click.option("--metric", "metrics", multiple=True, help="Only this metric as stored, e.g. pesq_wb (repeatable).")
+@database_option
+def export_scores_command(
+    output_format: str, output_path: Path | None, testsets: tuple[str, ...], codecs: tuple[str, ...],
+    metrics: tuple[str, ...], database_url: str | None,
+) -> None:
+    """Every stored score: one row per utterance × condition × metric, with provenance (codecbench
+    version, codec and checkpoint, test set and its size, metric, protocol, implementation).
+
+    A unit that failed before any metric ran has one row with an empty metric and its error.
+    """
+    from codecbench.evaluation.results import export_scores, write_csv
+
+    with _open_database(database_url).session(read_only=True) as session:
+        frame = export_scores(session, testsets=testsets or None, codecs=codecs or None, metrics=metrics or None)
+    if output_path is None:
+        click.echo(frame.to_csv(index=False), nl=False)
+    else:
+        write_csv(frame, output_path)
+        click.echo(f"wrote {len(frame)} row(s) to {output_path}", err=True)

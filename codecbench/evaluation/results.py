@@ -1,0 +1,153 @@
+"""Stored evaluation results as pandas tables: per unit, per score, and the per-utterance export.
+
+The export has one row per utterance × condition × metric, with its provenance on every row
+(:data:`EXPORT_COLUMNS`): codecbench version, codec and checkpoint, test set and its size,
+metric, protocol and implementation. A unit that failed before any metric ran (unreadable
+audio, a codec error, an utterance its loader skipped) has one row with an empty ``metric``
+and its ``error``; a metric that failed has its row with an empty ``value`` and its ``error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from codecbench.storage.evaluation_tables import (
+    EvalConditionRow,
+    EvalRunRow,
+    EvalScoreRow,
+    EvalTestSetRow,
+    EvalUnitRow,
+    EvalUtteranceRow,
+)
+
+UNIT_COLUMNS = (
+    "unit_id", "testset", "testset_kind", "testset_utterances", "utterance", "speaker", "language", "text",
+    "duration_s", "condition_id", "codec", "operating_point", "nominal_kbps", "tokens_per_second", "checkpoint",
+    "codec_implementation", "measured_kbps", "side_info_bits", "unit_error", "failure_stage", "audio_path",
+    "source_json", "unit_codecbench_version",
+)
+SCORE_COLUMNS = (
+    "unit_id", "metric", "protocol", "value", "error", "metric_implementation", "delay_samples", "gain_db",
+    "codecbench_version", "scored_at",
+)
+EXPORT_COLUMNS = (
+    "testset", "testset_kind", "testset_utterances", "utterance", "speaker", "language", "duration_s",
+    "codec", "operating_point", "nominal_kbps", "tokens_per_second", "measured_kbps", "checkpoint",
+    "codec_implementation", "metric", "protocol", "value", "error", "metric_implementation", "delay_samples",
+    "gain_db", "codecbench_version",
+)
+
+
+def load_units(
+    session: Session, *, testsets: Sequence[str] | None = None, codecs: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """One row per stored unit (:data:`UNIT_COLUMNS`), optionally for some test sets and codecs."""
+    statement = (
+        select(
+            EvalUnitRow.id, EvalTestSetRow.name, EvalTestSetRow.kind, EvalTestSetRow.total_utterances,
+            EvalUtteranceRow.name, EvalUtteranceRow.speaker, EvalUtteranceRow.language, EvalUtteranceRow.text,
+            EvalUtteranceRow.duration_s, EvalConditionRow.id, EvalConditionRow.codec, EvalConditionRow.operating_point,
+            EvalConditionRow.nominal_kbps, EvalConditionRow.tokens_per_second, EvalConditionRow.checkpoint,
+            EvalConditionRow.implementation, EvalUnitRow.measured_kbps, EvalUnitRow.side_info_bits,
+            EvalUnitRow.error, EvalUnitRow.failure_stage, EvalUnitRow.audio_path, EvalUtteranceRow.source_json,
+            EvalRunRow.codecbench_version,
+        )
+        .join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
+        .join(EvalTestSetRow, EvalTestSetRow.id == EvalUtteranceRow.testset_id)
+        .join(EvalConditionRow, EvalConditionRow.id == EvalUnitRow.condition_id)
+        .join(EvalRunRow, EvalRunRow.id == EvalUnitRow.run_id)
+        .order_by(EvalUnitRow.id)
+    )
+    if testsets is not None:
+        statement = statement.where(EvalTestSetRow.name.in_(list(testsets)))
+    if codecs is not None:
+        statement = statement.where(EvalConditionRow.codec.in_(list(codecs)))
+    return pd.DataFrame(session.execute(statement).all(), columns=list(UNIT_COLUMNS))
+
+
+def load_scores(
+    session: Session,
+    *,
+    metric: str | None = None,
+    protocol: str | None = None,
+    testsets: Sequence[str] | None = None,
+    codecs: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per stored score (:data:`SCORE_COLUMNS`), optionally of one metric and protocol."""
+    statement = (
+        select(
+            EvalScoreRow.unit_id, EvalScoreRow.metric, EvalScoreRow.protocol, EvalScoreRow.value, EvalScoreRow.error,
+            EvalScoreRow.implementation, EvalScoreRow.delay_samples, EvalScoreRow.gain_db,
+            EvalRunRow.codecbench_version, EvalScoreRow.created_at,
+        )
+        .join(EvalRunRow, EvalRunRow.id == EvalScoreRow.run_id)
+        .join(EvalUnitRow, EvalUnitRow.id == EvalScoreRow.unit_id)
+        .order_by(EvalScoreRow.id)
+    )
+    if metric is not None:
+        statement = statement.where(EvalScoreRow.metric == metric)
+    if protocol is not None:
+        statement = statement.where(EvalScoreRow.protocol == protocol)
+    if testsets is not None or codecs is not None:
+        statement = statement.join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
+        statement = statement.join(EvalConditionRow, EvalConditionRow.id == EvalUnitRow.condition_id)
+        if testsets is not None:
+            statement = statement.join(EvalTestSetRow, EvalTestSetRow.id == EvalUtteranceRow.testset_id)
+            statement = statement.where(EvalTestSetRow.name.in_(list(testsets)))
+        if codecs is not None:
+            statement = statement.where(EvalConditionRow.codec.in_(list(codecs)))
+    frame = pd.DataFrame(session.execute(statement).all(), columns=list(SCORE_COLUMNS))
+    frame["value"] = frame["value"].astype(float)
+    return frame
+
+
+def stored_metrics(session: Session) -> list[tuple[str, str]]:
+    """Every (metric, protocol) with at least one stored score, sorted."""
+    rows = session.execute(select(EvalScoreRow.metric, EvalScoreRow.protocol).distinct())
+    return sorted((metric, protocol) for metric, protocol in rows)
+
+
+def stored_testsets(session: Session) -> list[str]:
+    return sorted(session.scalars(select(EvalTestSetRow.name)))
+
+
+def stored_codecs(session: Session) -> list[str]:
+    return sorted(set(session.scalars(select(EvalConditionRow.codec).join(EvalUnitRow))))
+
+
+def export_scores(
+    session: Session,
+    *,
+    testsets: Sequence[str] | None = None,
+    codecs: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The per-utterance export (:data:`EXPORT_COLUMNS`): one row per utterance × condition × metric,
+    plus one row with an empty metric per unit that failed before scoring."""
+    units = load_units(session, testsets=testsets, codecs=codecs)
+    scores = load_scores(session, testsets=testsets, codecs=codecs)
+    if metrics is not None:
+        scores = scores[scores["metric"].isin(list(metrics))]
+    scored = units.merge(scores, on="unit_id", how="inner")
+    failed = units[units["unit_error"].notna()].assign(
+        metric="", protocol="", value=float("nan"), error=lambda frame: frame["unit_error"],
+        metric_implementation="", delay_samples=None, gain_db=None,
+        codecbench_version=lambda frame: frame["unit_codecbench_version"],
+    )
+    frame = pd.concat([scored, failed], ignore_index=True) if len(failed) else scored
+    frame = frame.sort_values(["testset", "codec", "nominal_kbps", "operating_point", "utterance", "metric", "protocol"],
+                              na_position="first", kind="stable")
+    return frame.reindex(columns=list(EXPORT_COLUMNS)).reset_index(drop=True)
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as CSV (UTF-8, no index), making the folder if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path

@@ -1,0 +1,252 @@
+"""The evaluation runner: units of work into the database (SQLite and PostgreSQL), resumption,
+failures, samples and kept audio."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from sqlalchemy import func, select
+
+from codecbench.audio import load_audio
+from codecbench.comparison import Condition
+from codecbench.evaluation.datasets import load_testset, parse_testset_spec
+from codecbench.evaluation.executor import Executor, LocalExecutor
+from codecbench.evaluation.metrics import ScoringConfig
+from codecbench.evaluation.progress import ProgressCounter
+from codecbench.evaluation.runner import (
+    EvaluationRequest,
+    missing_scoring,
+    plan_evaluation,
+    run_evaluation,
+    skipped_in_scope,
+)
+from codecbench.evaluation.store import StoredUnit
+from codecbench.storage.evaluation_tables import EvalScoreRow, EvalTestSetRow, EvalUnitRow, EvalUtteranceRow
+from tests.corpora import clip, make_aishell1, make_folder, make_librispeech, write_pcm
+
+CHEAP = ScoringConfig(("pesq", "stoi", "sisnr"))
+OPUS_AND_ANCHOR = (Condition("opus", 6.0), Condition("opus", 12.0), Condition("lowpass_3500"))
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("CODECBENCH_HOME", str(tmp_path / "home"))
+
+
+class CountingExecutor(Executor):
+    """A real :class:`LocalExecutor` that also records the units it was given."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.inner = LocalExecutor(workers, batch_size=2)
+        self.units = []
+
+    def run(self, units):
+        units = list(units)
+        self.units += units
+        yield from self.inner.run(units)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def run(database, request: EvaluationRequest, workers: int = 1) -> tuple:
+    with CountingExecutor(workers) as executor:
+        progress = ProgressCounter()
+        summary = run_evaluation(database, plan_evaluation(request), executor, progress)
+    return summary, executor.units, progress
+
+
+def count(database, table) -> int:
+    with database.session(read_only=True) as session:
+        return session.scalar(select(func.count()).select_from(table))
+
+
+def test_a_run_with_opus_and_anchors_over_two_mini_test_sets_fills_the_database(tmp_path, database):
+    librispeech = make_librispeech(tmp_path / "corpora")["test-clean"]
+    aishell = make_aishell1(tmp_path / "aishell", packed=True)
+    request = EvaluationRequest(
+        testsets=(parse_testset_spec(f"librispeech-test-clean={tmp_path / 'corpora'}"),
+                  parse_testset_spec(f"aishell1-test={tmp_path / 'aishell'}")),
+        conditions=OPUS_AND_ANCHOR, scoring=ScoringConfig(("visqol", *CHEAP.metrics)), keep_audio_dir=tmp_path / "kept",
+    )
+    summary, units, progress = run(database, request)
+
+    usable = len(librispeech.texts) + len(aishell.texts)
+    skipped = len(librispeech.skipped) + len(aishell.skipped)
+    assert len(units) == usable * 3 and progress.done == progress.total == (usable + skipped) * 3
+    assert count(database, EvalUnitRow) == (usable + skipped) * 3
+    assert count(database, EvalScoreRow) == usable * 3 * 4  # visqol (speech), pesq_wb, stoi, sisnr
+    with database.session(read_only=True) as session:
+        testsets = {row.name: row for row in session.scalars(select(EvalTestSetRow))}
+        assert testsets["aishell1-test"].total_utterances == len(aishell.texts)
+        assert testsets["librispeech-test-clean"].skipped_utterances == len(librispeech.skipped)
+        texts = dict(session.execute(select(EvalUtteranceRow.name, EvalUtteranceRow.text)).all())
+        assert all(texts[name] == text for name, text in {**librispeech.texts, **aishell.texts}.items())
+        failures = session.scalars(select(EvalUnitRow).where(EvalUnitRow.error.is_not(None))).all()
+        assert len(failures) == skipped * 3
+        assert all(unit.failure_stage == "index" and "skipped by the test-set loader" in unit.error for unit in failures)
+        scores = session.scalars(select(EvalScoreRow)).all()
+    assert all(score.error is None and math.isfinite(score.value) for score in scores)
+    assert {(s.metric, s.protocol) for s in scores} == {
+        ("visqol", "speech"), ("pesq_wb", "p862.2-wb-16k"), ("stoi", "aligned-10k"), ("sisnr", "aligned")}
+    cells = {(cell.testset, cell.condition): cell for cell in summary.cells}
+    assert cells[("aishell1-test", "opus@6")].complete == len(aishell.texts)
+    assert cells[("aishell1-test", "opus@6")].failed == len(aishell.skipped)
+    assert summary.failed == skipped * 3
+
+    utterance = next(iter(aishell.texts))
+    kept = tmp_path / "kept" / "aishell1-test" / "opus@12" / f"{utterance}.flac"
+    reconstruction = load_audio(kept)
+    assert reconstruction.num_samples == aishell.audio[utterance].size
+    assert np.corrcoef(reconstruction.samples, aishell.audio[utterance])[0, 1] > 0.9
+
+
+def test_the_same_run_again_computes_nothing_and_new_metrics_compute_only_themselves(tmp_path, database):
+    make_folder(tmp_path / "clips", 3)
+    spec = parse_testset_spec(f"mini=folder:{tmp_path / 'clips'}")
+    request = EvaluationRequest(testsets=(spec,), conditions=OPUS_AND_ANCHOR[:2], scoring=ScoringConfig(("sisnr",)))
+    first, units, _ = run(database, request)
+    assert first.computed == len(units) == 6
+    with database.session(read_only=True) as session:
+        before = {(s.unit_id, s.metric): (s.id, s.value, s.created_at) for s in session.scalars(select(EvalScoreRow))}
+
+    again, units, progress = run(database, request)
+    assert again.computed == 0 and units == [] and progress.done == progress.total == 6
+
+    more = EvaluationRequest(testsets=(spec,), conditions=OPUS_AND_ANCHOR[:2], scoring=ScoringConfig(("sisnr", "stoi")))
+    extended, units, _ = run(database, more)
+    assert extended.computed == 6 and {unit.scoring.metrics for unit in units} == {("stoi",)}
+    with database.session(read_only=True) as session:
+        after = {(s.unit_id, s.metric): (s.id, s.value, s.created_at) for s in session.scalars(select(EvalScoreRow))}
+    assert len(after) == 12 and all(after[key] == value for key, value in before.items())
+
+
+def test_failures_are_stored_with_their_error_and_retried_only_when_asked(tmp_path, database):
+    folder = tmp_path / "clips"
+    make_folder(folder, 2)
+    (folder / "garbage.wav").write_bytes(b"not audio at all")
+    write_pcm(folder / "short.wav", clip(5, seconds=0.3))
+    write_pcm(folder / "silent.wav", np.zeros(16_000, dtype=np.float32))
+    request = EvaluationRequest(testsets=(parse_testset_spec(f"mini=folder:{folder}"),),
+                                conditions=(Condition("opus", 6.0),), scoring=ScoringConfig(("sisnr", "stoi")))
+    summary, units, progress = run(database, request)
+    assert len(units) == 5 and progress.failed == 3
+    (cell,) = summary.cells
+    assert (cell.units, cell.complete, cell.failed) == (5, 2, 3)
+    with database.session(read_only=True) as session:
+        errors = {
+            name: (stage, error)
+            for name, stage, error in session.execute(
+                select(EvalUtteranceRow.name, EvalUnitRow.failure_stage, EvalUnitRow.error).join(EvalUnitRow)
+            )
+        }
+        silent_scores = session.scalars(
+            select(EvalScoreRow).join(EvalUnitRow).join(EvalUtteranceRow).where(EvalUtteranceRow.name == "silent")
+        ).all()
+    assert errors["garbage"][0] == "read" and "not an audio file" in errors["garbage"][1]
+    assert errors["short"][0] == "read" and "0.5" in errors["short"][1]
+    assert errors["silent"] == (None, None)  # read and transcoded; every metric refuses silence
+    assert {s.metric for s in silent_scores} == {"sisnr", "stoi"}
+    assert all(s.value is None and "silent" in s.error for s in silent_scores)
+    assert "3x" not in summary.describe() and "not an audio file" in summary.describe()
+
+    assert run(database, request)[0].computed == 0
+    write_pcm(folder / "short.wav", clip(5, seconds=1.0))
+    retried, units, _ = run(database, EvaluationRequest(**{**request.__dict__, "retry_failed": True}))
+    assert sorted(unit.utterance.id for unit in units) == ["garbage", "short", "silent"]
+    (cell,) = retried.cells
+    assert (cell.complete, cell.failed) == (3, 2)
+    assert count(database, EvalScoreRow) == 3 * 2 + 2  # silent's two failed scores replaced, not duplicated
+
+
+def test_a_pool_of_two_workers_stores_what_one_process_does(tmp_path, database):
+    if database.dialect != "sqlite":
+        pytest.skip("the pool is independent of the database; once is enough")
+    make_folder(tmp_path / "clips", 4)
+    spec = parse_testset_spec(f"mini=folder:{tmp_path / 'clips'}")
+    request = EvaluationRequest(testsets=(spec,), conditions=OPUS_AND_ANCHOR, scoring=CHEAP)
+    summary, units, _ = run(database, request, workers=2)
+    assert summary.computed == 12 and summary.failed == 0
+    with database.session(read_only=True) as session:
+        pooled = {(s.unit_id, s.metric): s.value for s in session.scalars(select(EvalScoreRow))}
+    request_here = EvaluationRequest(testsets=(spec,), conditions=OPUS_AND_ANCHOR, scoring=CHEAP, retry_failed=True)
+    assert run(database, request_here)[0].computed == 0  # nothing failed, so nothing to retry
+    with database.session() as session:
+        session.execute(EvalScoreRow.__table__.delete())
+    run(database, request_here, workers=1)
+    with database.session(read_only=True) as session:
+        here = {(s.unit_id, s.metric): s.value for s in session.scalars(select(EvalScoreRow))}
+    assert here.keys() == pooled.keys()
+    assert all(here[key] == pytest.approx(pooled[key], abs=1e-6) for key in here)
+
+
+def test_a_sample_counts_the_skipped_utterances_the_draw_would_have_picked(tmp_path):
+    corpus = make_librispeech(tmp_path)["test-clean"]
+    spec = parse_testset_spec(f"librispeech-test-clean={tmp_path}")
+    whole = load_testset(spec)
+    assert skipped_in_scope(whole) == whole.skipped
+    for limit in (1, 2):
+        sample = load_testset(spec, limit=limit, seed=3)
+        in_scope = {record.id for record in skipped_in_scope(sample)}
+        assert in_scope <= corpus.skipped
+        larger = {record.id for record in skipped_in_scope(load_testset(spec, limit=limit + 1, seed=3))}
+        assert in_scope <= larger  # nested, like the sample itself
+
+
+def test_missing_scoring_asks_only_for_what_a_unit_lacks():
+    config = ScoringConfig(("visqol", "pesq", "sisnr"), ("speech", "audio"))
+    assert missing_scoring(config, None, None) is config
+    done = StoredUnit(1, None, None, {("visqol", "speech"): True, ("visqol", "audio"): True,
+                                      ("pesq_wb", "p862.2-wb-16k"): True, ("sisnr", "aligned"): False})
+    assert missing_scoring(config, done, 16_000) is None
+    retry = missing_scoring(config, done, 16_000, retry_failed=True)
+    assert retry.metrics == ("sisnr",)
+    partial = StoredUnit(1, None, None, {("visqol", "speech"): True, ("sisnr", "aligned"): True})
+    needed = missing_scoring(config, partial, 16_000)
+    assert needed.metrics == ("visqol", "pesq") and needed.visqol_protocols == ("audio",)
+    narrow = missing_scoring(config, StoredUnit(1, None, None, {**done.scores}), 8_000)
+    assert narrow.metrics == ("pesq",)  # at 8 kHz pesq means pesq_nb, which is not stored
+    failed = StoredUnit(1, "cannot read", "read")
+    assert missing_scoring(config, failed, None) is None
+    assert missing_scoring(config, failed, None, retry_failed=True) is config
+    assert missing_scoring(config, StoredUnit(1, "skipped by the loader", "index"), None) is config
+
+
+def test_an_unknown_codec_or_a_wrong_root_fails_before_anything_runs(tmp_path):
+    make_folder(tmp_path / "clips", 1)
+    spec = parse_testset_spec(f"mini=folder:{tmp_path / 'clips'}")
+    with pytest.raises(ValueError, match="unknown codec 'opsu'.*Did you mean opus"):
+        plan_evaluation(EvaluationRequest(testsets=(spec,), conditions=(Condition("opsu", 6.0),)))
+    with pytest.raises(ValueError, match="does not run at 3 kbps"):
+        plan_evaluation(EvaluationRequest(testsets=(spec,), conditions=(Condition("opus", 3.0),)))
+    from codecbench.evaluation.datasets import TestSetError
+
+    with pytest.raises(TestSetError, match="no such file or folder"):
+        plan_evaluation(EvaluationRequest(testsets=(parse_testset_spec(f"librispeech-test-clean={tmp_path / 'nope'}"),),
+                                          conditions=OPUS_AND_ANCHOR))
+    with pytest.raises(ValueError, match="given more than once"):
+        EvaluationRequest(testsets=(spec, spec), conditions=OPUS_AND_ANCHOR)
+
+
+def test_a_stored_sample_rate_lets_a_16_khz_and_an_8_khz_test_set_share_one_run(tmp_path, database):
+    soundfile.write(tmp_path / "narrow.wav", clip(1, sample_rate_hz=8_000), 8_000)
+    make_folder(tmp_path / "wide", 1)
+    narrow = tmp_path / "narrowset"
+    narrow.mkdir()
+    (tmp_path / "narrow.wav").rename(narrow / "a.wav")
+    request = EvaluationRequest(
+        testsets=(parse_testset_spec(f"wide=folder:{tmp_path / 'wide'}"), parse_testset_spec(f"narrow=folder:{narrow}")),
+        conditions=(Condition("opus", 6.0),), scoring=ScoringConfig(("pesq",)),
+    )
+    run(database, request)
+    with database.session(read_only=True) as session:
+        metrics = dict(session.execute(
+            select(EvalUtteranceRow.name, EvalScoreRow.metric).join(EvalUnitRow, EvalUnitRow.utterance_id == EvalUtteranceRow.id)
+            .join(EvalScoreRow, EvalScoreRow.unit_id == EvalUnitRow.id)
+        ).all())
+    assert metrics == {"utt_0000": "pesq_wb", "a": "pesq_nb"}
+    assert run(database, request)[0].computed == 0

@@ -327,7 +327,8 @@ def mushra_create_command(spec_path: Path, database_url: str | None, base_url: s
     try:
         spec = load_test_spec(spec_path)
         click.echo(f"making stimuli: {spec.num_rated_stimuli} per trial...", err=True)
-        prepared = prepare_test(spec)
+        with database.session(read_only=True) as session:  # items may come from a stored test set
+            prepared = prepare_test(spec, session)
     except (SpecError, StimulusError) as error:
         raise click.ClickException(str(error)) from None
     for warning in prepared.warnings:

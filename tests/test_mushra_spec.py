@@ -158,7 +158,7 @@ items: {test_set: librispeech-test-clean, utterances: [1089-134686-0000, 1089-13
 conditions: [{codec: opus, bitrate_kbps: 6}]
 """)
     assert spec.items == TestSetItems("librispeech-test-clean", ("1089-134686-0000", "1089-134686-0001"))
-    with pytest.raises(SpecError, match="need the evaluation engine's test-set tables.*List the audio files"):
+    with pytest.raises(SpecError, match="read from the database that holds the test set.*list the audio files"):
         load_items(spec)
 
 

@@ -151,3 +151,70 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
     return path
+
+
+class NotStoredError(LookupError):
+    """The database holds no such test set, utterance or condition; the message says what it holds."""
+
+
+def stored_utterance(session: Session, testset: str, utterance_id: str):
+    """An utterance of a stored test set, as an :class:`~codecbench.evaluation.datasets.Utterance`
+    that reads its audio from where the last run found it.
+
+    Raises:
+        NotStoredError: unknown test set or utterance, or one its loader skipped.
+    """
+    import json
+
+    from codecbench.evaluation.datasets import Utterance, source_from_dict
+
+    testset_row = session.scalars(select(EvalTestSetRow).where(EvalTestSetRow.name == testset)).one_or_none()
+    if testset_row is None:
+        known = ", ".join(stored_testsets(session)) or "none"
+        raise NotStoredError(
+            f"test set {testset!r} is not in the database (it holds: {known}); run "
+            f"`codecbench evaluate --testset {testset}=ROOT ...` on this database first."
+        )
+    row = session.scalars(
+        select(EvalUtteranceRow).where(EvalUtteranceRow.testset_id == testset_row.id, EvalUtteranceRow.name == utterance_id)
+    ).one_or_none()
+    if row is None:
+        raise NotStoredError(f"test set {testset!r} has no utterance {utterance_id!r} in the database.")
+    if row.source_json is None:
+        raise NotStoredError(f"utterance {utterance_id!r} of {testset!r} was skipped by its loader ({row.location}).")
+    return Utterance(row.name, source_from_dict(json.loads(row.source_json)), row.speaker, row.language, row.text)
+
+
+def condition_means(
+    session: Session, testset: str, utterance_ids: Sequence[str], codec: str, kbps: float | None
+) -> dict[tuple[str, str], float]:
+    """Mean stored score per (metric, protocol) of ``codec`` at ``kbps`` over exactly these
+    utterances of ``testset``: a metric counts only if every utterance has a value for it.
+
+    ``kbps=None`` means the codec's only operating point (anchors). If the codec ran with
+    several checkpoints, the condition stored last is used.
+    """
+    from codecbench.codecs.base import KBPS_MATCH_TOLERANCE
+
+    statement = select(EvalConditionRow).where(EvalConditionRow.codec == codec).order_by(EvalConditionRow.id.desc())
+    conditions = [
+        row for row in session.scalars(statement)
+        if (kbps is None) or (row.nominal_kbps is not None and abs(row.nominal_kbps - kbps) <= KBPS_MATCH_TOLERANCE)
+    ]
+    wanted = set(utterance_ids)
+    for condition in conditions:
+        rows = session.execute(
+            select(EvalUtteranceRow.name, EvalScoreRow.metric, EvalScoreRow.protocol, EvalScoreRow.value)
+            .join(EvalUnitRow, EvalUnitRow.id == EvalScoreRow.unit_id)
+            .join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
+            .join(EvalTestSetRow, EvalTestSetRow.id == EvalUtteranceRow.testset_id)
+            .where(EvalUnitRow.condition_id == condition.id, EvalTestSetRow.name == testset,
+                   EvalUtteranceRow.name.in_(list(wanted)), EvalScoreRow.value.is_not(None))
+        ).all()
+        values: dict[tuple[str, str], dict[str, float]] = {}
+        for name, metric, protocol, value in rows:
+            values.setdefault((metric, protocol), {})[name] = value
+        means = {key: sum(by_name.values()) / len(by_name) for key, by_name in values.items() if set(by_name) == wanted}
+        if means:
+            return means
+    return {}

@@ -22,7 +22,8 @@ class AppSettings:
         max_duration_s: longest upload accepted on the Listen page.
         work_dir: where reconstructions and plots are written for the browser to fetch.
         scoring_workers: worker processes that score reconstructions (one core each).
-        database_url: the database of MUSHRA tests (see :func:`codecbench.storage.open_database`).
+        database_url: the database of MUSHRA tests and evaluation results (see
+            :func:`codecbench.storage.open_database`).
         admin_password: password of the Admin page; without one the Admin page refuses everything.
         public_url: the address participants reach the app at, for links shown on the Admin page
             (default: the address the app listens on).
@@ -49,19 +50,28 @@ class AppSettings:
         return LoadOptions(model_dir=self.model_dirs.get(codec), device=self.device)
 
 
-def build_app(settings: AppSettings = AppSettings(), scorer=None):
+def build_app(settings: AppSettings = AppSettings(), scorer=None, database=None):
     """The main pages (served at ``/``) as a ``gr.Blocks`` (not launched).
 
     ``scorer``: the Listen page's :class:`codecbench.comparison.ReconstructionScorer`.
+    ``database``: the open :class:`codecbench.storage.Database` the Leaderboard page reads
+    (default: opened from ``settings.database_url``).
     """
     import gradio as gr
 
+    from codecbench.app.leaderboard_page import build_leaderboard_page
     from codecbench.app.listen_page import build_listen_page
+    from codecbench.storage import open_database
 
+    if database is None:
+        database = open_database(settings.database_url)
     with gr.Blocks(title="codecbench") as app:
-        gr.Markdown("# codecbench\nListen to speech codecs side by side. MUSHRA tests: [Admin](/admin/).")
+        gr.Markdown("# codecbench\nListen to speech codecs side by side, and see the leaderboards of scored "
+                    "test sets. MUSHRA tests: [Admin](/admin/).")
         with gr.Tab("Listen"):
             build_listen_page(settings, scorer)
+        with gr.Tab("Leaderboard", elem_id="tab-leaderboard") as leaderboard_tab:
+            build_leaderboard_page(settings, database, leaderboard_tab)
     return app
 
 

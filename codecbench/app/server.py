@@ -1,6 +1,6 @@
 """The web server: one FastAPI application holding the participant API and three Gradio apps.
 
-* ``/``            the Listen page (and later the leaderboards),
+* ``/``            the Listen and Leaderboard pages,
 * ``/mushra/``     the MUSHRA participant page, its own Blocks so that nothing of the other pages
                    (codec names included) reaches a participant's browser,
 * ``/admin/``      the MUSHRA Admin page (password-protected),
@@ -61,7 +61,7 @@ def build_server(settings, public_url: str) -> FastAPI:
     admin_page.queue(default_concurrency_limit=4)
     gr.mount_gradio_app(server, admin_page, path=ADMIN_PAGE_PATH.rstrip("/"), footer_links=[], run_history=False,
                         show_error=True)
-    listen_app = build_app(settings, scorer)
+    listen_app = build_app(settings, scorer, database)
     listen_app.queue(default_concurrency_limit=2)
     gr.mount_gradio_app(server, listen_app, path="/", allowed_paths=[str(settings.work_dir)], max_file_size="1gb",
                         footer_links=["settings"], show_error=True)

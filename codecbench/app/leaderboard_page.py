@@ -1,0 +1,264 @@
+"""The Leaderboard page: stored evaluation results as tables and charts, down to single utterances.
+
+Layout and events only; the numbers come from :mod:`codecbench.evaluation.leaderboard` and the
+utterances from :mod:`codecbench.evaluation.inspection`. Choose a metric, its protocol, test
+sets and codecs, press Show: a table per codec (rows: test sets; columns: operating points),
+a cross-codec table and a quality-vs-bitrate chart per test set appear, with CSV downloads.
+Clicking a cell lists its worst utterances with players for the reference and the
+reconstruction, and every score stored for them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from codecbench.app import AppSettings
+from codecbench.audio import AudioError, write_audio
+from codecbench.comparison import new_run_dir
+from codecbench.evaluation.inspection import (
+    DEFAULT_WORST_COUNT,
+    CellInspection,
+    CellUnit,
+    inspect_cell,
+    reconstruction_audio,
+    reference_audio,
+)
+from codecbench.evaluation.leaderboard import Leaderboard, LeaderboardError, format_cell
+from codecbench.evaluation.results import export_scores, stored_codecs, stored_metrics, stored_testsets, write_csv
+from codecbench.storage import Database
+
+SHOWN_FAILURES = 20
+
+
+@dataclass(frozen=True, eq=False)
+class BoardView:
+    """The leaderboard on screen (kept per browser session; a new object re-renders the tables)."""
+
+    board: Leaderboard
+
+
+@dataclass(frozen=True, eq=False)
+class PlayableUnit:
+    """An utterance of the chosen cell with its audio written for the browser (or why not)."""
+
+    unit: CellUnit
+    reference_path: str | None
+    reconstruction_path: str | None
+    note: str
+
+
+@dataclass(frozen=True, eq=False)
+class CellView:
+    """The clicked cell: its title, its worst utterances ready to play, and its failures."""
+
+    title: str
+    worst: tuple[PlayableUnit, ...]
+    failed: tuple[CellUnit, ...]
+    metric: str
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the database holds to choose from."""
+
+    metrics: dict[str, list[str]]  # metric -> its protocols
+    testsets: list[str]
+    codecs: list[str]
+
+
+def stored_choices(database: Database) -> Choices:
+    with database.session(read_only=True) as session:
+        metrics: dict[str, list[str]] = {}
+        for metric, protocol in stored_metrics(session):
+            metrics.setdefault(metric, []).append(protocol)
+        return Choices(metrics, stored_testsets(session), stored_codecs(session))
+
+
+def build_leaderboard_page(settings: AppSettings, database: Database, tab: gr.Tab | None = None) -> None:
+    """Lay out the Leaderboard page inside the current Blocks context (``tab``: its tab, whose
+    selection reloads the choices)."""
+    choices = stored_choices(database)
+    first_metric = next(iter(choices.metrics), None)
+    gr.Markdown(
+        "Scores stored by `codecbench evaluate`. Each cell: mean ± 95 % confidence interval (n utterances), "
+        "and how many failed. Click a cell to hear its worst utterances.",
+    )
+    with gr.Row(equal_height=True):
+        metric_input = gr.Dropdown(list(choices.metrics), value=first_metric, label="Metric", elem_id="leaderboard-metric")
+        protocol_input = gr.Dropdown(choices.metrics.get(first_metric, []),
+                                     value=(choices.metrics.get(first_metric) or [None])[0],
+                                     label="Protocol", elem_id="leaderboard-protocol")
+        worst_count = gr.Slider(1, 20, value=DEFAULT_WORST_COUNT, step=1, label="Utterances listed per cell",
+                                elem_id="leaderboard-worst-count")
+    testset_input = gr.CheckboxGroup(choices.testsets, value=choices.testsets, label="Test sets", elem_id="leaderboard-testsets")
+    codec_input = gr.CheckboxGroup(choices.codecs, value=choices.codecs, label="Codecs", elem_id="leaderboard-codecs")
+    with gr.Row():
+        show_button = gr.Button("Show", variant="primary", elem_id="leaderboard-show")
+        reload_button = gr.Button("Reload the choices from the database", elem_id="leaderboard-reload")
+        board_csv = gr.DownloadButton("Leaderboard CSV", visible=False, elem_id="leaderboard-csv")
+        scores_csv = gr.DownloadButton("Scores CSV (per utterance)", visible=False, elem_id="leaderboard-scores-csv")
+    status = gr.Markdown(elem_id="leaderboard-status")
+    board_state = gr.State(None)
+    cell_state = gr.State(None)
+
+    def reload_choices(metric: str | None, testsets: list[str], codecs: list[str]) -> tuple:
+        fresh = stored_choices(database)
+        metric = metric if metric in fresh.metrics else next(iter(fresh.metrics), None)
+        protocols = fresh.metrics.get(metric, [])
+        return (
+            gr.Dropdown(choices=list(fresh.metrics), value=metric),
+            gr.Dropdown(choices=protocols, value=protocols[0] if protocols else None),
+            gr.CheckboxGroup(choices=fresh.testsets, value=[t for t in fresh.testsets if t in testsets or not testsets]),
+            gr.CheckboxGroup(choices=fresh.codecs, value=[c for c in fresh.codecs if c in codecs or not codecs]),
+        )
+
+    def protocols_of(metric: str | None):
+        protocols = stored_choices(database).metrics.get(metric, [])
+        return gr.Dropdown(choices=protocols, value=protocols[0] if protocols else None)
+
+    def show(metric: str | None, protocol: str | None, testsets: list[str], codecs: list[str]) -> tuple:
+        if not metric:
+            raise gr.Error("The database holds no scores yet: run `codecbench evaluate` first.")
+        if not testsets or not codecs:
+            raise gr.Error("Choose at least one test set and one codec.")
+        with database.session(read_only=True) as session:
+            try:
+                board = Leaderboard.from_database(session, metric, protocol, testsets=testsets, codecs=codecs)
+            except LeaderboardError as error:
+                raise gr.Error(str(error)) from None
+            scores = export_scores(session, testsets=testsets, codecs=codecs, metrics=[board.metric])
+        folder = new_run_dir(settings.work_dir / "leaderboard")
+        board_path = write_csv(board.csv_frame(), folder / f"leaderboard-{board.metric}-{board.protocol}.csv")
+        scores_path = write_csv(scores, folder / f"scores-{board.metric}.csv")
+        failures = int(board.cells["failures"].sum())
+        message = f"**{board.title}** · {len(board.cells)} cell(s)" + (f", {failures} failed utterance(s)" if failures else "")
+        return (message, BoardView(board), None, gr.DownloadButton(value=str(board_path), visible=True),
+                gr.DownloadButton(value=str(scores_path), visible=True))
+
+    @gr.render(inputs=board_state)
+    def show_tables(view: BoardView | None) -> None:
+        if view is None:
+            return
+        board = view.board
+        if board.cells.empty:
+            gr.Markdown("No scores for the chosen test sets and codecs.")
+            return
+        for codec in board.codecs:
+            table = board.codec_table(codec)
+            gr.Markdown(f"### {codec}")
+            frame = gr.Dataframe(table.reset_index(), interactive=False, elem_classes=["leaderboard-table"],
+                                 elem_id=f"leaderboard-table-{codec}", wrap=True)
+            frame.select(_codec_cell_chooser(board, codec, table), inputs=[worst_count], outputs=[cell_state])
+        if len(board.codecs) > 1:
+            table = board.cross_codec_table()
+            gr.Markdown("### All codecs")
+            frame = gr.Dataframe(table.reset_index(), interactive=False, elem_classes=["leaderboard-table"],
+                                 elem_id="leaderboard-table-all", wrap=True)
+            frame.select(_cross_cell_chooser(board, table), inputs=[worst_count], outputs=[cell_state])
+        for testset in board.testsets:
+            gr.Plot(board.chart(testset), elem_classes=["leaderboard-chart"])
+
+    def choose_cell(board: Leaderboard, cell: pd.Series, count: float, progress: gr.Progress) -> CellView:
+        with database.session(read_only=True) as session:
+            inspection = inspect_cell(session, cell["testset"], int(cell["condition_id"]), board.metric, board.protocol,
+                                      int(count))
+            folder = new_run_dir(settings.work_dir / "leaderboard")
+            worst = []
+            for unit in progress.tqdm(inspection.worst, desc="reading and reconstructing"):
+                worst.append(_playable(session, unit, folder, settings))
+        title = f"{cell['testset']} · {cell['codec']} {cell['column']}: {format_cell(cell)}"
+        return CellView(title, tuple(worst), inspection.failed, board.metric)
+
+    def _codec_cell_chooser(board: Leaderboard, codec: str, table: pd.DataFrame):
+        def chosen(count: float, event: gr.SelectData, progress=gr.Progress()):
+            row, column = event.index
+            if column == 0:
+                return gr.skip()
+            testset, label = table.index[row], table.columns[column - 1]
+            match = board.cells[(board.cells["testset"] == testset) & (board.cells["codec"] == codec)
+                                & (board.cells["column"] == label)]
+            return gr.skip() if match.empty else choose_cell(board, match.iloc[0], count, progress)
+
+        return chosen
+
+    def _cross_cell_chooser(board: Leaderboard, table: pd.DataFrame):
+        def chosen(count: float, event: gr.SelectData, progress=gr.Progress()):
+            row, column = event.index
+            if column == 0:
+                return gr.skip()
+            condition, testset = table.index[row], table.columns[column - 1]
+            match = board.cells[(board.cells["testset"] == testset)
+                                & (board.cells["codec"] + " " + board.cells["column"] == condition)]
+            return gr.skip() if match.empty else choose_cell(board, match.iloc[0], count, progress)
+
+        return chosen
+
+    gr.Markdown("## Utterances of the chosen cell", elem_id="leaderboard-cell-heading")
+
+    @gr.render(inputs=cell_state)
+    def show_cell(view: CellView | None) -> None:
+        if view is None:
+            gr.Markdown("Click a cell of a table above.")
+            return
+        gr.Markdown(f"### {view.title}", elem_id="leaderboard-cell-title")
+        if not view.worst:
+            gr.Markdown("No utterance of this cell has a value.")
+        for rank, playable in enumerate(view.worst, 1):
+            unit = playable.unit
+            with gr.Column(elem_classes=["leaderboard-utterance"]):
+                text = f" · “{unit.text}”" if unit.text else ""
+                gr.Markdown(f"**{rank}. {unit.utterance}** · {view.metric} = {unit.value:.3f}{text}",
+                            elem_classes=["leaderboard-utterance-title"])
+                with gr.Row():
+                    if playable.reference_path:
+                        gr.Audio(playable.reference_path, label="reference", interactive=False)
+                    if playable.reconstruction_path:
+                        gr.Audio(playable.reconstruction_path, label="reconstruction", interactive=False)
+                gr.Markdown(f"{playable.note}\n\n{_scores_markdown(unit.scores)}")
+        if view.failed:
+            lines = [f"- {unit.utterance}: {unit.error}" for unit in view.failed[:SHOWN_FAILURES]]
+            if len(view.failed) > SHOWN_FAILURES:
+                lines.append(f"- ... and {len(view.failed) - SHOWN_FAILURES} more (see the scores CSV)")
+            gr.Markdown(f"**{len(view.failed)} failed:**\n" + "\n".join(lines), elem_id="leaderboard-cell-failures")
+
+    choice_inputs = [metric_input, testset_input, codec_input]
+    choice_outputs = [metric_input, protocol_input, testset_input, codec_input]
+    reload_button.click(reload_choices, inputs=choice_inputs, outputs=choice_outputs)
+    if tab is not None:
+        tab.select(reload_choices, inputs=choice_inputs, outputs=choice_outputs)
+    metric_input.input(protocols_of, inputs=[metric_input], outputs=[protocol_input])
+    show_button.click(show, inputs=[metric_input, protocol_input, testset_input, codec_input],
+                      outputs=[status, board_state, cell_state, board_csv, scores_csv])
+
+
+def _playable(session, unit: CellUnit, folder, settings: AppSettings) -> PlayableUnit:
+    """Write an utterance's reference and reconstruction as WAV files the browser may fetch."""
+    stem = f"{len(list(folder.iterdir())):04d}"
+    try:
+        reference = reference_audio(unit)
+    except (AudioError, OSError) as error:
+        return PlayableUnit(unit, None, None, f"The reference cannot be read: {error}")
+    reference_path = write_audio(folder / f"{stem}-reference.wav", reference.samples, reference.sample_rate_hz)
+    try:
+        from codecbench.evaluation.inspection import condition_codec
+
+        options = settings.load_options(condition_codec(session, unit.condition_id))
+        reconstruction, note = reconstruction_audio(session, unit, reference, options)
+    except (AudioError, OSError) as error:
+        return PlayableUnit(unit, str(reference_path), None, f"No reconstruction: {error}")
+    path = write_audio(folder / f"{stem}-reconstruction.wav", reconstruction.samples, reconstruction.sample_rate_hz)
+    return PlayableUnit(unit, str(reference_path), str(path), f"Reconstruction {note}.")
+
+
+def _scores_markdown(scores: pd.DataFrame) -> str:
+    """Every score stored for an utterance, as a Markdown table."""
+    rows = ["| metric | protocol | value |", "|---|---|---|"]
+    for score in scores.itertuples():
+        value = score.error if score.value is None or (isinstance(score.value, float) and math.isnan(score.value)) \
+            else f"{score.value:.3f}"
+        rows.append(f"| {score.metric} | {score.protocol} | {value} |")
+    return "\n".join(rows)

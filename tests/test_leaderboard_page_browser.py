@@ -1,0 +1,93 @@
+"""End to end: the Leaderboard page in a real browser, against the real app and a database
+filled by the evaluation runner."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from codecbench.app import AppSettings, launch
+from codecbench.comparison import Condition
+from codecbench.evaluation.datasets import parse_testset_spec
+from codecbench.evaluation.executor import LocalExecutor
+from codecbench.evaluation.metrics import ScoringConfig
+from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
+from codecbench.paths import HOME_ENV
+from codecbench.storage import open_database
+from tests.browser import chromium_page, free_port
+from tests.corpora import make_folder, make_librispeech
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    root = tmp_path_factory.mktemp("leaderboard")
+    make_folder(root / "mine", 4)
+    (root / "mine" / "broken.wav").write_bytes(b"no audio here")
+    make_librispeech(root / "corpora")
+    url = f"sqlite:///{root / 'results.sqlite3'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HOME_ENV, str(root / "home"))
+        database = open_database(url)
+        request = EvaluationRequest(
+            testsets=(parse_testset_spec(f"mine=folder:{root / 'mine'}"),
+                      parse_testset_spec(f"librispeech-test-clean={root / 'corpora'}")),
+            conditions=(Condition("opus", 6.0), Condition("opus", 12.0), Condition("lowpass_3500")),
+            scoring=ScoringConfig(("stoi", "sisnr")), keep_audio_dir=root / "kept",
+        )
+        with LocalExecutor() as executor:
+            run_evaluation(database, plan_evaluation(request), executor)
+        database.close()
+        for kept in (root / "kept" / "mine" / "opus@6").iterdir():  # these must be made again on demand
+            kept.unlink()
+        settings = AppSettings(work_dir=root / "app", database_url=url)
+        app, address = launch(settings, host="127.0.0.1", port=free_port(), block=False)
+        yield address
+        app.close()
+
+
+def test_the_leaderboard_shows_tables_and_a_cell_click_lists_its_worst_utterances_with_players(app_url):
+    with chromium_page() as page:
+        page.goto(app_url)
+        page.get_by_role("tab", name="Leaderboard").click()
+        page.locator("#leaderboard-metric input").click()
+        page.get_by_role("option", name="sisnr", exact=True).click()
+        page.locator("#leaderboard-show").click()
+
+        opus = page.locator("#leaderboard-table-opus")
+        opus.wait_for()
+        assert page.locator("#leaderboard-status").inner_text().startswith("sisnr (aligned; higher is better)")
+        headers = [text.strip() for text in opus.locator("thead th").all_inner_texts()]
+        assert headers[:3] == ["test set", "6 kbps", "12 kbps"]
+        def cell(row: int, column: int):
+            return opus.locator(f"[role=gridcell][data-testid='cell-{row}-{column}']")
+
+        assert [cell(row, 0).inner_text().strip() for row in range(2)] == ["librispeech-test-clean", "mine"]
+        assert "(n=4, 1 failed)" in cell(1, 1).inner_text() and "(n=3, 3 failed)" in cell(0, 2).inner_text()
+        page.locator("#leaderboard-table-all").wait_for()
+        assert page.locator(".leaderboard-chart").count() == 2
+        assert page.locator("#leaderboard-csv").is_visible() and page.locator("#leaderboard-scores-csv").is_visible()
+
+        cell(1, 1).click()  # mine · opus 6 kbps: reconstructions made again
+        title = page.locator("#leaderboard-cell-title")
+        title.wait_for()
+        assert re.search(r"mine · opus 6 kbps: .* \(n=4, 1 failed\)", title.inner_text())
+        utterances = page.locator(".leaderboard-utterance")
+        utterances.first.wait_for()
+        assert utterances.count() == 4
+        values = [float(re.search(r"sisnr = (-?[0-9.]+)", text).group(1))
+                  for text in page.locator(".leaderboard-utterance-title").all_inner_texts()]
+        assert values == sorted(values)  # worst first
+        first = utterances.first
+        assert first.locator("audio").count() + first.locator("[data-testid='waveform-reference']").count() >= 1
+        assert "made again now" in first.inner_text() and "stoi" in first.inner_text()
+        assert "broken" in page.locator("#leaderboard-cell-failures").inner_text()
+
+        cell(1, 2).click()  # mine · opus 12 kbps: reconstructions kept on disk
+        page.wait_for_function(
+            "document.querySelector('#leaderboard-cell-title')?.innerText.includes('opus 12 kbps')")
+        page.locator(".leaderboard-utterance").first.wait_for()
+        assert "kept by --keep-audio" in page.locator(".leaderboard-utterance").first.inner_text()
+        assert page.locator(".leaderboard-utterance").first.get_by_text("reconstruction").count() >= 1

@@ -20,6 +20,8 @@ from tests.corpora import make_folder, make_librispeech
 
 pytestmark = pytest.mark.browser
 
+ADMIN_PASSWORD = "let me run"
+
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
@@ -42,13 +44,15 @@ def app_url(tmp_path_factory):
         database.close()
         for kept in (root / "kept" / "mine" / "opus@6").iterdir():  # these must be made again on demand
             kept.unlink()
-        settings = AppSettings(work_dir=root / "app", database_url=url)
+        make_folder(root / "more", 2, first_seed=50)
+        settings = AppSettings(work_dir=root / "app", database_url=url, admin_password=ADMIN_PASSWORD)
         app, address = launch(settings, host="127.0.0.1", port=free_port(), block=False)
-        yield address
+        yield address, root
         app.close()
 
 
 def test_the_leaderboard_shows_tables_and_a_cell_click_lists_its_worst_utterances_with_players(app_url):
+    app_url, _ = app_url
     with chromium_page() as page:
         page.goto(app_url)
         page.get_by_role("tab", name="Leaderboard").click()
@@ -91,3 +95,30 @@ def test_the_leaderboard_shows_tables_and_a_cell_click_lists_its_worst_utterance
         page.locator(".leaderboard-utterance").first.wait_for()
         assert "kept by --keep-audio" in page.locator(".leaderboard-utterance").first.inner_text()
         assert page.locator(".leaderboard-utterance").first.get_by_text("reconstruction").count() >= 1
+
+
+def test_an_evaluation_run_from_the_page_needs_the_password_and_adds_its_test_set(app_url):
+    app_url, root = app_url
+    with chromium_page() as page:
+        page.goto(app_url)
+        page.get_by_role("tab", name="Leaderboard").click()
+        page.locator("#evaluate-panel").get_by_text("Run an evaluation").click()
+        testsets = page.locator("#evaluate-testsets textarea")
+        assert f"mine=folder:{root / 'mine'}" in testsets.input_value()  # the stored test sets, ready to run again
+        testsets.fill(f"more=folder:{root / 'more'}")
+        page.locator("#evaluate-codecs textarea").fill("opus@6 lowpass_3500")
+        for metric in ("visqol", "pesq", "stoi"):
+            page.locator("#evaluate-metrics").get_by_label(metric, exact=True).uncheck()
+        page.locator("#evaluate-run").click()
+        page.get_by_text("Running an evaluation needs the admin password").first.wait_for()
+
+        page.locator("#evaluate-password input").fill(ADMIN_PASSWORD)
+        page.locator("#evaluate-run").click()
+        page.wait_for_function("document.querySelector('#evaluate-summary')?.innerText.includes('computed now')")
+        summary = page.locator("#evaluate-summary").inner_text()
+        assert "4 unit(s) computed now; 0 failed in all" in summary and "more · lowpass_3500" in summary
+        page.wait_for_function(
+            "[...document.querySelectorAll('#leaderboard-testsets label')].some(l => l.innerText.trim() === 'more')")
+        page.locator("#leaderboard-show").click()
+        page.locator("#leaderboard-table-opus").wait_for()
+        assert "more" in page.locator("#leaderboard-table-opus").inner_text()

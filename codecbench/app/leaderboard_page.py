@@ -17,6 +17,7 @@ import gradio as gr
 import pandas as pd
 
 from codecbench.app import AppSettings
+from codecbench.app.evaluate_panel import build_evaluate_panel
 from codecbench.audio import AudioError, write_audio
 from codecbench.comparison import new_run_dir
 from codecbench.evaluation.inspection import (
@@ -87,6 +88,7 @@ def build_leaderboard_page(settings: AppSettings, database: Database, tab: gr.Ta
         "Scores stored by `codecbench evaluate`. Each cell: mean ± 95 % confidence interval (n utterances), "
         "and how many failed. Click a cell to hear its worst utterances.",
     )
+    evaluation_run = build_evaluate_panel(settings, database)
     with gr.Row(equal_height=True):
         metric_input = gr.Dropdown(list(choices.metrics), value=first_metric, label="Metric", elem_id="leaderboard-metric")
         protocol_input = gr.Dropdown(choices.metrics.get(first_metric, []),
@@ -105,15 +107,15 @@ def build_leaderboard_page(settings: AppSettings, database: Database, tab: gr.Ta
     board_state = gr.State(None)
     cell_state = gr.State(None)
 
-    def reload_choices(metric: str | None, testsets: list[str], codecs: list[str]) -> tuple:
+    def reload_choices(metric: str | None) -> tuple:
         fresh = stored_choices(database)
         metric = metric if metric in fresh.metrics else next(iter(fresh.metrics), None)
         protocols = fresh.metrics.get(metric, [])
         return (
             gr.Dropdown(choices=list(fresh.metrics), value=metric),
             gr.Dropdown(choices=protocols, value=protocols[0] if protocols else None),
-            gr.CheckboxGroup(choices=fresh.testsets, value=[t for t in fresh.testsets if t in testsets or not testsets]),
-            gr.CheckboxGroup(choices=fresh.codecs, value=[c for c in fresh.codecs if c in codecs or not codecs]),
+            gr.CheckboxGroup(choices=fresh.testsets, value=fresh.testsets),
+            gr.CheckboxGroup(choices=fresh.codecs, value=fresh.codecs),
         )
 
     def protocols_of(metric: str | None):
@@ -225,9 +227,10 @@ def build_leaderboard_page(settings: AppSettings, database: Database, tab: gr.Ta
                 lines.append(f"- ... and {len(view.failed) - SHOWN_FAILURES} more (see the scores CSV)")
             gr.Markdown(f"**{len(view.failed)} failed:**\n" + "\n".join(lines), elem_id="leaderboard-cell-failures")
 
-    choice_inputs = [metric_input, testset_input, codec_input]
+    choice_inputs = [metric_input]
     choice_outputs = [metric_input, protocol_input, testset_input, codec_input]
     reload_button.click(reload_choices, inputs=choice_inputs, outputs=choice_outputs)
+    evaluation_run.success(reload_choices, inputs=choice_inputs, outputs=choice_outputs)
     if tab is not None:
         tab.select(reload_choices, inputs=choice_inputs, outputs=choice_outputs)
     metric_input.input(protocols_of, inputs=[metric_input], outputs=[protocol_input])

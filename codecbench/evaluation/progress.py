@@ -110,3 +110,19 @@ def format_duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class CallbackProgress(ProgressCounter):
+    """Hands (done, total, description) to a function after every unit: Gradio's progress in the app."""
+
+    def __init__(self, report) -> None:  # report(done: int, total: int, description: str)
+        super().__init__()
+        self.report = report
+
+    def start(self, total: int, already_done: int) -> None:
+        super().start(total, already_done)
+        self.report(self.done, self.total, self.describe())
+
+    def advance(self, failed: bool = False) -> None:
+        super().advance(failed)
+        self.report(self.done, self.total, self.describe())

@@ -218,3 +218,11 @@ def condition_means(
         if means:
             return means
     return {}
+
+
+def stored_testset_specs(session: Session) -> list:
+    """The ``--testset`` spec of every stored test set, as its last run read it."""
+    from codecbench.evaluation.datasets import TestSetSpec
+
+    return [TestSetSpec(row.name, row.kind, Path(row.root))
+            for row in session.scalars(select(EvalTestSetRow).order_by(EvalTestSetRow.name))]

@@ -1,0 +1,81 @@
+"""The Leaderboard page's "Run an evaluation" panel: ``codecbench evaluate`` from the browser.
+
+It runs the same runner as the command line, with Gradio's progress bar (units done of the
+total, rate, time left), in the app's process and its scoring workers. Because a run reads
+files on the server and can keep it busy for hours, it needs the admin password; long runs
+over whole test sets belong on the command line anyway.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from codecbench.app import AppSettings
+from codecbench.app.admin_page import AdminAuthError, check_admin_password
+from codecbench.codecs import CodecNotReadyError
+from codecbench.evaluation.conditions import parse_codec_request
+from codecbench.evaluation.datasets import TestSetError, parse_testset_spec
+from codecbench.evaluation.executor import LocalExecutor
+from codecbench.evaluation.metrics import METRIC_NAMES, VISQOL_PROTOCOLS, ScoringConfig
+from codecbench.evaluation.progress import CallbackProgress
+from codecbench.evaluation.results import stored_testset_specs
+from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
+from codecbench.storage import Database
+
+DEFAULT_METRICS = ["visqol", "pesq", "stoi", "sisnr"]
+
+
+def build_evaluate_panel(settings: AppSettings, database: Database):
+    """Lay out the panel; returns the run button's event, for the page to chain a refresh to."""
+    with gr.Accordion("Run an evaluation", open=False, elem_id="evaluate-panel"):
+        with gr.Row():
+            testsets = gr.Textbox(
+                label="Test sets (one per line: NAME=ROOT, NAME=wavscp:PATH or NAME=folder:PATH)",
+                value=_stored_specs(database), lines=3, elem_id="evaluate-testsets",
+            )
+            codecs = gr.Textbox(label="Codecs (NAME@KBPS,KBPS, one per line or separated by spaces)",
+                                value="opus@6,12\nlowpass_3500\nlowpass_7000", lines=3, elem_id="evaluate-codecs")
+        with gr.Row():
+            metrics = gr.CheckboxGroup(list(METRIC_NAMES), value=DEFAULT_METRICS, label="Metrics", elem_id="evaluate-metrics")
+            protocols = gr.CheckboxGroup(list(VISQOL_PROTOCOLS), value=["speech"], label="ViSQOL protocols",
+                                         elem_id="evaluate-protocols")
+        with gr.Row(equal_height=True):
+            limit = gr.Number(label="At most this many utterances per test set (empty: all)", precision=0,
+                              elem_id="evaluate-limit")
+            seed = gr.Number(label="Seed of the sample", value=0, precision=0, elem_id="evaluate-seed")
+            password = gr.Textbox(label="Admin password", type="password", elem_id="evaluate-password")
+            run_button = gr.Button("Run", variant="primary", elem_id="evaluate-run")
+        summary = gr.Markdown(elem_id="evaluate-summary")
+
+    def run(testset_text: str, codec_text: str, metric_names: list[str], protocol_names: list[str],
+            limit_value: float | None, seed_value: float | None, given_password: str | None,
+            progress=gr.Progress()) -> str:
+        try:
+            check_admin_password(given_password, settings.admin_password)
+        except AdminAuthError as error:
+            raise gr.Error(f"Running an evaluation needs the admin password. {error}") from None
+        try:
+            request = EvaluationRequest(
+                testsets=tuple(parse_testset_spec(line) for line in testset_text.splitlines() if line.strip()),
+                conditions=tuple(c for text in codec_text.split() for c in parse_codec_request(text)),
+                scoring=ScoringConfig(tuple(metric_names or ()), tuple(protocol_names or ())),
+                limit=int(limit_value) if limit_value else None, seed=int(seed_value or 0),
+                model_dirs=settings.model_dirs, device=settings.device,
+            )
+            plan = plan_evaluation(request)
+        except (TestSetError, CodecNotReadyError, ValueError) as error:
+            raise gr.Error(str(error)) from None
+        reporter = CallbackProgress(lambda done, total, text: progress((done, total), desc=text, unit="units"))
+        with LocalExecutor(settings.scoring_workers) as executor:
+            result = run_evaluation(database, plan, executor, reporter)
+        return f"```\n{result.describe()}\n```"
+
+    return run_button.click(
+        run, inputs=[testsets, codecs, metrics, protocols, limit, seed, password], outputs=[summary],
+        concurrency_limit=1, concurrency_id="evaluate",
+    )
+
+
+def _stored_specs(database: Database) -> str:
+    with database.session(read_only=True) as session:
+        return "\n".join(str(spec) for spec in stored_testset_specs(session))

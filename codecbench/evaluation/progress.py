@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 
@@ -27,16 +28,17 @@ class ProgressReporter:
 class ProgressCounter(ProgressReporter):
     """Counts units and derives the rate (of units done in this run) and the time left."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.total = 0
         self.done = 0
         self.failed = 0
         self.started_done = 0
-        self.started_s = time.monotonic()
+        self.started_s = clock()
 
     def start(self, total: int, already_done: int) -> None:
         self.total, self.done, self.started_done = total, already_done, already_done
-        self.started_s = time.monotonic()
+        self.started_s = self.clock()
 
     def advance(self, failed: bool = False) -> None:
         self.done += 1
@@ -44,7 +46,7 @@ class ProgressCounter(ProgressReporter):
 
     @property
     def rate_per_s(self) -> float | None:
-        elapsed = time.monotonic() - self.started_s
+        elapsed = self.clock() - self.started_s
         finished = self.done - self.started_done
         return finished / elapsed if finished and elapsed > 0 else None
 
@@ -115,7 +117,7 @@ def format_duration(seconds: float) -> str:
 class CallbackProgress(ProgressCounter):
     """Hands (done, total, description) to a function after every unit: Gradio's progress in the app."""
 
-    def __init__(self, report) -> None:  # report(done: int, total: int, description: str)
+    def __init__(self, report: Callable[[int, int, str], None]) -> None:
         super().__init__()
         self.report = report
 

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-from codecbench.evaluation.metrics import MetricsPool
+from codecbench.evaluation.metrics import MetricsPool, ScoringConfig
 from codecbench.evaluation.work import Reconstruction, UnitOutcome, WorkUnit, execute_units, transcode_units
 
 DEFAULT_BATCH_SIZE = 8
@@ -85,6 +85,14 @@ class LocalExecutor(Executor):
                     yield from self._collect(pending, block=False)
         while pending:
             yield from self._collect(pending, block=True)
+
+    def warm_up(self, scoring: ScoringConfig) -> None:
+        """Start the scoring workers now and wait until they are ready (ViSQOL loaded), instead of
+        at the first reconstruction. Does nothing with ``workers=1``."""
+        if self.workers > 1 and self._pool is None:
+            self._pool = MetricsPool(scoring, workers=self.workers)
+            for ready in self._pool.start():
+                ready.result()
 
     def _ensure_pool(self, first: Reconstruction) -> MetricsPool:
         if self._pool is None:

@@ -1,0 +1,150 @@
+"""Measure the evaluation engine: throughput with 1 and 2 workers, overhead, and re-run time.
+
+A generated corpus of 200 speech-like utterances (2 to 6 s, 16 kHz) is evaluated with Opus at
+6, 12 and 24 kbps and ViSQOL ``speech`` + PESQ (600 utterance-conditions). Printed figures,
+with the targets of issue 5:
+
+- utterance-conditions per second with ``--workers 1`` (everything in one process, metrics on
+  one core) and ``--workers 2`` (codecs in this process, metrics in two warm workers), and the
+  speed-up of 2 over 1 (target >= 1.8x);
+- the engine's overhead over the bare codec and metric calls: the same reads, transcodes and
+  scores done in a plain loop on one core, against the 1-worker engine run (indexing,
+  planning, storage, progress included; target <= 10 %), wall-clock and CPU time;
+- an immediate re-run of the 2-worker evaluation, which finds everything stored (target <=
+  2 % of the first run), in this process and as a ``codecbench evaluate`` command.
+
+    python benchmarks/engine_throughput.py [--utterances 200] [--workers 2]
+
+Timings are wall-clock and depend on what else the machine is doing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from codecbench.audio import load_audio
+from codecbench.codecs import load_codec, transcode
+from codecbench.comparison import Condition
+from codecbench.evaluation.datasets import parse_testset_spec
+from codecbench.evaluation.executor import LocalExecutor
+from codecbench.evaluation.metrics import ScoringConfig, score_with_config
+from codecbench.evaluation.metrics.visqol import warm_up
+from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
+from codecbench.evaluation.work import READ_LIMITS, one_core
+from codecbench.storage import open_database
+from codecbench.synthetic import speech_like
+
+BITRATES_KBPS = (6.0, 12.0, 24.0)
+SCORING = ScoringConfig(("visqol", "pesq"), ("speech",))
+RATE_HZ = 16_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--utterances", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2, help="the worker count compared with 1")
+    parser.add_argument("--keep", type=Path, default=None, help="build the corpus and databases here and keep them")
+    args = parser.parse_args()
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="engine-throughput-"))
+    try:
+        corpus = make_corpus(work / "corpus", args.utterances)
+        total_s = sum(soundfile.info(path).duration for path in corpus.iterdir())
+        units = args.utterances * len(BITRATES_KBPS)
+        print(f"{args.utterances} utterances, {total_s / 60:.1f} min of audio; {units} utterance-conditions "
+              f"(opus at {', '.join(f'{k:g}' for k in BITRATES_KBPS)} kbps; visqol speech + pesq)")
+        spec = parse_testset_spec(f"generated=folder:{corpus}")
+        request = EvaluationRequest(testsets=(spec,), conditions=tuple(Condition("opus", k) for k in BITRATES_KBPS),
+                                    scoring=SCORING)
+        warm_up(("speech",))  # numba's kernels in this process, as pool workers load them when they start
+
+        bare_s, bare_cpu_s = bare_calls(sorted(corpus.iterdir()))
+        one_s, one_cpu_s = engine_run(work / "one.sqlite3", request, workers=1)
+        many_s, _ = engine_run(work / "many.sqlite3", request, workers=args.workers)
+        rerun_s, _ = engine_run(work / "many.sqlite3", request, workers=args.workers)
+        command_s = rerun_command(work / "many.sqlite3", corpus)
+
+        rows = [
+            ("bare codec + metric calls, one core, s", f"{bare_s:.1f}", ""),
+            ("engine, 1 worker, s", f"{one_s:.1f}", ""),
+            (f"engine, {args.workers} workers, s (workers warmed up first)", f"{many_s:.1f}", ""),
+            ("utterance-conditions per s, 1 worker", f"{units / one_s:.2f}", ""),
+            (f"utterance-conditions per s, {args.workers} workers", f"{units / many_s:.2f}", ""),
+            (f"  {args.workers} workers over 1, speed-up", f"{one_s / many_s:.2f}x", ">= 1.8x"),
+            ("engine overhead over bare calls, wall-clock", f"{100 * (one_s / bare_s - 1):+.1f} %", "<= 10 %"),
+            ("engine overhead over bare calls, CPU time", f"{100 * (one_cpu_s / bare_cpu_s - 1):+.1f} %", ""),
+            ("immediate re-run, in this process, s", f"{rerun_s:.2f}", ""),
+            ("  as a share of the first run", f"{100 * rerun_s / many_s:.1f} %", "<= 2 %"),
+            ("immediate re-run, `codecbench evaluate` command, s", f"{command_s:.2f}", ""),
+            ("  as a share of the first run", f"{100 * command_s / many_s:.1f} %", ""),
+        ]
+        width = max(len(name) for name, _, _ in rows)
+        for name, value, target in rows:
+            print(f"{name.ljust(width)}  {value:>9}  {('target ' + target) if target else ''}")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def make_corpus(folder: Path, count: int) -> Path:
+    """``count`` speech-like WAV files of 2-6 s (the same ones for the same count)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    durations = np.random.default_rng(0).uniform(2.0, 6.0, count)
+    for index, duration in enumerate(durations):
+        path = folder / f"utt_{index:04d}.wav"
+        if not path.exists():
+            soundfile.write(path, speech_like(float(duration), RATE_HZ, seed=index), RATE_HZ, subtype="PCM_16")
+    return folder
+
+
+def bare_calls(paths: list[Path]) -> tuple[float, float]:
+    """(wall, CPU) seconds of reading, transcoding and scoring every unit in a plain loop."""
+    codec = load_codec("opus")
+    points = [codec.spec.operating_point(kbps) for kbps in BITRATES_KBPS]
+    started, started_cpu = time.perf_counter(), time.process_time()
+    for path in paths:
+        reference = load_audio(path, limits=READ_LIMITS)
+        for point in points:
+            result = transcode(codec, reference, point)
+            with one_core():
+                scores = score_with_config(reference, (result.samples, result.sample_rate_hz), SCORING)
+            assert all(score.ok for score in scores), scores
+    return time.perf_counter() - started, time.process_time() - started_cpu
+
+
+def engine_run(database_path: Path, request: EvaluationRequest, workers: int) -> tuple[float, float]:
+    """(wall, CPU of this process) seconds of planning and running the evaluation."""
+    database = open_database(f"sqlite:///{database_path}")
+    with LocalExecutor(workers) as executor:
+        executor.warm_up(request.scoring)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        summary = run_evaluation(database, plan_evaluation(request), executor)
+        elapsed = time.perf_counter() - started, time.process_time() - started_cpu
+    database.close()
+    assert summary.failed == 0, summary.describe()
+    return elapsed
+
+
+def rerun_command(database_path: Path, corpus: Path) -> float:
+    command = [str(Path(sys.executable).with_name("codecbench")), "evaluate", "--testset", f"generated=folder:{corpus}",
+               "--codec", "opus@" + ",".join(f"{k:g}" for k in BITRATES_KBPS), "--metrics", "visqol,pesq",
+               "--workers", "2", "--db", f"sqlite:///{database_path}"]
+    started = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True, env=os.environ)
+    elapsed = time.perf_counter() - started
+    assert completed.returncode == 0 and " 0 unit(s) computed now" in completed.stdout, completed.stdout + completed.stderr
+    return elapsed
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@ processes, real files, a real database; and a run killed with SIGKILL, then rest
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import signal
@@ -17,7 +18,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tests.corpora import make_folder, make_librispeech
+from tests.corpora import make_aishell1, make_aishell2, make_folder, make_gigaspeech, make_librispeech, make_wenetspeech
 
 CODECBENCH = str(Path(sys.executable).with_name("codecbench"))
 
@@ -85,6 +86,40 @@ def test_evaluate_then_leaderboard_numbers_equal_a_pandas_computation_from_the_e
         assert (row.ci95_low, row.ci95_high) == (pytest.approx(values.mean() - half, rel=1e-9), pytest.approx(values.mean() + half, rel=1e-9))
         assert row.testset_utterances == group["testset_utterances"].iloc[0]
     assert len(board) == 6
+
+
+def test_every_named_test_set_evaluates_from_its_documented_root(tmp_path, env):
+    corpora = tmp_path / "corpora"
+    librispeech = make_librispeech(corpora)
+    aishell1 = make_aishell1(corpora / "aishell", packed=True)
+    aishell2 = make_aishell2(corpora)
+    (tmp_path / "WenetSpeech").mkdir()
+    wenetspeech = make_wenetspeech(tmp_path / "WenetSpeech")
+    (tmp_path / "GigaSpeech").mkdir()
+    gigaspeech = make_gigaspeech(tmp_path / "GigaSpeech")
+    expected = {
+        "librispeech-test-clean": (corpora / "LibriSpeech", librispeech["test-clean"]),
+        "librispeech-test-other": (corpora, librispeech["test-other"]),
+        "aishell1-test": (corpora / "aishell", aishell1),
+        "aishell2-test-ios": (corpora / "AISHELL-DEV-TEST-SET", aishell2["iOS"]),
+        "aishell2-test-android": (corpora, aishell2["Android"]),
+        "aishell2-test-mic": (corpora / "AISHELL-DEV-TEST-SET", aishell2["Mic"]),
+        "wenetspeech-test-net": (tmp_path / "WenetSpeech", wenetspeech["TEST_NET"]),
+        "wenetspeech-test-meeting": (tmp_path / "WenetSpeech", wenetspeech["TEST_MEETING"]),
+        "gigaspeech-test": (tmp_path / "GigaSpeech", gigaspeech),
+    }
+    arguments = [argument for name, (root, _) in expected.items() for argument in ("--testset", f"{name}={root}")]
+    db = f"sqlite:///{tmp_path / 'results.sqlite3'}"
+    completed = run_cli(env, "evaluate", *arguments, "--codec", "opus@12", "--metrics", "sisnr", "--db", db)
+    assert completed.returncode == 0, completed.stderr
+    lines = {line.split("·")[0].strip(): line for line in completed.stdout.splitlines() if " · opus@12 " in line}
+    for name, (_, corpus) in expected.items():
+        usable, skipped = len(corpus.texts), len(corpus.skipped)
+        assert f"{usable}/{usable + skipped} complete, {skipped} failed" in lines[name], (name, lines[name])
+    export = run_cli(env, "export", "scores", "--metric", "sisnr", "--db", db)
+    scores = pd.read_csv(io.StringIO(export.stdout))
+    scored = scores[scores["metric"] == "sisnr"]
+    assert (scored.groupby("testset")["value"].min() > 5).all()  # Opus at 12 kbps keeps every test set's speech
 
 
 def test_evaluate_reports_what_is_wrong_before_running(tmp_path, env):

@@ -4,7 +4,6 @@ failures, samples and kept audio."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +29,7 @@ from tests.corpora import clip, make_aishell1, make_folder, make_librispeech, wr
 
 CHEAP = ScoringConfig(("pesq", "stoi", "sisnr"))
 OPUS_AND_ANCHOR = (Condition("opus", 6.0), Condition("opus", 12.0), Condition("lowpass_3500"))
+OPUS_AND_ANCHORS = (*OPUS_AND_ANCHOR, Condition("lowpass_7000"))
 
 
 @pytest.fixture(autouse=True)
@@ -71,15 +71,15 @@ def test_a_run_with_opus_and_anchors_over_two_mini_test_sets_fills_the_database(
     request = EvaluationRequest(
         testsets=(parse_testset_spec(f"librispeech-test-clean={tmp_path / 'corpora'}"),
                   parse_testset_spec(f"aishell1-test={tmp_path / 'aishell'}")),
-        conditions=OPUS_AND_ANCHOR, scoring=ScoringConfig(("visqol", *CHEAP.metrics)), keep_audio_dir=tmp_path / "kept",
+        conditions=OPUS_AND_ANCHORS, scoring=ScoringConfig(("visqol", *CHEAP.metrics)), keep_audio_dir=tmp_path / "kept",
     )
     summary, units, progress = run(database, request)
 
     usable = len(librispeech.texts) + len(aishell.texts)
     skipped = len(librispeech.skipped) + len(aishell.skipped)
-    assert len(units) == usable * 3 and progress.done == progress.total == (usable + skipped) * 3
-    assert count(database, EvalUnitRow) == (usable + skipped) * 3
-    assert count(database, EvalScoreRow) == usable * 3 * 4  # visqol (speech), pesq_wb, stoi, sisnr
+    assert len(units) == usable * 4 and progress.done == progress.total == (usable + skipped) * 4
+    assert count(database, EvalUnitRow) == (usable + skipped) * 4
+    assert count(database, EvalScoreRow) == usable * 4 * 4  # visqol (speech), pesq_wb, stoi, sisnr
     with database.session(read_only=True) as session:
         testsets = {row.name: row for row in session.scalars(select(EvalTestSetRow))}
         assert testsets["aishell1-test"].total_utterances == len(aishell.texts)
@@ -87,7 +87,7 @@ def test_a_run_with_opus_and_anchors_over_two_mini_test_sets_fills_the_database(
         texts = dict(session.execute(select(EvalUtteranceRow.name, EvalUtteranceRow.text)).all())
         assert all(texts[name] == text for name, text in {**librispeech.texts, **aishell.texts}.items())
         failures = session.scalars(select(EvalUnitRow).where(EvalUnitRow.error.is_not(None))).all()
-        assert len(failures) == skipped * 3
+        assert len(failures) == skipped * 4
         assert all(unit.failure_stage == "index" and "skipped by the test-set loader" in unit.error for unit in failures)
         scores = session.scalars(select(EvalScoreRow)).all()
     assert all(score.error is None and math.isfinite(score.value) for score in scores)
@@ -96,7 +96,8 @@ def test_a_run_with_opus_and_anchors_over_two_mini_test_sets_fills_the_database(
     cells = {(cell.testset, cell.condition): cell for cell in summary.cells}
     assert cells[("aishell1-test", "opus@6")].complete == len(aishell.texts)
     assert cells[("aishell1-test", "opus@6")].failed == len(aishell.skipped)
-    assert summary.failed == skipped * 3
+    assert summary.failed == skipped * 4
+    assert cells[("librispeech-test-clean", "lowpass_7000")].complete == len(librispeech.texts)
 
     utterance = next(iter(aishell.texts))
     kept = tmp_path / "kept" / "aishell1-test" / "opus@12" / f"{utterance}.flac"

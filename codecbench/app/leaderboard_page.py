@@ -22,7 +22,6 @@ from codecbench.audio import AudioError, write_audio
 from codecbench.comparison import new_run_dir
 from codecbench.evaluation.inspection import (
     DEFAULT_WORST_COUNT,
-    CellInspection,
     CellUnit,
     inspect_cell,
     reconstruction_audio,
@@ -247,10 +246,7 @@ def _playable(session, unit: CellUnit, folder, settings: AppSettings) -> Playabl
         return PlayableUnit(unit, None, None, f"The reference cannot be read: {error}")
     reference_path = write_audio(folder / f"{stem}-reference.wav", reference.samples, reference.sample_rate_hz)
     try:
-        from codecbench.evaluation.inspection import condition_codec
-
-        options = settings.load_options(condition_codec(session, unit.condition_id))
-        reconstruction, note = reconstruction_audio(session, unit, reference, options)
+        reconstruction, note = reconstruction_audio(session, unit, reference, settings.load_options)
     except (AudioError, OSError) as error:
         return PlayableUnit(unit, str(reference_path), None, f"No reconstruction: {error}")
     path = write_audio(folder / f"{stem}-reconstruction.wav", reconstruction.samples, reconstruction.sample_rate_hz)

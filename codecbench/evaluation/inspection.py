@@ -9,15 +9,15 @@ would not be the one that was scored).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from codecbench.audio import Audio, AudioError, load_audio
-from codecbench.codecs import codec_spec, transcode
+from codecbench.codecs import codec_spec, load_codec, transcode
 from codecbench.codecs.base import LoadOptions
 from codecbench.evaluation.conditions import checkpoint_identity
 from codecbench.evaluation.datasets import Utterance, source_from_dict
@@ -58,10 +58,8 @@ def inspect_cell(
 ) -> CellInspection:
     """The ``count`` worst utterances of one test set under one condition by ``metric``/``protocol``
     (lowest first, or highest for distances), and every utterance that has no value because it failed."""
-    units = load_units(session, testsets=[testset])
-    units = units[units["condition_id"] == condition_id]
-    scores = load_scores(session, testsets=[testset])
-    scores = scores[scores["unit_id"].isin(units["unit_id"])]
+    units = load_units(session, testsets=[testset], condition_ids=[condition_id])
+    scores = load_scores(session, testsets=[testset], condition_ids=[condition_id])
     chosen = scores[(scores["metric"] == metric) & (scores["protocol"] == protocol)].set_index("unit_id")
     scored, failed = [], []
     for unit in units.itertuples():
@@ -95,8 +93,11 @@ def reference_audio(unit: CellUnit) -> Audio:
     return utterance.read_audio(READ_LIMITS)
 
 
-def reconstruction_audio(session: Session, unit: CellUnit, reference: Audio, options: LoadOptions) -> tuple[Audio, str]:
-    """The reconstruction that was scored, and where it came from (kept, or made again now).
+def reconstruction_audio(
+    session: Session, unit: CellUnit, reference: Audio, options_for: Callable[[str], LoadOptions]
+) -> tuple[Audio, str]:
+    """The reconstruction that was scored, and where it came from (kept, or made again now);
+    ``options_for(codec)`` says how this program loads a codec.
 
     Raises:
         AudioError: it was not kept and cannot be made again as it was (other weights loaded,
@@ -106,6 +107,7 @@ def reconstruction_audio(session: Session, unit: CellUnit, reference: Audio, opt
         return load_audio(unit.audio_path, limits=READ_LIMITS), f"kept by --keep-audio ({unit.audio_path})"
     condition = session.get(EvalConditionRow, unit.condition_id)
     assert condition is not None, "a unit's condition exists (foreign key)"
+    options = options_for(condition.codec)
     try:
         loaded = checkpoint_identity(condition.codec, options)
     except (OSError, ValueError) as error:
@@ -115,8 +117,6 @@ def reconstruction_audio(session: Session, unit: CellUnit, reference: Audio, opt
             f"the reconstruction was not kept (--keep-audio), and this app loads other {condition.codec} weights "
             f"({loaded or 'none'}) than the scores were made with ({condition.checkpoint}); it cannot be made again here."
         )
-    from codecbench.codecs import load_codec
-
     try:
         codec = load_codec(condition.codec, options)
         point = codec_spec(condition.codec, options).operating_point(condition.nominal_kbps)
@@ -124,7 +124,3 @@ def reconstruction_audio(session: Session, unit: CellUnit, reference: Audio, opt
     except Exception as error:  # a codec that cannot run here: said on the page, not a crash
         raise AudioError(f"{condition.codec} could not make the reconstruction again: {error}") from None
     return Audio(result.samples, result.sample_rate_hz, source="reconstruction"), "made again now (not kept)"
-
-
-def condition_codec(session: Session, condition_id: int) -> str:
-    return session.scalars(select(EvalConditionRow.codec).where(EvalConditionRow.id == condition_id)).one()

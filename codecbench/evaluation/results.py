@@ -44,9 +44,13 @@ EXPORT_COLUMNS = (
 
 
 def load_units(
-    session: Session, *, testsets: Sequence[str] | None = None, codecs: Sequence[str] | None = None
+    session: Session,
+    *,
+    testsets: Sequence[str] | None = None,
+    codecs: Sequence[str] | None = None,
+    condition_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """One row per stored unit (:data:`UNIT_COLUMNS`), optionally for some test sets and codecs."""
+    """One row per stored unit (:data:`UNIT_COLUMNS`), optionally for some test sets, codecs or conditions."""
     statement = (
         select(
             EvalUnitRow.id, EvalTestSetRow.name, EvalTestSetRow.kind, EvalTestSetRow.total_utterances,
@@ -67,6 +71,8 @@ def load_units(
         statement = statement.where(EvalTestSetRow.name.in_(list(testsets)))
     if codecs is not None:
         statement = statement.where(EvalConditionRow.codec.in_(list(codecs)))
+    if condition_ids is not None:
+        statement = statement.where(EvalUnitRow.condition_id.in_(list(condition_ids)))
     return pd.DataFrame(session.execute(statement).all(), columns=list(UNIT_COLUMNS))
 
 
@@ -77,8 +83,10 @@ def load_scores(
     protocol: str | None = None,
     testsets: Sequence[str] | None = None,
     codecs: Sequence[str] | None = None,
+    condition_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """One row per stored score (:data:`SCORE_COLUMNS`), optionally of one metric and protocol."""
+    """One row per stored score (:data:`SCORE_COLUMNS`), optionally of one metric and protocol,
+    and of some test sets, codecs or conditions."""
     statement = (
         select(
             EvalScoreRow.unit_id, EvalScoreRow.metric, EvalScoreRow.protocol, EvalScoreRow.value, EvalScoreRow.error,
@@ -93,6 +101,8 @@ def load_scores(
         statement = statement.where(EvalScoreRow.metric == metric)
     if protocol is not None:
         statement = statement.where(EvalScoreRow.protocol == protocol)
+    if condition_ids is not None:
+        statement = statement.where(EvalUnitRow.condition_id.in_(list(condition_ids)))
     if testsets is not None or codecs is not None:
         statement = statement.join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
         statement = statement.join(EvalConditionRow, EvalConditionRow.id == EvalUnitRow.condition_id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -231,7 +230,3 @@ def store_outcome(session: Session, run_id: int, condition_id: int, utterance_ro
             ),
             rows,
         )
-
-
-def run_started_at(session: Session, run_id: int) -> datetime:
-    return session.scalars(select(EvalRunRow.started_at).where(EvalRunRow.id == run_id)).one()

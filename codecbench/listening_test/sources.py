@@ -55,12 +55,12 @@ def _load_file_item(item: FileItem, limits: AudioLimits) -> ItemAudio:
 TEST_SET_SOURCE_PREFIX = "testset:"
 
 
-def test_set_item_source(test_set: str, utterance_id: str) -> str:
+def testset_item_source(test_set: str, utterance_id: str) -> str:
     """The source recorded for an item taken from a test set (test set names hold no ``:``)."""
     return f"{TEST_SET_SOURCE_PREFIX}{test_set}:{utterance_id}"
 
 
-def parse_test_set_item_source(source: str) -> tuple[str, str] | None:
+def parse_testset_item_source(source: str) -> tuple[str, str] | None:
     """(test set, utterance id) of an item's source, or ``None`` for an item from a file."""
     if not source.startswith(TEST_SET_SOURCE_PREFIX):
         return None
@@ -96,7 +96,7 @@ def load_test_set_utterance(
         digest = file_sha256(utterance.source.path)
     else:  # a span of a recording or an archive member: the samples are what identifies it
         digest = hashlib.sha256(audio.samples.tobytes()).hexdigest()
-    return ItemAudio(name=utterance_id, audio=audio, source=test_set_item_source(test_set, utterance_id),
+    return ItemAudio(name=utterance_id, audio=audio, source=testset_item_source(test_set, utterance_id),
                      source_sha256=digest)
 
 
@@ -114,7 +114,7 @@ def objective_scores(session: Session, test_id: int) -> pd.DataFrame | None:
     test = session.get(ListeningTestRow, test_id)
     if test is None:
         return None
-    sources = [parse_test_set_item_source(item.source) for item in test.items]
+    sources = [parse_testset_item_source(item.source) for item in test.items]
     if not sources or any(source is None for source in sources) or len({source[0] for source in sources}) != 1:
         return None
     test_set = sources[0][0]

@@ -1,1 +1,12 @@
-"""Objective evaluation: test-set loaders, metrics (:mod:`codecbench.evaluation.metrics`), the runner and leaderboards."""
+"""Objective evaluation: test-set loaders, metrics, the runner and leaderboards.
+
+- :mod:`~codecbench.evaluation.datasets`: test sets as utterances (``--testset``);
+- :mod:`~codecbench.evaluation.metrics`: ViSQOL, PESQ, STOI, SI-SNR, ... with one API;
+- :mod:`~codecbench.evaluation.runner`: ``codecbench evaluate`` (units of work, resumable,
+  stored through :mod:`~codecbench.evaluation.store`), run by an
+  :mod:`~codecbench.evaluation.executor`;
+- :mod:`~codecbench.evaluation.leaderboard` and :mod:`~codecbench.evaluation.results`: tables,
+  charts and the per-utterance export.
+
+Nothing is imported here, so that metric worker processes load only what they use.
+"""

@@ -154,6 +154,7 @@ def evaluate_command(
         raise click.ClickException(str(error)) from None
     database = _open_database(database_url)
     click.echo(f"database: {database.describe()}", err=True)
+    _warn_about_moved_testsets(database, plan.testsets)
     for testset in plan.testsets:
         click.echo(testset.summary(), err=True)
     executor = LocalExecutor(workers, batch_size=batch_size)
@@ -167,6 +168,22 @@ def evaluate_command(
         executor.close()
         database.close()
     click.echo(summary.describe())
+
+
+def _warn_about_moved_testsets(database, testsets) -> None:
+    """A test set name stored from another place: results of both are combined under the name."""
+    from codecbench.evaluation.results import stored_testset_specs
+
+    with database.session(read_only=True) as session:
+        stored = {spec.name: spec for spec in stored_testset_specs(session)}
+    for testset in testsets:
+        before = stored.get(testset.name)
+        if before is not None and (before.kind, before.path) != (testset.kind, testset.root):
+            click.echo(
+                f"note: {testset.name} was last read from {before} and is now read from {testset.root}; its stored "
+                "results are kept and combined under the same name (use another name for other data).",
+                err=True,
+            )
 
 
 @main.command("leaderboard")

@@ -135,6 +135,12 @@ def test_evaluate_reports_what_is_wrong_before_running(tmp_path, env):
     empty = run_cli(env, "leaderboard", "--metric", "visqol", "--db", db)
     assert empty.returncode == 1 and "holds no scores yet" in empty.stderr
 
+    assert run_cli(env, *base, "--codec", "opus@6", "--metrics", "sisnr").returncode == 0
+    make_folder(tmp_path / "other", 1)
+    moved = run_cli(env, "evaluate", "--testset", f"mine=folder:{tmp_path / 'other'}", "--codec", "opus@6",
+                    "--metrics", "sisnr", "--db", db)
+    assert moved.returncode == 0 and f"note: mine was last read from mine=folder:{tmp_path / 'mine'}" in moved.stderr
+
 
 def test_a_run_killed_with_sigkill_restarts_without_duplicates_or_recomputation(tmp_path, env):
     make_folder(tmp_path / "mine", 40, seconds=2.0)

@@ -31,12 +31,15 @@ TIMBRE_BITS_PER_VALUE = 32
 def facodec_operating_points(config: FACodecConfig) -> tuple[OperatingPoint, ...]:
     """Prosody + content, then one more residual codebook per point, lowest bitrate first."""
     decoder = config.decoder
-    entries = set(decoder.codebook_entries[: 3 if decoder.vq_num_q_r else 2])
-    if len(entries) != 1:
-        # Mixed codebook sizes would need a bits-per-codebook payload count; the published model has one size.
-        raise ValueError(f"FACodec operating points need one codebook size for all attributes, got {sorted(entries)}")
-    (codebook_size,) = entries
-    bits = int(np.log2(codebook_size))
+    sizes_bits = {decoder.codebook_size_prosody, decoder.codebook_size_content}
+    if decoder.vq_num_q_r:
+        sizes_bits.add(decoder.codebook_size_residual)
+    if len(sizes_bits) != 1:
+        # Mixed sizes would need a per-codebook bit count; the published model uses one size.
+        raise ValueError(
+            f"FACodec operating points need one codebook size for all attributes, got 2**{sorted(sizes_bits)} entries"
+        )
+    (bits,) = sizes_bits
     base = decoder.vq_num_q_p + decoder.vq_num_q_c
     points = []
     for residual in range(decoder.vq_num_q_r + 1):
@@ -48,7 +51,7 @@ def facodec_operating_points(config: FACodecConfig) -> tuple[OperatingPoint, ...
                 nominal_kbps=kbps,
                 frame_rate_hz=config.frame_rate_hz,
                 num_codebooks=codebooks,
-                codebook_size=codebook_size,
+                codebook_size=2**bits,
             )
         )
     return tuple(points)

@@ -98,8 +98,30 @@ class FACodecEncoderConfig:
         return math.prod(self.up_ratios)
 
 
+class _GeneratorSizes:
+    """Derived sizes shared by the decoder and redecoder configs (both have the fields used here)."""
+
+    up_ratios: tuple[int, ...]
+    codebook_size_prosody: int
+    codebook_size_content: int
+    codebook_size_residual: int
+
+    @property
+    def hop_length(self) -> int:
+        return math.prod(self.up_ratios)
+
+    @property
+    def codebook_entries(self) -> tuple[int, int, int]:
+        """Entries per codebook for prosody, content and residual."""
+        return (
+            2**self.codebook_size_prosody,
+            2**self.codebook_size_content,
+            2**self.codebook_size_residual,
+        )
+
+
 @dataclass(frozen=True)
-class FACodecDecoderConfig:
+class FACodecDecoderConfig(_GeneratorSizes):
     """Arguments of upstream ``FACodecDecoder`` that shape the inference model.
 
     The decoder checkpoint also holds the quantizers and the timbre encoder, so encoding needs it.
@@ -162,22 +184,9 @@ class FACodecDecoderConfig:
                 f"equal decoder.in_channels ({self.in_channels}): it reads the latents"
             )
 
-    @property
-    def hop_length(self) -> int:
-        return math.prod(self.up_ratios)
-
-    @property
-    def codebook_entries(self) -> tuple[int, int, int]:
-        """Entries per codebook for prosody, content and residual."""
-        return (
-            2**self.codebook_size_prosody,
-            2**self.codebook_size_content,
-            2**self.codebook_size_residual,
-        )
-
 
 @dataclass(frozen=True)
-class FACodecRedecoderConfig:
+class FACodecRedecoderConfig(_GeneratorSizes):
     """Arguments of upstream ``FACodecRedecoder`` (codes + a timbre vector to speech; voice conversion).
 
     Args:
@@ -222,19 +231,6 @@ class FACodecRedecoderConfig:
                 f"redecoder.timbre_cond_prosody_enc.encoder_hidden ({self.timbre_cond_prosody_enc.encoder_hidden}) "
                 f"must equal redecoder.vq_dim ({self.vq_dim})"
             )
-
-    @property
-    def hop_length(self) -> int:
-        return math.prod(self.up_ratios)
-
-    @property
-    def codebook_entries(self) -> tuple[int, int, int]:
-        """Entries per codebook for prosody, content and residual."""
-        return (
-            2**self.codebook_size_prosody,
-            2**self.codebook_size_content,
-            2**self.codebook_size_residual,
-        )
 
 
 def _check_generator(owner: str, in_channels: int, vq_dim: int, initial: int, up_ratios: tuple[int, ...]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from codecbench.audio import Audio, fit_length, resample
-from codecbench.codecs.base import Codec, OperatingPoint
+from codecbench.codecs.base import Codec, EncodedAudio, OperatingPoint
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class TranscodeResult:
         codec_sample_rate_hz: the rate the codec ran at.
         delay_samples: codec delay removed from the output, in samples at the codec rate.
         processing_s: wall-clock time of resampling, encoding and decoding.
+        encoded: what the encoder emitted (its payload: a token codec's codes, for instance).
     """
 
     samples: np.ndarray
@@ -44,6 +45,7 @@ class TranscodeResult:
     codec_sample_rate_hz: int
     delay_samples: int
     processing_s: float
+    encoded: EncodedAudio
 
     @property
     def duration_s(self) -> float:
@@ -94,4 +96,5 @@ def transcode(codec: Codec, audio: Audio, operating_point: OperatingPoint) -> Tr
         codec_sample_rate_hz=codec_rate,
         delay_samples=delay,
         processing_s=processing_s,
+        encoded=encoded,
     )

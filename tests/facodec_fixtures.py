@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from codecbench.codecs.facodec import (
@@ -19,9 +20,9 @@ from codecbench.codecs.facodec import (
     ENCODER_FILENAME,
     REDECODER_FILENAME,
     FACodecConfig,
-    FACodecModel,
-    upstream_state_dict,
 )
+from codecbench.codecs.facodec.checkpoint import upstream_state_dict
+from codecbench.codecs.facodec.model import FACodecModel
 
 TINY_TRANSFORMER = {
     "encoder_layer": 1,
@@ -88,18 +89,31 @@ def training_only_tensors(in_channels: int = 16) -> dict[str, torch.Tensor]:
 
 
 def randomise(model: torch.nn.Module, seed: int) -> None:
-    """Random values everywhere, including parameters upstream initialises to constants."""
-    generator = torch.Generator().manual_seed(seed)
+    """Seeded random values in every parameter, including those upstream initialises to constants.
+
+    The values come from numpy's generator, which gives the same numbers on every machine, so
+    the weights a seed gives are the ones tests/data/facodec_reference.npz was made from.
+    """
+    rng = np.random.default_rng(seed)
     with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator)
-            if name.endswith(("alpha", "beta")):
-                parameter.copy_(0.3 * noise)
-            elif name.endswith("weight_g"):
-                parameter.mul_(1 + 0.2 * noise.abs())
-            else:
-                scale = float(parameter.abs().mean()) or 1.0
-                parameter.add_(0.2 * scale * noise)
+        for module_name, module in model.named_modules():
+            for name, parameter in module.named_parameters(recurse=False):
+                noise = rng.standard_normal(tuple(parameter.shape))
+                if name in ("alpha", "beta"):  # SnakeBeta, log scale
+                    value = 0.3 * noise
+                elif name == "weight_g":  # weight norm: the norm of each output's filter
+                    value = 1 + 0.2 * np.abs(noise)
+                    if module_name.endswith("generator.output_conv"):
+                        value *= 0.01  # keep the output mostly inside tanh's range, as speech is
+                elif name.endswith("bias"):
+                    value = 0.05 * noise
+                elif isinstance(module, torch.nn.LayerNorm):
+                    value = 1 + 0.1 * noise
+                elif isinstance(module, torch.nn.Embedding):  # codebooks, code embeddings
+                    value = noise
+                else:  # weight_v and plain weights: unit-variance outputs for unit-variance inputs
+                    value = noise / np.sqrt(np.prod(parameter.shape[1:]))
+                parameter.copy_(torch.from_numpy(value.astype(np.float32)))
 
 
 def write_tiny_facodec(

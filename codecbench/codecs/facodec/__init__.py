@@ -3,21 +3,21 @@
 FACodec factorises 16 kHz speech into prosody, content and acoustic-residual codes (80 frames/s,
 1024-entry codebooks) plus a continuous timbre vector per utterance, and can speak one
 utterance's codes with another's timbre (voice conversion, through its redecoder).
+
+Modules: ``config`` (hyperparameters, model directory layout), ``entry`` (operating points,
+weights, loading; what the registry imports), ``model`` (encoder, decoder and redecoder
+together: ``load_facodec``, ``FACodecModel``), ``codec`` (the codecbench codec and its
+payload), ``checkpoint`` (Amphion's state dicts: key map, strict loading), ``codes``, and the
+network parts (``encoder``, ``decoder``, ``redecoder``, ``generator``, ``quantizer``,
+``transformer``, ``blocks``, ``layers``, ``alias_free``). This package imports only the
+torch-free ones; import the others from their modules.
 """
 
-from codecbench.codecs.facodec.checkpoint import (
+from codecbench.codecs.facodec.config import (
     CONFIG_FILENAME,
     DECODER_FILENAME,
     ENCODER_FILENAME,
     REDECODER_FILENAME,
-    CheckpointMismatchError,
-    LoadReport,
-    decoder_training_only_prefixes,
-    load_upstream_state_dict,
-    upstream_state_dict,
-)
-from codecbench.codecs.facodec.codes import FactorizedCodes
-from codecbench.codecs.facodec.config import (
     SAMPLE_RATE_HZ,
     FACodecConfig,
     FACodecDecoderConfig,
@@ -25,34 +25,28 @@ from codecbench.codecs.facodec.config import (
     FACodecRedecoderConfig,
     TransformerEncoderConfig,
 )
-from codecbench.codecs.facodec.model import (
-    FACodecEncoding,
-    FACodecModel,
-    LoadedFACodec,
-    RedecoderMissingError,
-    load_facodec,
+from codecbench.codecs.facodec.entry import (
+    FACODEC_NAME,
+    FACODEC_SPEC,
+    FACODEC_WEIGHTS,
+    facodec_operating_points,
+    load_facodec_codec,
 )
 
 __all__ = [
     "CONFIG_FILENAME",
     "DECODER_FILENAME",
     "ENCODER_FILENAME",
+    "FACODEC_NAME",
+    "FACODEC_SPEC",
+    "FACODEC_WEIGHTS",
     "REDECODER_FILENAME",
     "SAMPLE_RATE_HZ",
-    "CheckpointMismatchError",
     "FACodecConfig",
     "FACodecDecoderConfig",
     "FACodecEncoderConfig",
-    "FACodecEncoding",
-    "FACodecModel",
     "FACodecRedecoderConfig",
-    "FactorizedCodes",
-    "LoadReport",
-    "LoadedFACodec",
-    "RedecoderMissingError",
     "TransformerEncoderConfig",
-    "decoder_training_only_prefixes",
-    "load_facodec",
-    "load_upstream_state_dict",
-    "upstream_state_dict",
+    "facodec_operating_points",
+    "load_facodec_codec",
 ]

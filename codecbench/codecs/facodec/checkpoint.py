@@ -20,12 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from codecbench.codecs.facodec.config import FACodecDecoderConfig
-
-ENCODER_FILENAME = "ns3_facodec_encoder.bin"
-DECODER_FILENAME = "ns3_facodec_decoder.bin"
-REDECODER_FILENAME = "ns3_facodec_redecoder.bin"
-CONFIG_FILENAME = "config.json"
+from codecbench.codecs.facodec.config import CONFIG_FILENAME, FACodecDecoderConfig
 
 _LISTED_KEYS = 8
 
@@ -53,10 +48,6 @@ def decoder_training_only_prefixes(config: FACodecDecoderConfig) -> tuple[str, .
     if config.use_gr_x_timbre:
         prefixes.append("x_timbre_predictor.")
     return tuple(prefixes)
-
-
-def _upstream_name(module: nn.Module, name: str) -> str:
-    return getattr(module, "upstream_names", {}).get(name, name)
 
 
 def upstream_key(module: nn.Module, key: str) -> str:

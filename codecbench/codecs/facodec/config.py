@@ -21,6 +21,13 @@ from typing import Any
 # FACodec was trained on 16 kHz speech; no upstream argument sets the rate.
 SAMPLE_RATE_HZ = 16_000
 
+# A model directory holds Amphion's state dicts under these names (as amphion/naturalspeech3_facodec
+# does), the redecoder only for voice conversion, and optionally the configuration below.
+ENCODER_FILENAME = "ns3_facodec_encoder.bin"
+DECODER_FILENAME = "ns3_facodec_decoder.bin"
+REDECODER_FILENAME = "ns3_facodec_redecoder.bin"
+CONFIG_FILENAME = "config.json"
+
 
 def _positive(owner: str, **values: int) -> None:
     for name, value in values.items():

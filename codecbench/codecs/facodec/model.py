@@ -19,17 +19,19 @@ from torch import nn
 
 from codecbench.codecs.base import CodecNotReadyError
 from codecbench.codecs.facodec.checkpoint import (
-    CONFIG_FILENAME,
-    DECODER_FILENAME,
-    ENCODER_FILENAME,
-    REDECODER_FILENAME,
     LoadReport,
     decoder_training_only_prefixes,
     load_upstream_state_dict,
     read_state_dict,
 )
 from codecbench.codecs.facodec.codes import FactorizedCodes
-from codecbench.codecs.facodec.config import FACodecConfig
+from codecbench.codecs.facodec.config import (
+    CONFIG_FILENAME,
+    DECODER_FILENAME,
+    ENCODER_FILENAME,
+    REDECODER_FILENAME,
+    FACodecConfig,
+)
 from codecbench.codecs.facodec.decoder import FACodecDecoder
 from codecbench.codecs.facodec.encoder import FACodecEncoder
 from codecbench.codecs.facodec.redecoder import FACodecRedecoder
@@ -80,13 +82,18 @@ class FACodecModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The parameters' type (float32 as published; tests also run float64), which inputs are cast to."""
+        return next(self.parameters()).dtype
+
     def _zero_positions(self, batch_size: int) -> torch.Tensor:
         return torch.zeros(batch_size, dtype=torch.long, device=self.device)
 
     @torch.inference_mode()
     def encode(self, waveform: torch.Tensor) -> FACodecEncoding:
         """Codes and timbre for 16 kHz waveforms ``[B, N]`` (``T = N / hop`` frames when ``N`` is a multiple of the hop)."""
-        waveform = _batch_of_waveforms(waveform).to(self.device, torch.float32)
+        waveform = _batch_of_waveforms(waveform).to(self.device, self.dtype)
         latents = self.encoder(waveform)
         quantized = self.decoder.quantize(latents)
         timbre = self.decoder.timbre(latents, batch_positions=self._zero_positions(latents.shape[0]))
@@ -97,7 +104,7 @@ class FACodecModel(nn.Module):
         """Waveforms ``[B, T * hop]`` from codes (any number of residual codebooks) and timbre ``[B, D]``."""
         codes = _to_device(codes, self.device)
         embedding = self.decoder.embed(codes)
-        return self.decoder.synthesize(embedding, timbre.to(self.device, torch.float32)).squeeze(1)
+        return self.decoder.synthesize(embedding, timbre.to(self.device, self.dtype)).squeeze(1)
 
     @torch.inference_mode()
     def convert_voice(self, codes: FactorizedCodes, timbre: torch.Tensor) -> torch.Tensor:
@@ -109,20 +116,26 @@ class FACodecModel(nn.Module):
         Raises:
             RedecoderMissingError: this model was loaded without the redecoder.
         """
-        if self.redecoder is None:
-            raise RedecoderMissingError(self._missing_redecoder_message())
+        redecoder = self.require_redecoder()
         codes = _to_device(codes.with_residual_codebooks(0), self.device)
-        timbre = timbre.to(self.device, torch.float32)
-        embedding = self.redecoder.embed(codes, timbre, batch_positions=self._zero_positions(codes.batch_size))
-        return self.redecoder.synthesize(embedding, timbre).squeeze(1)
+        timbre = timbre.to(self.device, self.dtype)
+        embedding = redecoder.embed(codes, timbre, batch_positions=self._zero_positions(codes.batch_size))
+        return redecoder.synthesize(embedding, timbre).squeeze(1)
 
-    def _missing_redecoder_message(self) -> str:
-        where = f" in {self.source}" if self.source else ""
-        return (
-            f"voice conversion needs FACodec's redecoder, and there is no {REDECODER_FILENAME}{where}. "
-            f"Get it with `codecbench download facodec`, or copy {REDECODER_FILENAME} from "
-            "https://huggingface.co/amphion/naturalspeech3_facodec into the model directory."
-        )
+    def require_redecoder(self) -> FACodecRedecoder:
+        """The redecoder.
+
+        Raises:
+            RedecoderMissingError: this model was loaded without it; the message says how to get it.
+        """
+        if self.redecoder is None:
+            where = f" in {self.source}" if self.source else ""
+            raise RedecoderMissingError(
+                f"voice conversion needs FACodec's redecoder, and there is no {REDECODER_FILENAME}{where}. "
+                f"Get it with `codecbench download facodec`, or copy {REDECODER_FILENAME} from "
+                "https://huggingface.co/amphion/naturalspeech3_facodec into the model directory."
+            )
+        return self.redecoder
 
 
 def _to_device(codes: FactorizedCodes, device: torch.device) -> FactorizedCodes:

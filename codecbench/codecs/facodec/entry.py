@@ -10,6 +10,8 @@ utterance at every operating point: side information (``side_info_bits``), not b
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from codecbench.codecs.base import CodecSpec, LoadOptions, OperatingPoint
 from codecbench.codecs.checkpoints import HubCheckpoint, OptionalFile, Weights, weights_dir
 from codecbench.codecs.facodec.config import (
@@ -19,6 +21,9 @@ from codecbench.codecs.facodec.config import (
     REDECODER_FILENAME,
     FACodecConfig,
 )
+
+if TYPE_CHECKING:
+    from codecbench.codecs.facodec.codec import FACodecCodec
 
 FACODEC_NAME = "facodec"
 
@@ -81,7 +86,7 @@ def facodec_spec(config: FACodecConfig = FACodecConfig()) -> CodecSpec:
 FACODEC_SPEC = facodec_spec()
 
 
-def load_facodec_codec(options: LoadOptions):
+def load_facodec_codec(options: LoadOptions) -> FACodecCodec:
     """The registry's loader: :class:`~codecbench.codecs.facodec.codec.FACodecCodec` from the
     cached snapshot or ``options.model_dir``, on ``options.device``.
 

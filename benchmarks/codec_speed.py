@@ -11,10 +11,17 @@ this prints:
 3. throughput of 16 clips encoded + decoded one by one vs with ``encode_batch`` /
    ``decode_batch`` allowed 16 clips per call (what codecbench does on a GPU; on the CPU it
    runs one clip per call, which these figures justify), for clips of different lengths
-   (2-10 s, as in a test set) and of one length (4 s, as in segmented data).
+   (2-10 s, as in a test set) and of one length (4 s, as in segmented data);
+4. memory: the resident set size of a fresh process after importing codecbench and torch,
+   after loading the codec, and at its peak while encoding + decoding one clip at the highest
+   operating point.
 
-    python benchmarks/codec_speed.py [--codecs encodec_24khz,dac_16khz] [--repeats 3] [--clip-s 10]
+    python benchmarks/codec_speed.py [--codecs encodec_24khz,dac_16khz,facodec] [--repeats 3] [--clip-s 10]
                                      [--batch-clips 16 (0 skips part 3)] [--threads N]
+
+FACodec's random checkpoint has the published file layout, the decoder's training-only heads
+included (73.5 M values, 65 M of them the speaker classifier); codecbench skips them while
+loading, so they cost neither time nor memory.
 
 Every figure is the best of ``--repeats`` runs, the variants compared taking turns, so that
 other work on the machine slows them alike and is left out as far as possible.
@@ -26,6 +33,9 @@ full-size random weights in its upstream format, and the bare encode + decode it
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +46,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from codecbench.codecs import LoadOptions, load_codec  # noqa: E402
 from codecbench.codecs.token_codec import BatchLimits  # noqa: E402
@@ -86,6 +97,30 @@ def _write_dac(ratios: list[int], n_codebooks: int) -> Callable[[Path], None]:
     return write
 
 
+def _write_facodec(directory: Path) -> None:
+    """The published architecture with random weights, as Amphion's three files."""
+    from codecbench.codecs.facodec import DECODER_FILENAME, ENCODER_FILENAME, REDECODER_FILENAME, FACodecConfig
+    from codecbench.codecs.facodec.checkpoint import decoder_training_only_prefixes, upstream_state_dict
+    from codecbench.codecs.facodec.model import FACodecModel
+
+    model = FACodecModel(FACodecConfig())
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(upstream_state_dict(model.encoder), directory / ENCODER_FILENAME)
+    # The training-only heads at their published shapes (tests/data/facodec_published_layout.json).
+    layout = json.loads((ROOT / "tests" / "data" / "facodec_published_layout.json").read_text())["decoder"]
+    skipped = decoder_training_only_prefixes(model.config.decoder)
+    heads = {key: 0.01 * torch.randn(shape) for key, shape in layout.items() if key.startswith(skipped)}
+    torch.save({**upstream_state_dict(model.decoder), **heads}, directory / DECODER_FILENAME)
+    torch.save(upstream_state_dict(model.redecoder), directory / REDECODER_FILENAME)
+
+
+def _bare_facodec(codec, audio: torch.Tensor, num_codebooks: int) -> torch.Tensor:
+    model, decoder = codec.model, codec.config.decoder
+    encoding = model.encode(audio[:, 0])
+    residual = num_codebooks - decoder.vq_num_q_p - decoder.vq_num_q_c
+    return model.decode(encoding.codes.with_residual_codebooks(residual), encoding.timbre)
+
+
 def _bare_encodec(codec, audio: torch.Tensor, num_codebooks: int) -> torch.Tensor:
     model = codec.model
     encoded = model.encode(audio, bandwidth=codec._bandwidth_for[num_codebooks])
@@ -104,6 +139,7 @@ CODECS = (
     BenchCodec("dac_16khz", _write_dac([2, 4, 5, 8], 12), _bare_dac),
     BenchCodec("dac_24khz", _write_dac([2, 4, 5, 8], 32), _bare_dac),
     BenchCodec("dac_44khz", _write_dac([2, 4, 8, 8], 9), _bare_dac),
+    BenchCodec("facodec", _write_facodec, _bare_facodec),
 )
 
 
@@ -168,9 +204,45 @@ def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, ba
         print(f"  {batch_clips} clips, {kind}: one by one {total_s / single_s:.1f} x real time, "
               f"batched {total_s / batch_s:.1f} x real time ({single_s / batch_s:.2f} x faster)")
     load_codec.cache_clear()
+    del codec
+
+    memory = json.loads(subprocess.run(
+        [sys.executable, __file__, "--measure-memory", entry.name, str(model_dir), str(clip_s), str(torch.get_num_threads())],
+        capture_output=True, text=True, check=True, env=os.environ,
+    ).stdout)
+    print(f"  memory of a fresh process: {memory['imported_mb']:.0f} MB after imports, {memory['loaded_mb']:.0f} MB "
+          f"after loading ({memory['parameters_mb']:.0f} MB of parameters), peak {memory['peak_mb']:.0f} MB "
+          f"encoding + decoding {clip_s:g} s at {highest.label}")
+
+
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc (``VmRSS``: now; ``VmHWM``: its peak since exec,
+    unlike ``ru_maxrss``, which a child inherits from the process it was forked from)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(f"{field}:")) / 1024
+
+
+def measure_memory(name: str, model_dir: Path, clip_s: float) -> dict[str, float]:
+    """Resident memory (MB) of this process around loading ``name`` and one encode + decode."""
+    imported = _status_mb("VmRSS")
+    codec = load_codec(name, LoadOptions(model_dir=model_dir))
+    loaded = _status_mb("VmRSS")
+    rate = codec.spec.sample_rate_hz
+    codec.decode(codec.encode(speech_like(clip_s, rate, seed=1), rate, codec.spec.operating_points[-1]))
+    return {
+        "imported_mb": imported,
+        "loaded_mb": loaded,
+        "parameters_mb": sum(p.numel() * p.element_size() for p in codec.model.parameters()) / 2**20,
+        "peak_mb": _status_mb("VmHWM"),
+    }
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--measure-memory"]:  # the child process of part 4
+        name, model_dir, clip_s, threads = sys.argv[2:6]
+        torch.set_num_threads(int(threads))
+        print(json.dumps(measure_memory(name, Path(model_dir), float(clip_s))))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--codecs", default=",".join(entry.name for entry in CODECS))
     parser.add_argument("--repeats", type=int, default=3)
@@ -186,8 +258,6 @@ def main() -> None:
         parser.error(f"no benchmark for {', '.join(sorted(unknown))}; choose from {', '.join(e.name for e in CODECS)}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     with tempfile.TemporaryDirectory() as home:
-        import os
-
         os.environ["CODECBENCH_HOME"] = home  # conversions go to a scratch home
         for entry in CODECS:
             if entry.name in wanted:

@@ -41,7 +41,10 @@ def codecs_command(as_json: bool) -> None:
             hub = None if weights is None or weights.hub is None else {"repo_id": weights.hub.repo_id, "revision": weights.hub.revision}
             click.echo(
                 json.dumps(
-                    {**spec.to_dict(), "ready": state.ready, "reason": state.reason, "remedy": state.remedy, "hub": hub}
+                    {
+                        **spec.to_dict(), "ready": state.ready, "reason": state.reason, "remedy": state.remedy,
+                        "note": state.note, "hub": hub,
+                    }
                 )
             )
     if as_json:
@@ -78,7 +81,8 @@ def download_command(names: tuple[str, ...], download_all: bool) -> None:
 
     The cache is `hub/` in the codecbench home directory ($CODECBENCH_HOME, default
     ~/.cache/codecbench); each codec is pinned to one Hub revision. Files already there are
-    not fetched again.
+    not fetched again. Optional files (FACodec's redecoder, for voice conversion) come along
+    when the repository has them.
     """
     from codecbench.codecs import get_entry, registry_entries
     from codecbench.codecs.checkpoints import download
@@ -99,6 +103,24 @@ def download_command(names: tuple[str, ...], download_all: bool) -> None:
         except (ValueError, RuntimeError) as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"{entry.name}: {entry.weights.hub.describe()} in {folder}")
+        for optional in entry.weights.optional_files:
+            if optional.needed_for is not None and not (folder / optional.name).is_file():
+                click.echo(
+                    f"warning: {entry.weights.hub.describe()} has no {optional.name}; "
+                    f"{entry.name} runs without {optional.needed_for}.",
+                    err=True,
+                )
+
+
+def _model_options(command):
+    """``--model-dir DIR`` and ``--device``, for commands that run a neural codec."""
+    command = click.option(
+        "--device", default="cpu", show_default=True, help="Where neural codecs run: cpu, cuda or cuda:N."
+    )(command)
+    return click.option(
+        "--model-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Load a neural codec's weights from this directory instead of codecbench's Hub cache.",
+    )(command)
 
 
 @main.command("transcode")
@@ -110,11 +132,7 @@ def download_command(names: tuple[str, ...], download_all: bool) -> None:
     help="Where to write the reconstruction (.wav, .flac or .ogg), at the input's sample rate.",
 )
 @click.option("--max-duration", type=float, default=None, help="Refuse input longer than this many seconds.")
-@click.option(
-    "--model-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Load a neural codec's weights from this directory instead of codecbench's Hub cache.",
-)
-@click.option("--device", default="cpu", show_default=True, help="Where neural codecs run: cpu, cuda or cuda:N.")
+@_model_options
 def transcode_command(
     input_path: Path, codec_name: str, kbps: float | None, output_path: Path, max_duration: float | None,
     model_dir: Path | None, device: str,
@@ -140,6 +158,48 @@ def transcode_command(
     try:
         write_audio(output_path, result.samples, result.sample_rate_hz)
     except (AudioError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(result.summary()))
+
+
+@main.command("convert-voice")
+@click.option(
+    "--content", "content_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The clip whose words and prosody are kept.",
+)
+@click.option(
+    "--timbre", "timbre_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The clip whose voice (timbre) they are spoken in.",
+)
+@click.option(
+    "-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the result (.wav, .flac or .ogg), at the content clip's sample rate and length.",
+)
+@click.option("--max-duration", type=float, default=None, help="Refuse clips longer than this many seconds.")
+@_model_options
+def convert_voice_command(
+    content_path: Path, timbre_path: Path, output_path: Path, max_duration: float | None, model_dir: Path | None,
+    device: str,
+) -> None:
+    """Speak the --content clip in the voice of the --timbre clip (FACodec); print one JSON object.
+
+    FACodec's redecoder speaks the content clip's prosody and content codes with the timbre
+    clip's timbre vector. It needs ns3_facodec_redecoder.bin (`codecbench download facodec`
+    fetches it, or --model-dir DIR holding it).
+    """
+    from codecbench.audio import AudioError, AudioLimits, load_audio, write_audio
+    from codecbench.codecs import CodecNotReadyError, LoadOptions
+    from codecbench.voice_conversion import convert_voice
+
+    try:
+        options = LoadOptions(model_dir=model_dir, device=device)
+        limits = AudioLimits(max_duration_s=max_duration)
+        content, timbre = load_audio(content_path, limits=limits), load_audio(timbre_path, limits=limits)
+        for warning in (*content.warnings, *timbre.warnings):
+            click.echo(f"warning: {warning}", err=True)
+        result = convert_voice(content, timbre, options)
+        write_audio(output_path, result.samples, result.sample_rate_hz)
+    except (AudioError, CodecNotReadyError, ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(result.summary()))
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from codecbench.audio import Audio, write_audio
-from codecbench.codecs import LoadOptions, get_entry, load_codec, transcode
+from codecbench.code_streams import render_code_streams
+from codecbench.codecs import LoadOptions, TokenPayload, get_entry, load_codec, transcode
 from codecbench.evaluation.metrics import (
     DEFAULT_VISQOL_PROTOCOL,
     VISQOL_PROTOCOLS,
@@ -70,7 +71,8 @@ class ConditionOutcome:
     """What one condition produced: its files and transcode record, or the error it hit.
 
     ``summary`` is :meth:`TranscodeResult.summary` (the record ``codecbench transcode``
-    prints); the samples themselves are in ``audio_path``.
+    prints); the samples themselves are in ``audio_path``. ``codes_path`` is an image of the
+    codes over time, for codecs whose codes come in streams of different attributes (FACodec).
     """
 
     condition: Condition
@@ -78,6 +80,7 @@ class ConditionOutcome:
     audio_path: Path | None = None
     spectrogram_path: Path | None = None
     error: str | None = None
+    codes_path: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -116,9 +119,16 @@ def run_condition(
         spectrogram_path = render_spectrogram(
             result.samples, result.sample_rate_hz, scale, output_dir / f"{stem}.png", title=condition.title
         )
+        codes_path = None
+        payload, point = result.encoded.payload, result.operating_point
+        if isinstance(payload, TokenPayload) and (streams := payload.code_streams()):
+            codes_path = render_code_streams(
+                streams, point.frame_rate_hz, point.codebook_size, output_dir / f"{stem}_codes.png",
+                title=f"{condition.title}: codes",
+            )
     except Exception as error:  # one broken condition must not sink the others
         return ConditionOutcome(condition, error=_describe(error))
-    return ConditionOutcome(condition, result.summary(), audio_path, spectrogram_path)
+    return ConditionOutcome(condition, result.summary(), audio_path, spectrogram_path, codes_path=codes_path)
 
 
 def compare(

@@ -97,7 +97,7 @@ def tiny_models_home(tmp_path_factory) -> Path:
     Each has its real model's token layout (hop, codebooks), in its upstream file format, laid
     out as ``huggingface_hub`` caches it, at the revision the registry pins.
     """
-    from codecbench.codecs import dac, encodec, funcodec
+    from codecbench.codecs import dac, encodec, facodec, funcodec
     from tests.checkpoints import (
         funcodec_config,
         install_in_hub_cache,
@@ -105,6 +105,7 @@ def tiny_models_home(tmp_path_factory) -> Path:
         save_tiny_dac,
         save_tiny_encodec_24khz,
     )
+    from tests.facodec_fixtures import write_tiny_facodec
 
     home = tmp_path_factory.mktemp("codecbench-home")
     sources = tmp_path_factory.mktemp("checkpoint-sources")
@@ -120,6 +121,8 @@ def tiny_models_home(tmp_path_factory) -> Path:
         codebooks = max(point.num_codebooks for point in variant.spec.operating_points)
         source = save_tiny_dac(sources / variant.name, ratios, codebooks)
         install_in_hub_cache(hub, variant.hub.repo_id, variant.hub.revision, source)
+    write_tiny_facodec(sources / "facodec")
+    install_in_hub_cache(hub, facodec.FACODEC_WEIGHTS.hub.repo_id, facodec.FACODEC_WEIGHTS.hub.revision, sources / "facodec")
     return home
 
 

@@ -22,7 +22,7 @@ def _clip(num_samples: int, sample_rate: int, seed: int = 0) -> np.ndarray:
 def test_the_issue_codecs_are_registered():
     assert {"encodec_24khz", "funcodec_en_libritts_16k_nq32ds640", "funcodec_en_libritts_16k_nq32ds320",
             "funcodec_zh_en_general_16k_nq32ds640", "funcodec_zh_en_general_16k_nq32ds320",
-            "dac_16khz", "dac_24khz", "dac_44khz"} == set(HUB_CODECS)
+            "dac_16khz", "dac_24khz", "dac_44khz", "facodec"} == set(HUB_CODECS)
 
 
 @pytest.mark.parametrize(
@@ -64,8 +64,10 @@ def test_codes_have_one_row_per_codebook_and_measured_kbps_is_nominal(name, tiny
         assert payload.num_frames / duration_s == pytest.approx(point.frame_rate_hz)
         assert encoded.payload_bits == point.num_codebooks * 7 * 10
         assert encoded.measured_kbps == pytest.approx(point.nominal_kbps, rel=1e-12)
-        # FunCodec sends its loudness scale once per clip, as side information.
-        assert encoded.side_info_bits == (0 if payload.scale is None else 32)
+        # FunCodec sends its loudness scale once per clip, FACodec its timbre vector (16 values
+        # in the tiny model), as side information.
+        expected_side_info_bits = 32 if name.startswith("funcodec") else 16 * 32 if name == "facodec" else 0
+        assert encoded.side_info_bits == payload.side_info_bits == expected_side_info_bits
         assert (payload.scale is not None) == name.startswith("funcodec")
 
 
@@ -111,7 +113,9 @@ def test_on_the_cpu_clips_go_one_per_call_and_on_a_gpu_sixteen():
     assert BatchLimits.for_device("cuda").max_clips == BatchLimits.for_device("cuda:1").max_clips == 16
 
 
-@pytest.mark.parametrize("name", HUB_CODECS)
+# FACodec's tiny random model amplifies float32 rounding, which differs between batch sizes, to
+# 1e-4 of its output; tests/test_facodec.py checks its batches in float64 instead.
+@pytest.mark.parametrize("name", [name for name in HUB_CODECS if name != "facodec"])
 def test_batched_and_one_by_one_give_the_same_codes_and_audio(name, tiny_models, batching_as_on_a_gpu):
     codec = load_codec(name)
     assert codec.batch_limits.max_clips == 16

@@ -2,7 +2,9 @@
 
 Layout and events only; the work is done by :mod:`codecbench.comparison`. Pressing Compare
 runs two events one after the other: the first transcodes and shows each condition's player
-as soon as it is ready, the second scores the reconstructions in a worker process.
+as soon as it is ready, the second scores the reconstructions in a worker process. A codec
+whose codes carry different attributes (FACodec) also shows its code streams. Below the
+comparison sits the voice-conversion box (:mod:`codecbench.app.voice_conversion_box`).
 
 Scores live in a state of their own, not in the view the cards are rendered from: rendering
 the cards again reloads their players (a playing one jumps back to the start), so the score
@@ -20,6 +22,7 @@ from dataclasses import dataclass, replace
 import gradio as gr
 
 from codecbench.app import AppSettings
+from codecbench.app.voice_conversion_box import build_voice_conversion_box
 from codecbench.audio import AudioError, AudioLimits, load_audio
 from codecbench.codecs import codec_spec, readiness, registry_entries
 from codecbench.comparison import (
@@ -191,6 +194,8 @@ def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None
         show_progress="minimal",
     ).success(score_reconstructions, inputs=[view_state], outputs=[scores_state], show_progress="hidden")
 
+    build_voice_conversion_box(settings)
+
 
 def _condition_picker(entry, settings: AppSettings) -> gr.CheckboxGroup:
     """One codec's operating points; a codec that cannot run is shown disabled, saying why and what to do."""
@@ -247,6 +252,8 @@ def _outcome_card(outcome: ConditionOutcome) -> gr.Markdown | None:
         rate = "no bitstream (anchor)"
     else:
         rate = f"**{summary['measured_kbps']:.2f} kbps** measured (nominal {summary['nominal_kbps']:g})"
+        if summary["side_info_bits"]:
+            rate += f" + {summary['side_info_bits']} bits of side information per clip"
     gr.Markdown(
         f"### {title}\n{rate} · processed in {summary['processing_s']:.2f} s "
         f"({summary['realtime_factor']:.3f}× real time)",
@@ -258,6 +265,11 @@ def _outcome_card(outcome: ConditionOutcome) -> gr.Markdown | None:
         value=str(outcome.spectrogram_path), type="filepath", show_label=False,
         interactive=False, buttons=["download", "fullscreen"],
     )
+    if outcome.codes_path is not None:
+        gr.Image(
+            value=str(outcome.codes_path), type="filepath", show_label=False, interactive=False,
+            buttons=["download", "fullscreen"], elem_classes=["condition-codes"],
+        )
     return table
 
 

@@ -191,6 +191,12 @@ class TokenPayload:
         """Per-clip side information: the scale, sent once as a float32, if there is one."""
         return self.SCALE_BITS if self.scale is not None else 0
 
+    def code_streams(self) -> tuple[tuple[str, np.ndarray], ...]:
+        """The codes split by what they carry, ``(name, [codebooks, frames])``, for codecs whose
+        codebooks carry different attributes (FACodec: prosody, content, residual); empty for
+        codecs whose codebooks all refine one signal."""
+        return ()
+
 
 @dataclass(frozen=True)
 class EncodedAudio:
@@ -295,11 +301,16 @@ class LoadOptions:
 
 @dataclass(frozen=True)
 class Readiness:
-    """Whether a codec can run now, and if not, why and what to do."""
+    """Whether a codec can run now, and if not, why and what to do.
+
+    ``note`` says what a ready codec lacks (an optional file, and the feature it gives), and
+    how to get it.
+    """
 
     ready: bool
     reason: str | None = None
     remedy: str | None = None
+    note: str | None = None
 
     @classmethod
     def ok(cls) -> Readiness:
@@ -307,7 +318,7 @@ class Readiness:
 
     def describe(self) -> str:
         if self.ready:
-            return "ready"
+            return "ready" + (f" ({self.note})" if self.note else "")
         return f"not ready: {self.reason}" + (f" {self.remedy}" if self.remedy else "")
 
 

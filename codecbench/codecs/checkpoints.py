@@ -4,7 +4,8 @@ Weights come from the Hugging Face Hub into codecbench's own Hub cache, ``hub/``
 codecbench home directory (so ``CODECBENCH_HOME`` moves it), pinned to one revision per codec;
 or from a local model directory the user names with ``--model-dir``. Loading a codec never
 downloads anything: a codec whose weights are missing is not ready, and its readiness says
-which command fetches them.
+which command fetches them. Optional files (FACodec's redecoder) are downloaded with the rest
+and loaded when present; a codec without them is ready, and its readiness notes what it lacks.
 """
 
 from __future__ import annotations
@@ -45,21 +46,44 @@ class HubCheckpoint:
 
 
 @dataclass(frozen=True)
+class OptionalFile:
+    """A file a codec loads when it is there and runs without.
+
+    Args:
+        name: file name in the model directory.
+        needed_for: the feature it gives (``"voice conversion"``), noted in readiness when the
+            file is missing; ``None`` for a file that only changes how the model is built (a
+            configuration whose absence means the published settings).
+    """
+
+    name: str
+    needed_for: str | None = None
+
+
+@dataclass(frozen=True)
 class Weights:
     """The files a neural codec loads and where codecbench gets them.
 
     Args:
-        files: names the model directory must hold; also exactly what is downloaded.
+        files: names the model directory must hold.
         hub: where ``codecbench download`` fetches them; ``None`` for codecs that only load a
             local directory (``funcodec --model-dir DIR``).
+        optional_files: files loaded when present; a directory without them still loads.
+
+    ``codecbench download`` fetches exactly ``files`` and ``optional_files``.
     """
 
     files: tuple[str, ...]
     hub: HubCheckpoint | None = None
+    optional_files: tuple[OptionalFile, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.files:
             raise ValueError("weights must name at least one file")
+
+    @property
+    def download_files(self) -> tuple[str, ...]:
+        return self.files + tuple(optional.name for optional in self.optional_files)
 
     def describe_files(self) -> str:
         return " and ".join(", ".join(self.files).rsplit(", ", 1))
@@ -115,7 +139,7 @@ def download(name: str, weights: Weights) -> Path:
                 weights.hub.repo_id,
                 revision=weights.hub.revision,
                 cache_dir=hub_cache_dir(),
-                allow_patterns=list(weights.files),
+                allow_patterns=list(weights.download_files),
             )
         )
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as error:
@@ -144,22 +168,48 @@ def model_dir_readiness(directory: Path, weights: Weights) -> Readiness:
 
 
 def weights_readiness(name: str, weights: Weights, options: LoadOptions) -> Readiness:
-    """Whether codec ``name`` has its weights, and if not, the one command that gets them."""
+    """Whether codec ``name`` has its weights, and if not, the one command that gets them.
+
+    A ready codec's readiness notes the optional files it lacks.
+    """
     if options.model_dir is not None:
-        return model_dir_readiness(options.model_dir, weights)
-    if weights.hub is None:
+        state = model_dir_readiness(options.model_dir, weights)
+        if not state.ready:
+            return state
+    elif weights.hub is None:
         return Readiness(
             False,
             "it loads a model from a directory you give it.",
             f"Pass --model-dir DIR holding {weights.describe_files()}.",
         )
-    if cached_snapshot(weights) is None:
+    elif cached_snapshot(weights) is None:
         return Readiness(
             False,
             f"its weights ({weights.hub.describe()}) are not downloaded.",
             f"Run `codecbench download {name}` (or pass --model-dir DIR holding {weights.describe_files()}).",
         )
-    return Readiness.ok()
+    notes = []
+    for optional in weights.optional_files:
+        if optional.needed_for is None:
+            continue
+        state = optional_file_readiness(name, weights, optional, options)
+        if not state.ready:
+            notes.append(f"no {optional.needed_for}: {state.reason} {state.remedy}")
+    return Readiness(True, note=" ".join(notes) or None)
+
+
+def optional_file_readiness(name: str, weights: Weights, optional: OptionalFile, options: LoadOptions) -> Readiness:
+    """Whether codec ``name``'s ``optional`` file is there; if not, why not and how to get it.
+
+    Call after :func:`weights_readiness` said ready.
+    """
+    folder = weights_dir(weights, options)
+    if (folder / optional.name).is_file():
+        return Readiness.ok()
+    if options.model_dir is not None:
+        source = f" from https://huggingface.co/{weights.hub.repo_id}" if weights.hub is not None else ""
+        return Readiness(False, f"the model directory {folder} has no {optional.name}.", f"Copy it there{source}.")
+    return Readiness(False, f"{optional.name} is not downloaded.", f"Run `codecbench download {name}`.")
 
 
 def weights_dir(weights: Weights, options: LoadOptions) -> Path:

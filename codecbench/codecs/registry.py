@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from codecbench.codecs import anchors, codec2, dac, encodec, funcodec, opus
+from codecbench.codecs import anchors, codec2, dac, encodec, facodec, funcodec, opus
 from codecbench.codecs.base import Codec, CodecNotReadyError, CodecSpec, LoadOptions, Readiness
 from codecbench.codecs.checkpoints import Weights, weights_readiness
 from codecbench.codecs.token_codec import torch_readiness
@@ -73,6 +73,7 @@ _ENTRIES: dict[str, RegistryEntry] = {
             encodec.ENCODEC_DIR_SPEC, encodec.load_encodec_dir, torch_readiness,
             encodec.ENCODEC_DIR_WEIGHTS, encodec.encodec_dir_spec,
         ),
+        RegistryEntry(facodec.FACODEC_SPEC, facodec.load_facodec_codec, torch_readiness, facodec.FACODEC_WEIGHTS),
     )
 }
 

@@ -3,7 +3,8 @@
 A token codec's payload is its integer codes ``[num_codebooks, num_frames]``, so its measured
 bitrate is ``num_codebooks x num_frames x bits_per_token`` over the clip's duration: the nominal
 rate, with the last, partial frame paid in full. Codecs that normalise their input also send
-a loudness scale once per clip, counted as side information (``side_info_bits``), not as bitrate.
+a loudness scale once per clip, counted as side information (``side_info_bits``), not as bitrate;
+FACodec sends its timbre vector the same way.
 
 Batching runs several clips through the model at once without changing any clip's result:
 
@@ -158,11 +159,22 @@ class TorchTokenCodec(Codec):
 
     @abstractmethod
     def _encode_batch_tensor(self, audio, num_codebooks: int):
-        """Codes ``[B, K, F]`` (long) and scales ``[B]`` (or ``None``) for audio ``[B, 1, T]`` on ``self.device``."""
+        """Codes ``[B, K, F]`` (long) and side information ``[B, ...]`` (or ``None``) for audio
+        ``[B, 1, T]`` on ``self.device``: by default scales ``[B]`` (see :meth:`_payload`)."""
 
     @abstractmethod
     def _decode_batch_tensor(self, codes, scales):
-        """Audio ``[B, T']`` for codes ``[B, K, F]`` and scales ``[B]`` (or ``None``) on ``self.device``."""
+        """Audio ``[B, T']`` for codes ``[B, K, F]`` and side information ``[B, ...]`` (or ``None``) on ``self.device``."""
+
+    def _payload(self, codes: np.ndarray, side_info: np.ndarray | None) -> TokenPayload:
+        """One clip's payload from its codes ``[K, F]`` and its row of the side information
+        :meth:`_encode_batch_tensor` returned: by default a loudness scale (a 0-d array)."""
+        return TokenPayload(codes=codes, scale=None if side_info is None else float(side_info))
+
+    def _side_info(self, payload: TokenPayload) -> np.ndarray | None:
+        """The side information :meth:`_decode_batch_tensor` needs for one clip (the inverse of
+        :meth:`_payload`); payloads are batched only with others of the same shape."""
+        return None if payload.scale is None else np.asarray(payload.scale, dtype=np.float32)
 
     # ------------------------------------------------------------------------------ protocol
 
@@ -199,9 +211,8 @@ class TorchTokenCodec(Codec):
             for row, index in enumerate(group):
                 num_frames = math.ceil(clips[index].shape[0] / self.hop_length)
                 assert codes.shape[1] == operating_point.num_codebooks and codes.shape[2] >= num_frames, codes.shape
-                payload = TokenPayload(
-                    codes=codes[row, :, :num_frames].astype(np.int32),
-                    scale=None if scales is None else float(scales[row]),
+                payload = self._payload(
+                    codes[row, :, :num_frames].astype(np.int32), None if scales is None else scales[row]
                 )
                 results[index] = EncodedAudio(
                     payload=payload,
@@ -217,11 +228,12 @@ class TorchTokenCodec(Codec):
         import torch
 
         payloads = [self._payload_of(item) for item in encoded]
+        side_infos = [self._side_info(payload) for payload in payloads]
         results: list[np.ndarray | None] = [None] * len(encoded)
-        # Only payloads with the same codebook count and scale presence can share a call.
-        kinds: dict[tuple[int, bool], list[int]] = {}
-        for index, payload in enumerate(payloads):
-            kinds.setdefault((payload.num_codebooks, payload.scale is not None), []).append(index)
+        # Only payloads with the same codebook count and side information shape can share a call.
+        kinds: dict[tuple[int, tuple[int, ...] | None], list[int]] = {}
+        for index, (payload, side_info) in enumerate(zip(payloads, side_infos)):
+            kinds.setdefault((payload.num_codebooks, None if side_info is None else side_info.shape), []).append(index)
         for indices in kinds.values():
             frames = [payloads[i].num_frames for i in indices]
             for group in self._groups([f * self.hop_length for f in frames]):
@@ -231,8 +243,8 @@ class TorchTokenCodec(Codec):
                 for row, index in enumerate(members):
                     codes[row, :, : payloads[index].num_frames] = payloads[index].codes
                 scales = None
-                if payloads[members[0]].scale is not None:
-                    scales = np.array([payloads[i].scale for i in members], dtype=np.float32)
+                if side_infos[members[0]] is not None:
+                    scales = np.stack([side_infos[i] for i in members]).astype(np.float32)
                 with torch.inference_mode():
                     audio = self._decode_batch_tensor(
                         torch.from_numpy(codes).to(self.device),

@@ -34,6 +34,7 @@ class TranscodeResult:
         codec_sample_rate_hz: the rate the codec ran at.
         delay_samples: codec delay removed from the output, in samples at the codec rate.
         processing_s: wall-clock time of resampling, encoding and decoding.
+        encoded: what the encoder emitted (its payload: a token codec's codes, for instance).
     """
 
     samples: np.ndarray
@@ -45,6 +46,7 @@ class TranscodeResult:
     codec_sample_rate_hz: int
     delay_samples: int
     processing_s: float
+    encoded: EncodedAudio
 
     @property
     def duration_s(self) -> float:
@@ -115,5 +117,6 @@ def transcode_batch(codec: Codec, clips: Sequence[Audio], operating_point: Opera
             codec_sample_rate_hz=codec_rate,
             delay_samples=delay,
             processing_s=processing_s,
+            encoded=payload,
         ))
     return results

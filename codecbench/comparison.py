@@ -2,7 +2,8 @@
 
 Each condition is run independently: a failing codec yields an outcome carrying its error,
 and the others go on. Outputs (audio files and spectrograms on the original's scale) are
-written to a folder the caller owns.
+written to a folder the caller owns. Scores come afterwards, from a separate worker process
+(:class:`ReconstructionScorer`), so showing and playing the audio never waits for them.
 """
 
 from __future__ import annotations
@@ -10,15 +11,28 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codecbench.audio import Audio, write_audio
-from codecbench.codecs import get_entry, load_codec, transcode
+from codecbench.codecs import LoadOptions, get_entry, load_codec, transcode
+from codecbench.evaluation.metrics import (
+    DEFAULT_VISQOL_PROTOCOL,
+    VISQOL_PROTOCOLS,
+    MetricsPool,
+    PairScores,
+    ScoringConfig,
+    ScoringPair,
+)
 from codecbench.spectrogram import SpectrogramScale, render_spectrogram
+
+# What the Listen page shows under each player.
+LISTEN_METRICS = ("visqol", "pesq", "stoi", "sisnr")
 
 
 @dataclass(frozen=True)
@@ -90,10 +104,12 @@ def show_original(audio: Audio, output_dir: Path) -> OriginalView:
     return OriginalView(audio_path, spectrogram_path, scale)
 
 
-def run_condition(audio: Audio, condition: Condition, scale: SpectrogramScale, output_dir: Path) -> ConditionOutcome:
+def run_condition(
+    audio: Audio, condition: Condition, scale: SpectrogramScale, output_dir: Path, options: LoadOptions = LoadOptions()
+) -> ConditionOutcome:
     """Transcode ``audio`` under one condition and draw it; any failure becomes the outcome's error."""
     try:
-        codec = load_codec(condition.codec)
+        codec = load_codec(condition.codec, options)
         result = transcode(codec, audio, codec.spec.operating_point(condition.kbps))
         stem = _file_stem(condition)
         audio_path = write_audio(output_dir / f"{stem}.wav", result.samples, result.sample_rate_hz)
@@ -112,14 +128,68 @@ def compare(
     *,
     scale: SpectrogramScale | None = None,
     on_progress: Callable[[int, int, Condition], None] | None = None,
+    load_options: Callable[[str], LoadOptions] = lambda codec: LoadOptions(),
 ) -> Iterator[ConditionOutcome]:
-    """Run every condition on ``audio``, yielding each outcome as soon as it is ready."""
+    """Run every condition on ``audio``, yielding each outcome as soon as it is ready.
+
+    ``load_options`` says how to load each codec (model directory, device).
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     scale = scale or SpectrogramScale.from_reference(audio.samples, audio.sample_rate_hz)
     for index, condition in enumerate(conditions):
         if on_progress is not None:
             on_progress(index, len(conditions), condition)
-        yield run_condition(audio, condition, scale, output_dir)
+        yield run_condition(audio, condition, scale, output_dir, load_options(condition.codec))
+
+
+class ReconstructionScorer:
+    """Scores reconstructions against their original in a warm worker process.
+
+    Scoring runs outside the caller's process: ViSQOL's kernels hold the interpreter while
+    they run and must not run from two threads at once, and a web server that serves audio
+    must do neither. One scorer is shared by every page session; its pairs queue in order.
+
+    Args:
+        workers: worker processes (each uses one core while scoring).
+    """
+
+    def __init__(self, workers: int = 1) -> None:
+        self._workers = workers
+        self._pool: MetricsPool | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the workers and load ViSQOL in them now, without waiting for it."""
+        self._ensure_pool().start()
+
+    def score(
+        self, original_path: Path, outcomes: Sequence[ConditionOutcome], visqol_protocol: str = DEFAULT_VISQOL_PROTOCOL
+    ) -> Iterator[PairScores]:
+        """Score every successful outcome's audio file against the original file, yielding
+        each one's scores (``pair_id`` is the condition, e.g. ``opus@6``) as they finish."""
+        config = ScoringConfig(LISTEN_METRICS, (visqol_protocol,))
+        pool = self._ensure_pool()
+        futures = {
+            pool.submit(ScoringPair(str(outcome.condition), original_path, outcome.audio_path), config): outcome
+            for outcome in outcomes
+            if outcome.ok and outcome.audio_path is not None
+        }
+        for future in as_completed(futures):
+            yield pool.collect(future, str(futures[future].condition), config)
+
+    def close(self) -> None:
+        """Stop the workers at once (pairs still queued are dropped)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.terminate()
+                self._pool = None
+
+    def _ensure_pool(self) -> MetricsPool:
+        with self._lock:
+            if self._pool is None:
+                warm = ScoringConfig(LISTEN_METRICS, tuple(VISQOL_PROTOCOLS))
+                self._pool = MetricsPool(warm, workers=self._workers)
+            return self._pool
 
 
 def new_run_dir(work_dir: Path, *, keep_s: float = 24 * 3600) -> Path:

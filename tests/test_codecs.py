@@ -38,7 +38,7 @@ def _speech(sample_rate: int, seconds: float = 4.0, seed: int = 3):
 def test_registry_lists_the_classical_codecs_and_both_anchors_all_ready():
     names = [entry.name for entry in registry_entries()]
     assert names[:4] == ["opus", "codec2", "lowpass_3500", "lowpass_7000"]
-    for name in names:
+    for name in names[:4]:
         assert readiness(name).ready, readiness(name).describe()
 
 
@@ -50,7 +50,7 @@ def test_unknown_codec_names_close_matches_and_lists_all():
 def test_a_failing_readiness_check_is_reported_and_blocks_loading(monkeypatch):
     entry = registry_module._ENTRIES["codec2"]
 
-    def broken_check():
+    def broken_check(options):
         raise OSError("libcodec2.so: cannot open shared object file")
 
     monkeypatch.setitem(registry_module._ENTRIES, "codec2", registry_module.RegistryEntry(entry.spec, entry.load, broken_check))
@@ -118,8 +118,12 @@ def test_token_operating_points_report_tokens_per_second():
 
 # ------------------------------------------------------------------------------- every codec
 
+# Codecs without weights; neural codecs are tested on tiny checkpoints in test_neural_codecs.py.
 ALL_CONDITIONS = [
-    (entry.name, point.nominal_kbps) for entry in registry_entries() for point in entry.spec.operating_points
+    (entry.name, point.nominal_kbps)
+    for entry in registry_entries()
+    if entry.weights is None
+    for point in entry.spec.operating_points
 ]
 
 

@@ -6,7 +6,7 @@ import pytest
 import soundfile
 
 from codecbench.audio import prepare_audio
-from codecbench.comparison import Condition, compare, new_run_dir, show_original
+from codecbench.comparison import Condition, ReconstructionScorer, compare, new_run_dir, show_original
 from codecbench.synthetic import speech_like
 
 
@@ -52,3 +52,38 @@ def test_run_dirs_are_fresh_and_old_ones_are_pruned(tmp_path):
     newest = new_run_dir(tmp_path)
     assert not old.exists()
     assert recent.exists() and newest.exists() and recent != newest
+
+
+def test_reconstructions_are_scored_in_a_worker_and_failed_conditions_are_skipped(tmp_path):
+    audio = prepare_audio(speech_like(3.0, 16_000, peak=0.3), 16_000)
+    original = show_original(audio, tmp_path)
+    outcomes = list(compare(audio, [Condition("lowpass_3500"), Condition("codec2", 5.0)], tmp_path, scale=original.scale))
+
+    (scores,) = ReconstructionScorer().score(original.audio_path, outcomes, visqol_protocol="audio-native")
+
+    assert scores.pair_id == "lowpass_3500"
+    assert [(r.metric, r.protocol) for r in scores.results] == [
+        ("visqol", "audio-native"), ("pesq_wb", "p862.2-wb-16k"), ("stoi", "aligned-10k"), ("sisnr", "aligned")
+    ]
+    assert all(result.ok for result in scores.results)
+    assert scores.results[0].value < 4.0  # a 3.5 kHz low-pass is far from transparent in audio mode at 16 kHz
+
+def test_conditions_load_each_codec_with_the_options_the_app_gives(tmp_path, codecbench_home):
+    from codecbench.app import AppSettings
+    from tests.checkpoints import save_funcodec_model
+
+    settings = AppSettings(work_dir=tmp_path / "work", model_dirs={"funcodec": save_funcodec_model(tmp_path / "model")})
+    assert settings.load_options("funcodec").model_dir == tmp_path / "model"
+    assert settings.load_options("opus").model_dir is None
+    audio = prepare_audio(speech_like(2.0, 16_000), 16_000)
+    conditions = [Condition("funcodec", 2.0), Condition("encodec_24khz", 6.0)]
+    with_dir, without_weights = compare(audio, conditions, tmp_path / "out", load_options=settings.load_options)
+    assert with_dir.ok and with_dir.summary["tokens_per_second"] == 200
+    assert "Run `codecbench download encodec_24khz`" in without_weights.error
+
+
+def test_app_settings_refuse_an_unknown_device():
+    from codecbench.app import AppSettings
+
+    with pytest.raises(ValueError, match="device 'tpu' is not one of cpu, cuda, cuda:N"):
+        AppSettings(device="tpu")

@@ -6,18 +6,29 @@ import pytest
 import soundfile
 
 from codecbench.app import AppSettings, launch
+from codecbench.codecs import get_entry, load_codec
+from codecbench.paths import HOME_ENV
 from codecbench.synthetic import speech_like
 from tests.browser import chromium_page, free_port
+from tests.checkpoints import install_in_hub_cache, save_tiny_encodec_24khz
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
+    # A codecbench home whose Hub cache holds (tiny) EnCodec 24 kHz weights and nothing else.
+    home = tmp_path_factory.mktemp("codecbench-home")
+    hub = get_entry("encodec_24khz").weights.hub
+    install_in_hub_cache(home / "hub", hub.repo_id, hub.revision, save_tiny_encodec_24khz(tmp_path_factory.mktemp("encodec")))
     settings = AppSettings(max_duration_s=30.0, work_dir=tmp_path_factory.mktemp("app"))
-    app, url = launch(settings, host="127.0.0.1", port=free_port(), block=False)
-    yield url
-    app.close()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HOME_ENV, str(home))
+        load_codec.cache_clear()
+        app, url = launch(settings, host="127.0.0.1", port=free_port(), block=False)
+        yield url
+        app.close()
+        load_codec.cache_clear()
 
 
 @pytest.fixture
@@ -27,18 +38,50 @@ def clip_path(tmp_path):
     return path
 
 
+# (Gradio puts a Markdown's classes on two nested elements, so count cards, not matches.)
+CARDS_WITH_RESULTS = (
+    "[...document.querySelectorAll('.condition-card')].filter(card => card.querySelector('.condition-result')).length"
+)
+CARDS_WITH_SCORES = (
+    "[...document.querySelectorAll('.condition-card')]"
+    ".filter(card => card.querySelector('.condition-scores table')).length"
+)
+
+# Watches every <audio> element the page shows, including the ones players keep in shadow
+# roots: when the first appeared, when each started playing; and when the first score table
+# appeared.
+WATCH_PLAYERS_AND_SCORES = """() => {
+  window.firstPlayerAt = null; window.firstScoresAt = null; window.firstPlayingAt = null;
+  const players = (root) => [...root.querySelectorAll('*')].flatMap(
+    (el) => [...(el.tagName === 'AUDIO' ? [el] : []), ...(el.shadowRoot ? players(el.shadowRoot) : [])]);
+  window.allPlayers = () => players(document);
+  setInterval(() => {
+    for (const player of players(document)) {
+      if (!player.dataset.seen) {
+        player.dataset.seen = '1';
+        window.firstPlayerAt ??= performance.now();
+        player.addEventListener('playing', () => {
+          player.startedAt ??= performance.now(); window.firstPlayingAt ??= player.startedAt;
+        });
+      }
+    }
+    if (document.querySelector('.condition-scores table')) window.firstScoresAt ??= performance.now();
+  }, 20);
+}"""
+
+
 def test_upload_run_opus_6_and_low_anchor_shows_players_spectrograms_and_kbps(app_url, clip_path):
     with chromium_page() as page:
         page.goto(app_url)
+        page.evaluate(WATCH_PLAYERS_AND_SCORES)
         page.locator("#listen-input input[type=file]").set_input_files(str(clip_path))
-        page.get_by_label("6 kbps", exact=True).check()
-        page.get_by_label("12 kbps", exact=True).uncheck()
+        opus = page.locator("#picker-opus")
+        opus.get_by_label("6 kbps", exact=True).check()
+        opus.get_by_label("12 kbps", exact=True).uncheck()
         page.get_by_label("3.5 kHz", exact=True).check()
         page.get_by_role("button", name="Compare", exact=True).click()
 
-        page.wait_for_function(
-            "document.querySelectorAll('.condition-card .condition-result').length === 2"
-        )
+        page.wait_for_function(f"{CARDS_WITH_RESULTS} === 2")
         page.wait_for_selector("#listen-status:has-text('Done: 2 condition(s).')")
 
         cards = page.locator(".condition-card")
@@ -66,6 +109,60 @@ def test_upload_run_opus_6_and_low_anchor_shows_players_spectrograms_and_kbps(ap
         # The original is shown above the conditions, with its name and rate.
         assert "my_clip.wav · 4.00 s · 16 kHz (mono)" in page.locator(".original-card").inner_text()
 
+        # Scores fill in under each player, after the players are shown.
+        page.wait_for_function(f"{CARDS_WITH_SCORES} === 2")
+        for card in (opus, anchor):
+            table = card.locator(".condition-scores").first.inner_text()
+            assert "ViSQOL (speech)" in table and "PESQ-WB" in table and "STOI" in table and "SI-SNR" in table
+            cells = table.split("\n")[-1].split()
+            assert len(cells) == 5 and cells[-1] == "dB", table  # four numbers, SI-SNR in dB
+            visqol, pesq, stoi = (float(cell) for cell in cells[:3])
+            assert 1.0 <= visqol <= 5.0 and 1.0 <= pesq <= 4.7 and 0.5 <= stoi <= 1.0
+        assert page.evaluate("window.firstPlayerAt < window.firstScoresAt")
+
+
+def test_a_player_keeps_playing_while_the_scores_fill_in(app_url, tmp_path):
+    # A long clip, so that scoring (about 0.1 s per second of audio and condition) lasts
+    # well beyond the moment playback starts.
+    clip = tmp_path / "long_clip.wav"
+    soundfile.write(clip, speech_like(25.0, 16_000, seed=12, peak=0.3), 16_000)
+    with chromium_page() as page:
+        page.goto(app_url)
+        page.evaluate(WATCH_PLAYERS_AND_SCORES)
+        page.locator("#listen-input input[type=file]").set_input_files(str(clip))
+        page.locator("#picker-opus").get_by_label("12 kbps", exact=True).uncheck()
+        page.get_by_label("7 kHz", exact=True).check()
+        page.get_by_role("button", name="Compare", exact=True).click()
+        page.wait_for_function(f"{CARDS_WITH_RESULTS} === 2")
+        page.locator(".condition-card").first.get_by_role("button", name="Play", exact=True).click()
+
+        page.wait_for_function(f"{CARDS_WITH_SCORES} === 2")
+        page.wait_for_timeout(1000)
+        assert page.evaluate("window.firstPlayingAt < window.firstScoresAt"), "scores came before playback started"
+        playing = page.evaluate(
+            """() => window.allPlayers().filter(p => p.startedAt).map(p => ({
+                 paused: p.paused, position_s: p.currentTime,
+                 elapsed_s: (performance.now() - p.startedAt) / 1000 }))"""
+        )
+        assert len(playing) == 1, playing
+        (player,) = playing
+        # Still playing, and as far into the clip as the time since it started: a player that
+        # scoring had reloaded would have jumped back to the start when the scores came.
+        assert not player["paused"], player
+        assert player["position_s"] > 0.8 * player["elapsed_s"] > 0.8, player
+
+
+def test_the_chosen_visqol_protocol_is_the_one_scored(app_url, clip_path):
+    with chromium_page() as page:
+        page.goto(app_url)
+        page.locator("#listen-input input[type=file]").set_input_files(str(clip_path))
+        page.locator("#picker-opus").get_by_label("12 kbps", exact=True).uncheck()
+        page.locator("#listen-visqol-protocol input").click()
+        page.get_by_role("option", name="audio-native", exact=False).click()
+        page.get_by_role("button", name="Compare", exact=True).click()
+        page.wait_for_function(f"{CARDS_WITH_SCORES} === 1")
+        assert "ViSQOL (audio-native)" in page.locator(".condition-scores").first.inner_text()
+
 
 def test_compare_without_a_clip_says_what_to_do(app_url):
     with chromium_page() as page:
@@ -84,3 +181,31 @@ def test_a_file_that_is_not_audio_gets_a_clear_error(app_url, tmp_path):
         page.get_by_role("button", name="Compare", exact=True).click()
         page.get_by_text("not an audio file codecbench can read").first.wait_for()
         assert page.locator(".condition-card").count() == 0
+
+
+def test_a_downloaded_neural_codec_runs_and_one_without_weights_says_how_to_get_them(app_url, clip_path):
+    with chromium_page() as page:
+        page.goto(app_url)
+        missing = page.locator("#picker-dac_16khz")
+        assert "codecbench download dac_16khz" in missing.inner_text()
+        assert missing.get_by_label("6 kbps", exact=True).is_disabled()
+
+        page.locator("#listen-input input[type=file]").set_input_files(str(clip_path))
+        opus = page.locator("#picker-opus")
+        opus.get_by_label("6 kbps", exact=True).uncheck()
+        opus.get_by_label("12 kbps", exact=True).uncheck()
+        page.locator("#picker-encodec_24khz").get_by_label("1.5 kbps", exact=True).check()
+        page.get_by_role("button", name="Compare", exact=True).click()
+        page.wait_for_selector("#listen-status:has-text('Done: 1 condition(s).')")
+
+        card = page.locator(".condition-card").first
+        text = card.locator(".condition-result").first.inner_text()
+        assert "encodec_24khz 1.5 kbps" in card.inner_text()
+        measured = float(text.split("kbps measured")[0].split()[-1])
+        assert 1.5 <= measured < 1.52  # 75 frames/s x 2 codebooks x 10 bits, last frame paid in full
+        player = card.locator("audio[src]").first
+        player.wait_for(state="attached")
+        duration = page.wait_for_function(
+            "a => a.readyState >= 1 && a.duration > 0 ? a.duration : null", arg=player.element_handle()
+        ).json_value()
+        assert duration == pytest.approx(4.0, abs=0.05)

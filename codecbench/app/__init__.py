@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from codecbench.codecs.base import LoadOptions
 
 
 def _default_work_dir() -> Path:
@@ -19,39 +21,58 @@ class AppSettings:
     Args:
         max_duration_s: longest upload accepted on the Listen page.
         work_dir: where reconstructions and plots are written for the browser to fetch.
+        scoring_workers: worker processes that score reconstructions (one core each).
+        database_url: the database of MUSHRA tests (see :func:`codecbench.storage.open_database`).
+        admin_password: password of the Admin page; without one the Admin page refuses everything.
+        public_url: the address participants reach the app at, for links shown on the Admin page
+            (default: the address the app listens on).
+        model_dirs: codec name -> local model directory to load instead of the Hub cache.
+        device: where neural codecs run (``cpu``, ``cuda``, ``cuda:N``).
     """
 
     max_duration_s: float = 600.0
     work_dir: Path = field(default_factory=_default_work_dir)
+    scoring_workers: int = 1
+    database_url: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
+    public_url: str | None = None
+    model_dirs: Mapping[str, Path] = field(default_factory=dict)
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.scoring_workers < 1:
+            raise ValueError(f"scoring_workers must be at least 1, got {self.scoring_workers}")
+        LoadOptions(device=self.device)  # validates the device string
+
+    def load_options(self, codec: str) -> LoadOptions:
+        """How the app loads ``codec``."""
+        return LoadOptions(model_dir=self.model_dirs.get(codec), device=self.device)
 
 
-def build_app(settings: AppSettings = AppSettings()):
-    """The whole app as a ``gr.Blocks`` (not launched)."""
+def build_app(settings: AppSettings = AppSettings(), scorer=None):
+    """The main pages (served at ``/``) as a ``gr.Blocks`` (not launched).
+
+    ``scorer``: the Listen page's :class:`codecbench.comparison.ReconstructionScorer`.
+    """
     import gradio as gr
 
     from codecbench.app.listen_page import build_listen_page
 
     with gr.Blocks(title="codecbench") as app:
-        gr.Markdown("# codecbench\nListen to speech codecs side by side.")
+        gr.Markdown("# codecbench\nListen to speech codecs side by side. MUSHRA tests: [Admin](/admin/).")
         with gr.Tab("Listen"):
-            build_listen_page(settings)
+            build_listen_page(settings, scorer)
     return app
 
 
 def launch(settings: AppSettings = AppSettings(), *, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
-    """Build and serve the app; with ``block=False`` return ``(app, url)`` with the server running."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    """Serve the whole app (see :mod:`codecbench.app.server`).
+
+    With ``block=False`` the server runs in a background thread and ``(server, url)`` is
+    returned; ``server.close()`` stops it.
+    """
+    from codecbench.app.server import serve
+
     settings.work_dir.mkdir(parents=True, exist_ok=True)
-    app = build_app(settings)
-    app.queue(default_concurrency_limit=2)
-    _, url, _ = app.launch(
-        server_name=host,
-        server_port=port,
-        prevent_thread_lock=not block,
-        allowed_paths=[str(settings.work_dir)],
-        footer_links=["settings"],
-        show_error=True,
-        max_file_size="1gb",
-        quiet=not block,
-    )
-    return app, url
+    running = serve(settings, host=host, port=port, block=block, public_url=settings.public_url)
+    return (running, running.url) if running is not None else (None, f"http://{host}:{port}/")

@@ -5,10 +5,19 @@ from codecbench.codecs.base import (
     CodecNotReadyError,
     CodecSpec,
     EncodedAudio,
+    LoadOptions,
     OperatingPoint,
     Readiness,
+    TokenPayload,
 )
-from codecbench.codecs.registry import RegistryEntry, get_entry, load_codec, readiness, registry_entries
+from codecbench.codecs.registry import (
+    RegistryEntry,
+    codec_spec,
+    get_entry,
+    load_codec,
+    readiness,
+    registry_entries,
+)
 from codecbench.codecs.transcode import TranscodeResult, transcode
 
 __all__ = [
@@ -16,10 +25,13 @@ __all__ = [
     "CodecNotReadyError",
     "CodecSpec",
     "EncodedAudio",
+    "LoadOptions",
     "OperatingPoint",
     "Readiness",
     "RegistryEntry",
+    "TokenPayload",
     "TranscodeResult",
+    "codec_spec",
     "get_entry",
     "load_codec",
     "readiness",

@@ -9,11 +9,19 @@ Bitrate is measured from the payload, never copied from a table.
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# A requested bitrate matches a listed operating point when they agree to two decimals, as
+# labels print them ("7.75 kbps" is DAC 44 kHz's 7.751953125 kbps).
+KBPS_MATCH_TOLERANCE = 0.005
+DEVICE_PATTERN = re.compile(r"cpu|cuda(:[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,8 @@ class CodecSpec:
             rate (filters) or picks from several (see :meth:`Codec.codec_sample_rate_hz`).
         operating_points: the listed settings, lowest bitrate first.
         bitrate_range_kbps: when set, any bitrate in this closed range is also accepted.
+        points_from_model: the operating points are read from the model a user points the
+            codec at (``--model-dir``); the spec itself then lists none.
     """
 
     name: str
@@ -82,9 +92,10 @@ class CodecSpec:
     sample_rate_hz: int | None
     operating_points: tuple[OperatingPoint, ...]
     bitrate_range_kbps: tuple[float, float] | None = None
+    points_from_model: bool = False
 
     def __post_init__(self) -> None:
-        if not self.operating_points:
+        if not self.operating_points and not self.points_from_model:
             raise ValueError(f"codec {self.name!r} lists no operating points")
 
     def operating_point(self, kbps: float | None = None) -> OperatingPoint:
@@ -95,6 +106,11 @@ class CodecSpec:
         Raises:
             ValueError: the bitrate is not one this codec runs at; the message lists them.
         """
+        if not self.operating_points:
+            raise ValueError(
+                f"{self.name} takes its operating points from the model it loads: "
+                "pass --model-dir DIR (`codecbench codecs` lists what it needs)."
+            )
         if kbps is None:
             if len(self.operating_points) == 1:
                 return self.operating_points[0]
@@ -102,7 +118,7 @@ class CodecSpec:
                 f"{self.name} needs a bitrate: choose one of {self.describe_bitrates()} (-b KBPS)."
             )
         for point in self.operating_points:
-            if point.nominal_kbps is not None and math.isclose(point.nominal_kbps, kbps, abs_tol=1e-6):
+            if point.nominal_kbps is not None and abs(point.nominal_kbps - kbps) <= KBPS_MATCH_TOLERANCE:
                 return point
         if self.bitrate_range_kbps is not None:
             low, high = self.bitrate_range_kbps
@@ -122,9 +138,12 @@ class CodecSpec:
             "sample_rate_hz": self.sample_rate_hz,
             "operating_points": [point.to_dict() for point in self.operating_points],
             "bitrate_range_kbps": self.bitrate_range_kbps,
+            "points_from_model": self.points_from_model,
         }
 
     def describe_bitrates(self) -> str:
+        if not self.operating_points:
+            return "the model's own bitrates (--model-dir)"
         listed = ", ".join(
             f"{p.nominal_kbps:g}" + (f" ({p.label})" if p.label != f"{p.nominal_kbps:g} kbps" else "")
             for p in self.operating_points
@@ -136,25 +155,67 @@ class CodecSpec:
         return listed + " kbps"
 
 
+@dataclass(frozen=True, eq=False)
+class TokenPayload:
+    """What a token (neural) codec transmits.
+
+    Attributes:
+        codes: integer codebook indices ``[num_codebooks, num_frames]``.
+        scale: the loudness (RMS) scale of codecs that normalise their input (FunCodec),
+            sent as one float32; ``None`` for codecs without one.
+    """
+
+    codes: np.ndarray
+    scale: float | None = None
+
+    SCALE_BITS = 32
+
+    def __post_init__(self) -> None:
+        if self.codes.ndim != 2 or not np.issubdtype(self.codes.dtype, np.integer):
+            raise ValueError(f"codes must be an integer array [num_codebooks, num_frames], got {self.codes.dtype} {self.codes.shape}")
+
+    @property
+    def num_codebooks(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.codes.shape[1])
+
+    def num_bits(self, bits_per_token: int) -> int:
+        """Bits of the token stream: every token at ``bits_per_token``."""
+        return self.codes.size * bits_per_token
+
+    @property
+    def side_info_bits(self) -> int:
+        """Per-clip side information: the scale, sent once as a float32, if there is one."""
+        return self.SCALE_BITS if self.scale is not None else 0
+
+
 @dataclass(frozen=True)
 class EncodedAudio:
     """What an encoder emits: everything its decoder needs, and nothing else.
 
     Attributes:
-        payload: ``bytes`` for bitstream codecs; integer tokens ``[num_codebooks, num_frames]``
-            for token codecs; the processed float waveform ``[num_samples]`` for anchors.
-        payload_bits: size of the payload in bits as it would be transmitted; ``None`` for
-            anchors, which have no bitstream.
+        payload: ``bytes`` for bitstream codecs; a :class:`TokenPayload` (integer tokens
+            ``[num_codebooks, num_frames]``, plus a scale for some) for token codecs; the
+            processed float waveform ``[num_samples]`` for anchors.
+        payload_bits: size of the payload's stream in bits as it would be transmitted; ``None``
+            for anchors, which have no bitstream. Measured bitrate counts these.
+        side_info_bits: per-clip side information the decoder also needs, sent once rather
+            than streamed (FunCodec's loudness scale, FACodec's timbre vector). Reported apart
+            from the bitrate, as papers do, so measured kbps compares with the nominal rate.
         num_samples: length of the encoded audio at ``sample_rate_hz`` (decoders pad frames).
         sample_rate_hz: rate of the audio that was encoded.
         operating_point: the setting used.
     """
 
-    payload: bytes | np.ndarray
+    payload: bytes | TokenPayload | np.ndarray
     payload_bits: int | None
     num_samples: int
     sample_rate_hz: int
     operating_point: OperatingPoint
+    side_info_bits: int = 0
 
     @property
     def duration_s(self) -> float:
@@ -195,6 +256,41 @@ class Codec(ABC):
     def delay_samples(self, operating_point: OperatingPoint) -> int:
         """Samples (at the codec rate) by which ``decode`` output lags the input."""
         return 0
+
+    def encode_batch(
+        self, clips: Sequence[np.ndarray], sample_rate_hz: int, operating_point: OperatingPoint
+    ) -> list[EncodedAudio]:
+        """Encode several clips ``[n_i]`` at once; each result equals what :meth:`encode` gives alone.
+
+        The default encodes one clip after the other. Neural codecs override it to run clips
+        through the model together.
+        """
+        return [self.encode(clip, sample_rate_hz, operating_point) for clip in clips]
+
+    def decode_batch(self, encoded: Sequence[EncodedAudio]) -> list[np.ndarray]:
+        """Decode several payloads at once; each result equals what :meth:`decode` gives alone."""
+        return [self.decode(item) for item in encoded]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a codec.
+
+    Args:
+        model_dir: a local model directory to load instead of the copy in codecbench's Hub
+            cache (neural codecs only); made absolute.
+        device: where neural codecs run: ``cpu``, ``cuda`` or ``cuda:N``. Classical codecs and
+            anchors always run on the CPU.
+    """
+
+    model_dir: Path | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"device {self.device!r} is not one of cpu, cuda, cuda:N")
+        if self.model_dir is not None:
+            object.__setattr__(self, "model_dir", Path(self.model_dir).expanduser().absolute())
 
 
 @dataclass(frozen=True)

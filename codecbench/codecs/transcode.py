@@ -28,6 +28,8 @@ class TranscodeResult:
         codec: registry name of the codec.
         operating_point: the setting used.
         measured_kbps: payload bits / input duration; ``None`` for anchors.
+        side_info_bits: per-clip side information sent besides the payload's stream (not in
+            ``measured_kbps``).
         codec_sample_rate_hz: the rate the codec ran at.
         delay_samples: codec delay removed from the output, in samples at the codec rate.
         processing_s: wall-clock time of resampling, encoding and decoding.
@@ -38,6 +40,7 @@ class TranscodeResult:
     codec: str
     operating_point: OperatingPoint
     measured_kbps: float | None
+    side_info_bits: int
     codec_sample_rate_hz: int
     delay_samples: int
     processing_s: float
@@ -58,6 +61,7 @@ class TranscodeResult:
             "operating_point": self.operating_point.label,
             "nominal_kbps": self.operating_point.nominal_kbps,
             "measured_kbps": None if self.measured_kbps is None else round(self.measured_kbps, 3),
+            "side_info_bits": self.side_info_bits,
             "tokens_per_second": self.operating_point.tokens_per_second,
             "input_sample_rate": self.sample_rate_hz,
             "codec_sample_rate": self.codec_sample_rate_hz,
@@ -86,6 +90,7 @@ def transcode(codec: Codec, audio: Audio, operating_point: OperatingPoint) -> Tr
         codec=codec.spec.name,
         operating_point=operating_point,
         measured_kbps=encoded.measured_kbps,
+        side_info_bits=encoded.side_info_bits,
         codec_sample_rate_hz=codec_rate,
         delay_samples=delay,
         processing_s=processing_s,

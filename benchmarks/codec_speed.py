@@ -1,0 +1,198 @@
+"""Neural codec speed on CPU, with full-size architectures and random weights.
+
+Random weights cost exactly what trained ones cost, so no download is needed. For each codec
+this prints:
+
+1. the real-time factor (processing time / audio duration) of encode + decode of one clip
+   (10 s by default) at the codec's lowest and highest operating point, through codecbench;
+2. codecbench's overhead over a bare model call (the same encode + decode straight on the
+   torch model, no numpy conversion, payloads or checks), at the highest operating point
+   (target <= 5 %);
+3. throughput of 16 clips encoded + decoded one by one vs with ``encode_batch`` /
+   ``decode_batch`` allowed 16 clips per call (what codecbench does on a GPU; on the CPU it
+   runs one clip per call, which these figures justify), for clips of different lengths
+   (2-10 s, as in a test set) and of one length (4 s, as in segmented data).
+
+    python benchmarks/codec_speed.py [--codecs encodec_24khz,dac_16khz] [--repeats 3] [--clip-s 10]
+                                     [--batch-clips 16 (0 skips part 3)] [--threads N]
+
+Every figure is the best of ``--repeats`` runs, the variants compared taking turns, so that
+other work on the machine slows them alike and is left out as far as possible.
+
+Adding a codec is one :class:`BenchCodec` in :data:`CODECS`: a function that writes
+full-size random weights in its upstream format, and the bare encode + decode it wraps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from codecbench.codecs import LoadOptions, load_codec  # noqa: E402
+from codecbench.codecs.token_codec import BatchLimits  # noqa: E402
+from codecbench.synthetic import speech_like  # noqa: E402
+from tests.checkpoints import funcodec_config, save_funcodec_model  # noqa: E402
+
+
+@dataclass(frozen=True)
+class BenchCodec:
+    """A registry codec to time.
+
+    Args:
+        name: registry name (loaded with ``--model-dir`` pointing at the random weights).
+        write_weights: writes full-size random weights, in the upstream format, to a directory.
+        bare_call: encode + decode of a ``[1, 1, T]`` tensor at ``num_codebooks`` straight on
+            the loaded codec's torch model.
+    """
+
+    name: str
+    write_weights: Callable[[Path], None]
+    bare_call: Callable[[object, torch.Tensor, int], torch.Tensor]
+
+
+def _write_encodec_24khz(directory: Path) -> None:
+    from transformers import EncodecConfig, EncodecModel
+
+    model = EncodecModel(EncodecConfig())  # facebook/encodec_24khz's architecture
+    with torch.no_grad():
+        for layer in model.quantizer.layers:
+            layer.codebook.embed.normal_()
+    model.save_pretrained(directory)
+
+
+def _write_funcodec(ratios: tuple[int, ...]) -> Callable[[Path], None]:
+    def write(directory: Path) -> None:
+        save_funcodec_model(directory, funcodec_config(ratios=ratios, n_filters=32, dimension=128))
+
+    return write
+
+
+def _write_dac(ratios: list[int], n_codebooks: int) -> Callable[[Path], None]:
+    def write(directory: Path) -> None:
+        from transformers import DacConfig, DacModel
+
+        DacModel(DacConfig(downsampling_ratios=ratios, n_codebooks=n_codebooks)).save_pretrained(directory)
+
+    return write
+
+
+def _bare_encodec(codec, audio: torch.Tensor, num_codebooks: int) -> torch.Tensor:
+    model = codec.model
+    encoded = model.encode(audio, bandwidth=codec._bandwidth_for[num_codebooks])
+    return model.decode(encoded.audio_codes, encoded.audio_scales).audio_values
+
+
+def _bare_dac(codec, audio: torch.Tensor, num_codebooks: int) -> torch.Tensor:
+    codes = codec.model.encode(audio, n_quantizers=num_codebooks).audio_codes
+    return codec.model.decode(audio_codes=codes).audio_values
+
+
+CODECS = (
+    BenchCodec("encodec_24khz", _write_encodec_24khz, _bare_encodec),
+    BenchCodec("funcodec_en_libritts_16k_nq32ds640", _write_funcodec((8, 5, 4, 2, 2)), _bare_encodec),
+    BenchCodec("funcodec_en_libritts_16k_nq32ds320", _write_funcodec((8, 5, 4, 2)), _bare_encodec),
+    BenchCodec("dac_16khz", _write_dac([2, 4, 5, 8], 12), _bare_dac),
+    BenchCodec("dac_24khz", _write_dac([2, 4, 5, 8], 32), _bare_dac),
+    BenchCodec("dac_44khz", _write_dac([2, 4, 8, 8], 9), _bare_dac),
+)
+
+
+def _best_s(*works: Callable[[], object], repeats: int) -> list[float]:
+    """Best wall-clock time of each of ``works``, running them in turn ``repeats`` times."""
+    best = [float("inf")] * len(works)
+    for _ in range(repeats):
+        for index, work in enumerate(works):
+            started = time.perf_counter()
+            work()
+            best[index] = min(best[index], time.perf_counter() - started)
+    return best
+
+
+def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, batch_clips: int) -> None:
+    model_dir = weights_root / entry.name
+    entry.write_weights(model_dir)
+    codec = load_codec(entry.name, LoadOptions(model_dir=model_dir))
+    rate = codec.spec.sample_rate_hz
+    clip = speech_like(clip_s, rate, seed=1)
+    lowest, highest = codec.spec.operating_points[0], codec.spec.operating_points[-1]
+    params_m = sum(p.numel() for p in codec.model.parameters()) / 1e6
+    print(f"\n{entry.name}  ({params_m:.1f} M parameters, {rate} Hz, {clip_s:g} s clip)")
+
+    def codecbench_call(point):
+        return lambda: codec.decode(codec.encode(clip, rate, point))
+
+    codec.decode(codec.encode(clip, rate, lowest))  # warm-up
+    for point, seconds in zip((lowest, highest), _best_s(codecbench_call(lowest), codecbench_call(highest), repeats=repeats)):
+        print(f"  RTF encode+decode at {point.label:>10}: {seconds / clip_s:.3f}  ({seconds:.2f} s)")
+
+    tensor = torch.from_numpy(clip)[None, None]
+
+    def bare():
+        with torch.inference_mode():
+            entry.bare_call(codec, tensor, highest.num_codebooks)
+
+    ours, theirs = _best_s(codecbench_call(highest), bare, repeats=repeats)
+    print(f"  overhead over the bare model call at {highest.label}: {100 * (ours / theirs - 1):+.1f} %  "
+          f"({ours:.3f} s vs {theirs:.3f} s)")
+
+    rng = np.random.default_rng(0)
+    for kind, lengths_s in () if batch_clips == 0 else (
+        ("different lengths (2-10 s)", rng.uniform(2.0, 10.0, batch_clips)),
+        ("one length (4 s)", np.full(batch_clips, 4.0)),
+    ):
+        clips = [speech_like(float(s), rate, seed=i) for i, s in enumerate(lengths_s)]
+        total_s = float(sum(lengths_s))
+
+        def one_by_one():
+            for item in clips:
+                codec.decode(codec.encode(item, rate, highest))
+
+        def batched():
+            codec.batch_limits = BatchLimits(max_clips=16)
+            try:
+                codec.decode_batch(codec.encode_batch(clips, rate, highest))
+            finally:
+                codec.batch_limits = BatchLimits.for_device(codec.device)
+
+        single_s, batch_s = _best_s(one_by_one, batched, repeats=max(1, repeats - 1))
+        print(f"  {batch_clips} clips, {kind}: one by one {total_s / single_s:.1f} x real time, "
+              f"batched {total_s / batch_s:.1f} x real time ({single_s / batch_s:.2f} x faster)")
+    load_codec.cache_clear()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--codecs", default=",".join(entry.name for entry in CODECS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--clip-s", type=float, default=10.0)
+    parser.add_argument("--batch-clips", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    wanted = args.codecs.split(",")
+    unknown = set(wanted) - {entry.name for entry in CODECS}
+    if unknown:
+        parser.error(f"no benchmark for {', '.join(sorted(unknown))}; choose from {', '.join(e.name for e in CODECS)}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    with tempfile.TemporaryDirectory() as home:
+        import os
+
+        os.environ["CODECBENCH_HOME"] = home  # conversions go to a scratch home
+        for entry in CODECS:
+            if entry.name in wanted:
+                bench(entry, Path(home) / "weights", args.clip_s, args.repeats, args.batch_clips)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""The Admin page of MUSHRA tests (``/admin/?test=ID``): progress, screening, results, stimuli, export.
+
+Every event handler checks the admin password itself, so calling the page's API directly is
+refused just like the page is; without a configured password every request is refused. The
+work is done by :mod:`codecbench.listening_test`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from codecbench.listening_test.design import (
+    TestNotFoundError,
+    get_test,
+    list_tests,
+    participant_count,
+    participant_link,
+    set_test_status,
+    stimulus_checks,
+)
+from codecbench.listening_test.ratings import load_ratings, progress_of
+from codecbench.listening_test.report import compute_results, export_ratings_csv, results_figures
+from codecbench.listening_test.screening import SCREENING_RULES, screening_report, screening_rule
+from codecbench.storage import Database
+
+REFRESH_S = 10.0
+
+
+class AdminAuthError(PermissionError):
+    pass
+
+
+def check_admin_password(given: str | None, configured: str | None) -> None:
+    """Refuse unless ``given`` equals the configured password (compared in constant time).
+
+    Raises:
+        AdminAuthError: no password is configured, or ``given`` is wrong.
+    """
+    if not configured:
+        raise AdminAuthError(
+            "The Admin page is disabled: start the app with an admin password "
+            "(CODECBENCH_ADMIN_PASSWORD=... codecbench app)."
+        )
+    if not given or not hmac.compare_digest(given.encode("utf-8"), configured.encode("utf-8")):
+        raise AdminAuthError("Wrong or missing admin password.")
+
+
+def build_admin_page(database: Database, admin_password: str | None, public_url: str) -> gr.Blocks:
+    """The Admin page as its own Blocks (mounted at ``/admin``)."""
+    with gr.Blocks(title="codecbench MUSHRA admin") as page:
+        gr.Markdown("## MUSHRA admin")
+        with gr.Row(equal_height=True):
+            password = gr.Textbox(label="Admin password", type="password", elem_id="admin-password", scale=2)
+            test_id = gr.Textbox(label="Test id", elem_id="admin-test", scale=1)
+            screening = gr.Radio(list(SCREENING_RULES), value="bs1534", label="Screening", scale=2)
+            open_button = gr.Button("Show", variant="primary", elem_id="admin-show", scale=1)
+        status = gr.Markdown(elem_id="admin-status")
+        tests = gr.Dataframe(label="Tests", interactive=False, visible=False, elem_id="admin-tests")
+        with gr.Tab("Progress"):
+            progress = gr.Markdown(elem_id="admin-progress")
+            per_item = gr.Dataframe(label="Submitted trials per item", interactive=False)
+            with gr.Row():
+                close_button = gr.Button("Close the test to new participants")
+                reopen_button = gr.Button("Reopen the test")
+        with gr.Tab("Screening"):
+            exclusions = gr.Dataframe(label="Whom each rule excludes", interactive=False, elem_id="admin-exclusions")
+            screening_notes = gr.Markdown()
+        with gr.Tab("Results"):
+            conditions = gr.Dataframe(label="Per condition", interactive=False, elem_id="admin-conditions")
+            with gr.Row():
+                box_plot = gr.Plot(label="Ratings")
+                interval_plot = gr.Plot(label="Means and 95 % CIs")
+            comparisons = gr.Dataframe(label="Paired comparisons (Wilcoxon signed-rank, Holm)", interactive=False)
+            items = gr.Dataframe(label="Per item and condition", interactive=False)
+        with gr.Tab("Stimuli"):
+            stimuli = gr.Dataframe(label="Stimulus checks", interactive=False)
+        with gr.Tab("Export"):
+            export_button = gr.Button("Export ratings as CSV (with the screening chosen above)", elem_id="admin-export")
+            export_file = gr.File(label="ratings.csv", interactive=False, elem_id="admin-export-file")
+        timer = gr.Timer(REFRESH_S, active=False)
+
+        panels = [status, tests, progress, per_item, exclusions, screening_notes, conditions,
+                  box_plot, interval_plot, comparisons, items, stimuli, timer]
+
+        def authorize(given: str | None) -> None:
+            try:
+                check_admin_password(given, admin_password)
+            except AdminAuthError as error:
+                raise gr.Error(str(error)) from None
+
+        def show(given: str | None, test_text: str | None, rule_name: str) -> tuple:
+            authorize(given)
+            with database.session(read_only=True) as session:
+                listing = _test_listing(session, public_url)
+                if not (test_text or "").strip():
+                    return _empty(panels, "Pick a test id from the list.", listing)
+                try:
+                    test_number = int(str(test_text).strip())
+                    test = get_test(session, test_number)
+                except ValueError:
+                    return _empty(panels, f"**{test_text!r} is not a test id.**", listing)
+                except TestNotFoundError as error:
+                    return _empty(panels, f"**{error}**", listing)
+                results = compute_results(session, test.id, screening_rule(rule_name))
+                state = progress_of(session, test.id)
+                checks = pd.DataFrame(stimulus_checks(session, test.id))
+            box, intervals = results_figures(results) if len(results.ratings) else (None, None)
+            return (
+                f"Test **{test.id}: {test.name}** ({test.status}). Participant link: "
+                f"`{participant_link(public_url, test)}`",
+                gr.update(value=listing, visible=True),
+                _progress_text(state),
+                pd.DataFrame({"item": list(state.ratings_per_item), "submitted trials": list(state.ratings_per_item.values())}),
+                _exclusions(results.all_ratings),
+                results.screening.summary(),
+                results.conditions.reset_index().round(2),
+                box,
+                intervals,
+                results.comparisons.round(4),
+                results.items.reset_index().round(2),
+                _stimulus_table(checks),
+                gr.Timer(active=True),
+            )
+
+        def set_status(given: str | None, test_text: str | None, status_value: str) -> str:
+            authorize(given)
+            try:
+                with database.session() as session:
+                    test = set_test_status(session, int(str(test_text).strip()), status_value)
+            except (ValueError, TestNotFoundError) as error:
+                raise gr.Error(str(error)) from None
+            return f"Test **{test.id}: {test.name}** is now {test.status}."
+
+        def export(given: str | None, test_text: str | None, rule_name: str) -> str:
+            authorize(given)
+            try:
+                with database.session(read_only=True) as session:
+                    ratings = load_ratings(session, int(str(test_text).strip()))
+            except (ValueError, TestNotFoundError) as error:
+                raise gr.Error(str(error)) from None
+            kept = screening_rule(rule_name).screen(ratings).kept(ratings)
+            folder = Path(tempfile.mkdtemp(prefix="codecbench-export-"))
+            return str(export_ratings_csv(kept, folder / f"mushra-test-{test_text}-{rule_name}.csv"))
+
+        inputs = [password, test_id, screening]
+        open_button.click(show, inputs=inputs, outputs=panels)
+        screening.change(show, inputs=inputs, outputs=panels)
+        timer.tick(show, inputs=inputs, outputs=panels, show_progress="hidden")
+        close_button.click(lambda p, t: set_status(p, t, "closed"), inputs=[password, test_id], outputs=status)
+        reopen_button.click(lambda p, t: set_status(p, t, "open"), inputs=[password, test_id], outputs=status)
+        export_button.click(export, inputs=inputs, outputs=export_file)
+        def test_from_link(request: gr.Request) -> str:
+            return request.query_params.get("test", "")
+
+        page.load(test_from_link, inputs=None, outputs=test_id)
+    return page
+
+
+def _test_listing(session, public_url: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"id": t.id, "name": t.name, "status": t.status, "participants": participant_count(session, t.id),
+             "items": len(t.items), "rated conditions": len(t.rated_conditions)}
+            for t in list_tests(session)
+        ],
+        columns=["id", "name", "status", "participants", "items", "rated conditions"],
+    )
+
+
+def _empty(panels: list, message: str, listing: pd.DataFrame) -> tuple:
+    return (message, gr.update(value=listing, visible=True), *([None] * (len(panels) - 3)), gr.Timer(active=False))
+
+
+def _progress_text(state) -> str:
+    last = state.last_activity.strftime("%Y-%m-%d %H:%M:%S UTC") if state.last_activity else "never"
+    return (
+        f"**{state.started}** participant(s) started, **{state.completed}** completed; now reading instructions: "
+        f"{state.in_instructions}, level check: {state.in_level_check}, rating: {state.rating}. "
+        f"Last activity: {last}. (Refreshes every {REFRESH_S:g} s.)"
+    )
+
+
+def _exclusions(ratings: pd.DataFrame) -> pd.DataFrame:
+    rows = [
+        {"rule": result.rule, "assessors": len(result.assessors), "excluded": assessor, "reasons": "; ".join(reasons)}
+        for result in screening_report(ratings)
+        for assessor, reasons in (result.excluded.items() or [("(nobody)", ())])
+    ]
+    return pd.DataFrame(rows, columns=["rule", "assessors", "excluded", "reasons"])
+
+
+def _stimulus_table(checks: pd.DataFrame) -> pd.DataFrame:
+    if checks.empty:
+        return checks
+    checks = checks.copy()
+    checks["sha256"] = checks["sha256"].str[:16]
+    wanted = ["item", "condition", "sha256", "loudness_lufs", "peak_dbfs", "gain_db", "measured_kbps",
+              "codec_delay_removed_samples", "delay_removed_samples", "anchor_mask"]
+    table = checks[[c for c in wanted if c in checks.columns]]
+    if "anchor_mask" in table.columns:
+        table = table.assign(anchor_mask=table["anchor_mask"].map(
+            lambda m: "" if not isinstance(m, dict) else ("passes" if m["passes"] else "FAILS") + (" (identity)" if m["identity"] else "")))
+    return table

@@ -1,0 +1,111 @@
+"""The MUSHRA participant page, reached by a test's opaque link (``/mushra/?test=TOKEN``).
+
+Layout and events only: the page asks :mod:`codecbench.listening_test.flow` for the session's
+view and shows its stage. The player (``static/mushra_player.js``, in a ``gr.HTML``) plays the
+stimuli by token and sends play events and ratings to the participant API
+(:mod:`codecbench.app.mushra_api`); after a trial is stored it fires the component's ``submit``
+event, and the page shows the next view.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import gradio as gr
+
+from codecbench.app.mushra_api import MUSHRA_API_PATH
+from codecbench.listening_test import flow
+from codecbench.storage import Database
+
+PAGE_TITLE = "Listening test"
+
+
+def player_assets() -> tuple[str, str]:
+    """The player's ``<head>`` HTML (its script, inline) and its CSS."""
+    static = resources.files("codecbench.app") / "static"
+    script = (static / "mushra_player.js").read_text(encoding="utf-8")
+    return f"<script>{script}</script>", (static / "mushra_player.css").read_text(encoding="utf-8")
+
+
+def build_participant_page(database: Database) -> gr.Blocks:
+    """The participant page as its own Blocks (mounted at ``/mushra``), sharing nothing with other pages."""
+    with gr.Blocks(title=PAGE_TITLE) as page:
+        session_token = gr.State(None)
+        title = gr.Markdown(f"## {PAGE_TITLE}", elem_id="mushra-title")
+        message = gr.Markdown(visible=False, elem_id="mushra-message")
+        with gr.Column(visible=False, elem_id="mushra-instructions") as intro:
+            instructions = gr.Markdown()
+            start_button = gr.Button("Start", variant="primary", elem_id="mushra-start")
+        player = gr.HTML(
+            value=None,
+            html_template='<div class="mushra-player-root"></div>',
+            js_on_load=(
+                "window.CodecbenchMushra.mount(element, props, trigger, watch, "
+                f"window.location.origin + {json.dumps(MUSHRA_API_PATH)});"
+            ),
+            apply_default_css=False,
+            elem_id="mushra-player",
+        )
+        with gr.Column(visible=False, elem_id="mushra-level") as level:
+            level_ok = gr.Checkbox(label="I am wearing headphones and the level is comfortable.", elem_id="mushra-level-ok")
+            level_button = gr.Button("Continue", variant="primary", elem_id="mushra-level-continue")
+        completion = gr.Markdown(visible=False, elem_id="mushra-complete")
+        outputs = [session_token, title, message, intro, instructions, player, level, completion]
+
+        def show(view: flow.SessionView | None, error: str | None = None) -> tuple:
+            if view is None:
+                return (None, f"## {PAGE_TITLE}", gr.update(value=error, visible=True), gr.update(visible=False),
+                        gr.update(), None, gr.update(visible=False), gr.update(visible=False))
+            return (
+                view.session_token,
+                f"## {view.test_name}",
+                gr.update(value="", visible=False),
+                gr.update(visible=view.stage == "instructions"),
+                view.instructions,
+                {key: value for key, value in view.to_dict().items() if key != "instructions"},
+                gr.update(visible=view.stage == "level_check"),
+                gr.update(value=_completion_text(view), visible=view.stage == "complete"),
+            )
+
+        def run(action) -> tuple:
+            try:
+                with database.session() as session:
+                    return show(action(session))
+            except flow.FlowError as error:
+                return show(None, f"**{error.message}**")
+
+        def open_link(request: gr.Request) -> tuple:
+            params = dict(request.query_params)
+            user_agent = request.headers.get("user-agent", "")
+            if not params.get("test"):
+                return show(None, "**This page needs the test link you were given (it ends in `?test=...`).**")
+            return run(lambda s: flow.start_session(s, params["test"], params, user_agent=user_agent))
+
+        def start(token: str | None) -> tuple:
+            return run(lambda s: flow.advance(s, token or "", "instructions"))
+
+        def level_checked(token: str | None, confirmed: bool) -> tuple:
+            if not confirmed:
+                gr.Warning("Please confirm that you wear headphones and that the level is comfortable.")
+                return tuple(gr.update() for _ in outputs)
+            return run(lambda s: flow.advance(s, token or "", "level_check"))
+
+        def refresh(token: str | None) -> tuple:
+            return run(lambda s: flow.session_view(s, token or ""))
+
+        fast = {"outputs": outputs, "concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
+        page.load(open_link, **fast)
+        start_button.click(start, inputs=session_token, **fast)
+        level_button.click(level_checked, inputs=[session_token, level_ok], **fast)
+        player.submit(refresh, inputs=session_token, **fast)
+    return page
+
+
+def _completion_text(view: flow.SessionView) -> str:
+    if view.stage != "complete":
+        return ""
+    text = f"### Thank you! You have finished the test.\n\nYour completion code is **`{view.completion_code}`**."
+    if view.redirect_url:
+        text += f"\n\nYou will be taken back in a few seconds, or [continue now]({view.redirect_url})."
+    return text

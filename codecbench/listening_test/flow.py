@@ -1,0 +1,347 @@
+"""A participant's way through a MUSHRA test, kept in SQL so that a reload resumes it.
+
+Stages: ``instructions`` -> ``level_check`` (if the test has one) -> ``trials`` (the training
+trial first, if any, then the assigned items in random order) -> ``complete``. Each stage is
+left by an explicit step (:func:`advance`, or submitting the last trial), so repeating a
+request never skips anything. The browser only ever sees opaque tokens: the session token, one
+token per trial and one per stimulus of a trial, and letters as stimulus labels.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from codecbench.listening_test.assignment import item_rating_counts, least_rated_items
+from codecbench.listening_test.spec import TestSettings
+from codecbench.storage.base import utc_now
+from codecbench.storage.listening_tables import (
+    ItemRow,
+    ListeningTestRow,
+    ParticipantRow,
+    PlayEventRow,
+    SessionRow,
+    StimulusRow,
+    TrialRow,
+    TrialStimulusRow,
+)
+
+LABELS = string.ascii_uppercase[:12]
+# Keys of the link that are stored with the participant (crowd IDs and the like), and limits on them.
+MAX_LINK_PARAMS = 20
+MAX_LINK_VALUE_CHARS = 200
+COMPLETION_CODE_CHARS = string.ascii_uppercase + string.digits
+
+DEFAULT_INSTRUCTIONS = """\
+**Thank you for taking part.** Please use headphones in a quiet room.
+
+In each trial you hear a **reference** recording and several versions of it, labelled with
+letters. Rate how close each version sounds to the reference, from 0 (**Bad**) to
+100 (**Excellent**). One of the versions is the reference itself: if you find it, rate it 100.
+Some versions are deliberately degraded, so use the whole scale.
+
+* Switch between the reference and the versions with the buttons or the keys (**R**, **1**, **2**, …);
+  **space** starts and stops playback. Switching keeps the playback position.
+* Drag across the waveform to loop a part of the recording; double-click it to loop the whole.
+* Every version must be played before you can go on. You can listen as often as you like.
+
+The first trial is for practice. Your progress is saved: if the page reloads, you continue
+where you were.
+"""
+
+
+class FlowError(Exception):
+    """A participant request that cannot be honoured; ``message`` is shown to the participant."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class LinkNotValidError(FlowError):
+    status_code = 404
+
+
+class ParticipantRefusedError(FlowError):
+    status_code = 403
+
+
+class SubmissionRefusedError(FlowError):
+    """The submission breaks a rule of the test (not all played, no 100, already final, ...)."""
+
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class StimulusButton:
+    label: str
+    token: str
+    played: bool
+
+
+@dataclass(frozen=True)
+class TrialView:
+    """What the player needs for one trial, and nothing that names a condition."""
+
+    token: str
+    number: int  # 1-based among the test trials; 0 for the training trial
+    total: int  # number of test trials
+    is_training: bool
+    reference_token: str
+    stimuli: tuple[StimulusButton, ...]
+    sample_rate_hz: int
+    duration_s: float
+    require_100: bool
+    min_listen_s: float
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """Everything the participant page shows for the session's current stage."""
+
+    stage: str
+    session_token: str
+    test_name: str
+    instructions: str
+    level_check_token: str | None = None
+    trial: TrialView | None = None
+    completion_code: str | None = None
+    redirect_url: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def start_session(
+    session: Session,
+    link_token: str,
+    link_params: Mapping[str, str],
+    *,
+    user_agent: str = "",
+    rng: random.Random | None = None,
+) -> SessionView:
+    """Open a test link: resume the participant's session, or start one with assigned trials.
+
+    ``link_params`` are the link's query parameters. ``session=TOKEN`` resumes that session;
+    the crowd ID parameter (e.g. ``PROLIFIC_PID``) resumes that participant's session, or shows
+    the completion page again if they finished: nobody takes a test twice under one ID.
+
+    Raises:
+        LinkNotValidError: no test has this link, or the session token is unknown.
+        ParticipantRefusedError: the ID is missing where the test needs one, or the test is closed.
+    """
+    test = session.scalars(
+        select(ListeningTestRow).where(ListeningTestRow.link_token == link_token).with_for_update()
+    ).first()
+    if test is None:
+        raise LinkNotValidError("This test link is not valid. Please check the address you were given.")
+    settings = TestSettings.from_json(test.settings_json)
+
+    session_token = link_params.get("session")
+    if session_token:
+        row = find_session(session, session_token)
+        if row.participant.test_id != test.id:
+            raise LinkNotValidError("This session belongs to another test.")
+        return _touch_and_view(session, row)
+
+    external_id = _external_id(link_params, settings)
+    if external_id is not None:
+        existing = _participant_session(session, test.id, external_id)
+        if existing is not None:
+            return _touch_and_view(session, existing)
+    if test.status != "open":
+        raise ParticipantRefusedError("This test is closed and takes no new participants. Thank you for your interest.")
+
+    rng = rng or random.Random(secrets.randbits(64))
+    try:
+        with session.begin_nested():
+            row = _create_session(session, test, settings, external_id, link_params, user_agent, rng)
+    except IntegrityError:
+        # The same ID arrived twice at once (PostgreSQL); the other request created the session.
+        existing = _participant_session(session, test.id, external_id) if external_id else None
+        if existing is None:
+            raise
+        row = existing
+    return session_view(session, row.token)
+
+
+def session_view(session: Session, session_token: str) -> SessionView:
+    """The current view of a session.
+
+    Raises:
+        LinkNotValidError: unknown session token.
+    """
+    row = find_session(session, session_token)
+    test = row.participant.test
+    settings = TestSettings.from_json(test.settings_json)
+    crowd = settings.crowd
+    base = dict(
+        stage=row.stage,
+        session_token=row.token,
+        test_name=test.name,
+        instructions=settings.instructions or DEFAULT_INSTRUCTIONS,
+    )
+    if row.stage == "complete":
+        return SessionView(**base, completion_code=row.completion_code, redirect_url=crowd.redirect_url if crowd else None)
+    if row.stage == "level_check":
+        first_reference = row.trials[0].stimuli[0]
+        return SessionView(**base, level_check_token=first_reference.token)
+    if row.stage == "trials":
+        return SessionView(**base, trial=_trial_view(session, row, settings))
+    return SessionView(**base)
+
+
+def advance(session: Session, session_token: str, from_stage: str) -> SessionView:
+    """Leave ``from_stage`` (instructions or level check); a repeated or stale request changes nothing."""
+    if from_stage not in ("instructions", "level_check"):
+        raise FlowError(f"cannot advance from {from_stage!r}; only from instructions or level_check.")
+    row = find_session(session, session_token)
+    if row.stage == from_stage:
+        settings = TestSettings.from_json(row.participant.test.settings_json)
+        row.stage = "level_check" if from_stage == "instructions" and settings.level_check else "trials"
+    return _touch_and_view(session, row)
+
+
+def current_trial(row: SessionRow) -> TrialRow | None:
+    """The first trial not yet submitted, or ``None`` when all are."""
+    return next((trial for trial in row.trials if trial.submitted_at is None), None)
+
+
+def played_stimuli(session: Session, trial: TrialRow, min_listen_s: float) -> set[int]:
+    """Ids of the trial's stimuli the player reported audible (for at least ``min_listen_s`` in total)."""
+    events = session.execute(
+        select(PlayEventRow.trial_stimulus_id, PlayEventRow.kind, PlayEventRow.listened_s)
+        .join(TrialStimulusRow, TrialStimulusRow.id == PlayEventRow.trial_stimulus_id)
+        .where(TrialStimulusRow.trial_id == trial.id)
+    ).all()
+    started = {stimulus_id for stimulus_id, kind, _ in events if kind == "start"}
+    if min_listen_s <= 0:
+        return started
+    listened: dict[int, float] = {}
+    for stimulus_id, kind, listened_s in events:
+        if kind == "stop":
+            listened[stimulus_id] = listened.get(stimulus_id, 0.0) + listened_s
+    return {stimulus_id for stimulus_id in started if listened.get(stimulus_id, 0.0) >= min_listen_s - 1e-6}
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def _external_id(link_params: Mapping[str, str], settings: TestSettings) -> str | None:
+    crowd = settings.crowd
+    if crowd is None:
+        return None
+    value = (link_params.get(crowd.id_param) or "").strip()
+    if not value and crowd.require_id:
+        raise ParticipantRefusedError(
+            f"This link lacks your participant ID ({crowd.id_param}). Please open the study again "
+            "from the platform you came from."
+        )
+    if len(value) > MAX_LINK_VALUE_CHARS:
+        raise ParticipantRefusedError(f"The participant ID ({crowd.id_param}) is too long.")
+    return value or None
+
+
+def _participant_session(session: Session, test_id: int, external_id: str) -> SessionRow | None:
+    return session.scalars(
+        select(SessionRow)
+        .join(ParticipantRow)
+        .where(ParticipantRow.test_id == test_id, ParticipantRow.external_id == external_id)
+    ).first()
+
+
+def _create_session(
+    session: Session,
+    test: ListeningTestRow,
+    settings: TestSettings,
+    external_id: str | None,
+    link_params: Mapping[str, str],
+    user_agent: str,
+    rng: random.Random,
+) -> SessionRow:
+    stored_params = {
+        str(key)[:MAX_LINK_VALUE_CHARS]: str(value)[:MAX_LINK_VALUE_CHARS]
+        for key, value in list(link_params.items())[:MAX_LINK_PARAMS]
+        if key not in ("test", "session")
+    }
+    participant = ParticipantRow(test_id=test.id, external_id=external_id, link_params_json=json.dumps(stored_params))
+    crowd = settings.crowd
+    code = crowd.completion_code if crowd and crowd.completion_code else _new_completion_code()
+    row = SessionRow(participant=participant, stage="instructions", completion_code=code, user_agent=user_agent[:400])
+    session.add(row)
+
+    items = {item.id: item for item in test.items}
+    chosen = least_rated_items(item_rating_counts(session, test.id), settings.items_per_participant, rng)
+    plan = [(items[item_id], False) for item_id in chosen]
+    if settings.training:
+        training_item = next(item for item in test.items if item.name == settings.training_item)
+        plan.insert(0, (training_item, True))
+    rated_conditions = {c.id for c in test.conditions if c.rated}
+    reference_condition = next(c.id for c in test.conditions if c.kind == "reference")
+    for position, (item, is_training) in enumerate(plan):
+        trial = TrialRow(item_id=item.id, position=position, is_training=is_training)
+        stimuli = {stimulus.condition_id: stimulus for stimulus in _item_stimuli(session, item)}
+        trial.stimuli.append(TrialStimulusRow(stimulus_id=stimuli[reference_condition].id, slot=0))
+        rated = [stimuli[condition_id] for condition_id in sorted(rated_conditions)]
+        rng.shuffle(rated)
+        for slot, stimulus in enumerate(rated, start=1):
+            trial.stimuli.append(TrialStimulusRow(stimulus_id=stimulus.id, slot=slot))
+        row.trials.append(trial)
+    session.flush()
+    return row
+
+
+def _item_stimuli(session: Session, item: ItemRow) -> list[StimulusRow]:
+    return list(session.scalars(select(StimulusRow).where(StimulusRow.item_id == item.id)))
+
+
+def _trial_view(session: Session, row: SessionRow, settings: TestSettings) -> TrialView:
+    trial = current_trial(row)
+    assert trial is not None, "a session in the trials stage has a trial left"
+    played = played_stimuli(session, trial, settings.min_listen_s)
+    test_trials = [t for t in row.trials if not t.is_training]
+    rated = [s for s in trial.stimuli if s.slot > 0]
+    return TrialView(
+        token=trial.token,
+        number=0 if trial.is_training else test_trials.index(trial) + 1,
+        total=len(test_trials),
+        is_training=trial.is_training,
+        reference_token=trial.stimuli[0].token,
+        stimuli=tuple(StimulusButton(LABELS[s.slot - 1], s.token, s.id in played) for s in rated),
+        sample_rate_hz=trial.item.sample_rate_hz,
+        duration_s=trial.item.duration_s,
+        require_100=settings.require_100,
+        min_listen_s=settings.min_listen_s,
+    )
+
+
+def find_session(session: Session, session_token: str) -> SessionRow:
+    """The session with this token.
+
+    Raises:
+        LinkNotValidError: there is none.
+    """
+    row = session.scalars(select(SessionRow).where(SessionRow.token == session_token)).first()
+    if row is None:
+        raise LinkNotValidError("This session is not known. Please open the test link you were given again.")
+    return row
+
+
+def _touch_and_view(session: Session, row: SessionRow) -> SessionView:
+    row.last_active_at = utc_now()
+    session.flush()
+    return session_view(session, row.token)
+
+
+def _new_completion_code() -> str:
+    return "".join(secrets.choice(COMPLETION_CODE_CHARS) for _ in range(10))

@@ -1,0 +1,227 @@
+"""Post-screening of assessors: switchable rules, each reporting whom it excludes and why.
+
+Screening never deletes anything: a rule returns a :class:`ScreeningResult` (who is excluded,
+for which reason, and which items it did not use), and :meth:`ScreeningResult.kept` filters a
+rating table. Fractions are taken over the items an assessor rated (test trials only), so a
+participant who rates a random subset of items is judged on that subset.
+
+Rules:
+
+* ``bs1534`` (ITU-R BS.1534-3 §4.1.2): exclude an assessor who rates the hidden reference
+  below 90 for more than 15 % of their items, or the mid anchor above 90 for more than 15 % of
+  their items. An item where more than 25 % of its assessors rate the mid anchor above 90 is
+  not used for the mid-anchor criterion (the anchor may not degrade that item enough).
+* ``encodec`` (Défossez et al. 2022, crowd MUSHRA): exclude an annotator who rates the
+  reference below 90 in at least 20 % of cases, or the low anchor above 80 in more than 50 %.
+* ``none``: keeps everyone.
+
+pyMUSHRA's filter drops an assessor after a single hidden-reference rating below 90 because it
+counts the whole boolean series instead of its true entries; here the count is the number of
+items that break the threshold, compared with the stated fraction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ScreeningResult:
+    """What one rule decided.
+
+    Attributes:
+        rule: the rule's name (``bs1534``, ``encodec``, ``none``).
+        description: the rule with its thresholds, in words.
+        assessors: everyone the rule looked at.
+        excluded: assessor -> the reasons they are excluded.
+        unused_items: items the rule did not use for a criterion (with the reason).
+        notes: criteria that could not be applied (e.g. the test has no mid anchor).
+    """
+
+    rule: str
+    description: str
+    assessors: tuple[str, ...]
+    excluded: dict[str, tuple[str, ...]]
+    unused_items: dict[str, str]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def kept_assessors(self) -> tuple[str, ...]:
+        return tuple(a for a in self.assessors if a not in self.excluded)
+
+    def kept(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``table`` from assessors this rule keeps."""
+        return table[~table["participant"].isin(list(self.excluded))].reset_index(drop=True)
+
+    def summary(self) -> str:
+        """One paragraph: how many are excluded, who, and why."""
+        lines = [f"{self.rule}: {self.description}",
+                 f"  excluded {len(self.excluded)} of {len(self.assessors)} assessor(s)"]
+        for assessor, reasons in self.excluded.items():
+            lines.append(f"  - {assessor}: {'; '.join(reasons)}")
+        for item, reason in self.unused_items.items():
+            lines.append(f"  item {item} not used: {reason}")
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class NoScreening:
+    name = "none"
+
+    def describe(self) -> str:
+        return "no post-screening; every assessor is kept."
+
+    def screen(self, table: pd.DataFrame) -> ScreeningResult:
+        return ScreeningResult(self.name, self.describe(), _assessors(table), {}, {})
+
+
+@dataclass(frozen=True)
+class BS1534Screening:
+    """ITU-R BS.1534-3 post-screening (see the module docstring); thresholds are configurable."""
+
+    reference_below: float = 90.0
+    reference_max_fraction: float = 0.15
+    mid_anchor_above: float = 90.0
+    mid_anchor_max_fraction: float = 0.15
+    item_guard_fraction: float = 0.25
+    name = "bs1534"
+
+    def describe(self) -> str:
+        return (
+            f"ITU-R BS.1534-3: hidden reference < {self.reference_below:g} for more than "
+            f"{self.reference_max_fraction:.0%} of items, or mid anchor > {self.mid_anchor_above:g} for more "
+            f"than {self.mid_anchor_max_fraction:.0%} of items (items where more than "
+            f"{self.item_guard_fraction:.0%} of assessors do so are not used)."
+        )
+
+    def screen(self, table: pd.DataFrame) -> ScreeningResult:
+        excluded: dict[str, list[str]] = {}
+        notes = []
+        unused: dict[str, str] = {}
+
+        reference = _per_item(table, "reference")
+        if reference.empty:
+            notes.append("the test has no hidden reference: the reference criterion was not applied.")
+        for assessor, ratings in reference.groupby("participant"):
+            low = ratings["rating"] < self.reference_below
+            if low.sum() > self.reference_max_fraction * len(ratings):
+                excluded.setdefault(assessor, []).append(
+                    f"hidden reference < {self.reference_below:g} in {low.sum()} of {len(ratings)} items "
+                    f"({low.mean():.0%} > {self.reference_max_fraction:.0%})"
+                )
+
+        mid = _per_item(table, "anchor_mid")
+        if mid.empty:
+            notes.append("the test has no mid anchor: the mid-anchor criterion was not applied.")
+        else:
+            mid = mid.assign(high=mid["rating"] > self.mid_anchor_above)
+            share_high = mid.groupby("item")["high"].mean()
+            guarded = share_high[share_high > self.item_guard_fraction]
+            for item, share in guarded.items():
+                unused[item] = (
+                    f"{share:.0%} of its assessors rate the mid anchor above {self.mid_anchor_above:g} "
+                    f"(more than {self.item_guard_fraction:.0%}), so it is not used for the mid-anchor criterion"
+                )
+            usable = mid[~mid["item"].isin(list(guarded.index))]
+            for assessor, ratings in usable.groupby("participant"):
+                if ratings["high"].sum() > self.mid_anchor_max_fraction * len(ratings):
+                    excluded.setdefault(assessor, []).append(
+                        f"mid anchor > {self.mid_anchor_above:g} in {ratings['high'].sum()} of {len(ratings)} "
+                        f"usable items ({ratings['high'].mean():.0%} > {self.mid_anchor_max_fraction:.0%})"
+                    )
+        return _result(self, table, excluded, unused, notes)
+
+
+@dataclass(frozen=True)
+class EnCodecScreening:
+    """EnCodec's crowd rule (see the module docstring); thresholds are configurable."""
+
+    reference_below: float = 90.0
+    reference_min_fraction: float = 0.20
+    low_anchor_above: float = 80.0
+    low_anchor_max_fraction: float = 0.50
+    name = "encodec"
+
+    def describe(self) -> str:
+        return (
+            f"EnCodec crowd rule: reference < {self.reference_below:g} in at least "
+            f"{self.reference_min_fraction:.0%} of cases, or low anchor > {self.low_anchor_above:g} in more than "
+            f"{self.low_anchor_max_fraction:.0%} of cases."
+        )
+
+    def screen(self, table: pd.DataFrame) -> ScreeningResult:
+        excluded: dict[str, list[str]] = {}
+        notes = []
+        reference = _per_item(table, "reference")
+        if reference.empty:
+            notes.append("the test has no hidden reference: the reference criterion was not applied.")
+        for assessor, ratings in reference.groupby("participant"):
+            low = ratings["rating"] < self.reference_below
+            if low.sum() >= self.reference_min_fraction * len(ratings) and low.sum() > 0:
+                excluded.setdefault(assessor, []).append(
+                    f"reference < {self.reference_below:g} in {low.sum()} of {len(ratings)} cases "
+                    f"({low.mean():.0%} >= {self.reference_min_fraction:.0%})"
+                )
+        anchor = _per_item(table, "anchor_low")
+        if anchor.empty:
+            notes.append("the test has no low anchor: the low-anchor criterion was not applied.")
+        for assessor, ratings in anchor.groupby("participant"):
+            high = ratings["rating"] > self.low_anchor_above
+            if high.sum() > self.low_anchor_max_fraction * len(ratings):
+                excluded.setdefault(assessor, []).append(
+                    f"low anchor > {self.low_anchor_above:g} in {high.sum()} of {len(ratings)} cases "
+                    f"({high.mean():.0%} > {self.low_anchor_max_fraction:.0%})"
+                )
+        return _result(self, table, excluded, {}, notes)
+
+
+ScreeningRule = NoScreening | BS1534Screening | EnCodecScreening
+SCREENING_RULES: dict[str, type] = {"none": NoScreening, "bs1534": BS1534Screening, "encodec": EnCodecScreening}
+
+
+def screening_rule(name: str, thresholds: dict[str, float] | None = None) -> ScreeningRule:
+    """The rule called ``name`` with some thresholds changed.
+
+    Raises:
+        ValueError: unknown rule or threshold; the message lists what exists.
+    """
+    if name not in SCREENING_RULES:
+        raise ValueError(f"unknown screening rule {name!r}; choose one of {', '.join(SCREENING_RULES)}.")
+    rule = SCREENING_RULES[name]()
+    if not thresholds:
+        return rule
+    allowed = [f.name for f in fields(rule)]
+    unknown = sorted(set(thresholds) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"screening rule {name} has no threshold {', '.join(unknown)}; "
+            f"its thresholds are: {', '.join(allowed) or 'none'}."
+        )
+    for key, value in thresholds.items():
+        if key.endswith("fraction") and not 0 <= value <= 1:
+            raise ValueError(f"{key} is a fraction between 0 and 1, got {value:g}.")
+    return replace(rule, **thresholds)
+
+
+def screening_report(table: pd.DataFrame) -> list[ScreeningResult]:
+    """Every rule with its default thresholds, applied to the same table."""
+    return [rule().screen(table) for rule in SCREENING_RULES.values()]
+
+
+def _per_item(table: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The ratings of one condition kind, one per assessor and item (test trials only)."""
+    rows = table[(table["kind"] == kind) & ~table.get("training", pd.Series(False, index=table.index)).astype(bool)]
+    return rows[["participant", "item", "rating"]]
+
+
+def _assessors(table: pd.DataFrame) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(table["participant"]))
+
+
+def _result(rule, table: pd.DataFrame, excluded: dict[str, list[str]], unused: dict[str, str], notes: list[str]) -> ScreeningResult:
+    assessors = _assessors(table)
+    ordered = {a: tuple(excluded[a]) for a in assessors if a in excluded}
+    return ScreeningResult(rule.name, rule.describe(), assessors, ordered, unused, tuple(notes))

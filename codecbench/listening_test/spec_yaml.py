@@ -1,0 +1,374 @@
+"""Reading ``test.yaml`` into a :class:`TestSpec`, checked before any audio is made.
+
+Every error names the file, the key path (``conditions[2].bitrate_kbps``), what is wrong and
+what is allowed, so the author can fix ``test.yaml`` without reading code. Relative paths are
+relative to the folder of ``test.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from codecbench.codecs import get_entry
+from codecbench.listening_test.spec import (
+    ALIGNMENTS,
+    ANCHOR_KINDS,
+    DEFAULT_ANCHORS,
+    DEFAULT_LOUDNESS_LUFS,
+    DEFAULT_MAX_ITEM_DURATION_S,
+    MAX_RATED_STIMULI,
+    RESERVED_CONDITION_NAMES,
+    RESERVED_LINK_PARAMS,
+    CodecCondition,
+    CrowdSettings,
+    FileCondition,
+    FileItem,
+    SpecError,
+    TestSetItems,
+    TestSpec,
+)
+
+
+def load_test_spec(path: str | Path) -> TestSpec:
+    """Read and check ``test.yaml``.
+
+    Raises:
+        SpecError: the file is missing, not YAML, or not a valid test; the message says where.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"{path}: cannot be read as text ({error}).") from None
+    return parse_test_spec(text, base_dir=path.parent, source=str(path))
+
+
+def parse_test_spec(text: str, *, base_dir: Path, source: str = "test.yaml") -> TestSpec:
+    """Parse the text of a ``test.yaml``; relative paths are resolved against ``base_dir``."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SpecError(f"{source}: not valid YAML: {error}") from None
+    reader = _Reader(source)
+    top = reader.mapping(document, "", required=True)
+    reader.only_keys(top, "", _TOP_LEVEL_KEYS)
+
+    items = _parse_items(reader, top.get("items"), base_dir)
+    item_names = None if isinstance(items, TestSetItems) else [item.name for item in items]
+    conditions = _parse_conditions(reader, top.get("conditions"), base_dir, item_names)
+    anchors = _parse_anchors(reader, top.get("anchors", list(DEFAULT_ANCHORS)))
+    crowd = _parse_crowd(reader, top.get("crowd"))
+
+    reserved = sorted({c.name for c in conditions} & set(RESERVED_CONDITION_NAMES))
+    if reserved:
+        raise SpecError(
+            f"{source}: conditions: {', '.join(reserved)} is the name of a condition the test adds "
+            "itself; give the system another `name:`."
+        )
+    names = [c.name for c in conditions] + list(anchors)
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SpecError(
+            f"{source}: conditions: the name(s) {', '.join(duplicates)} are used twice; give each "
+            "condition its own `name:` (anchor names are reserved)."
+        )
+    num_rated = len(names)
+    if num_rated > MAX_RATED_STIMULI:
+        raise SpecError(
+            f"{source}: a trial would have {num_rated} stimuli to rate ({len(conditions)} conditions "
+            f"+ {len(anchors)} anchors), more than the {MAX_RATED_STIMULI} ITU-R BS.1534-3 allows. "
+            "Split the conditions over two tests, or drop an anchor."
+        )
+
+    spec = TestSpec(
+        name=reader.string(top.get("name"), "name", required=True),
+        items=items,
+        conditions=conditions,
+        anchors=anchors,
+        items_per_participant=reader.positive_int(top.get("items_per_participant"), "items_per_participant"),
+        training=reader.boolean(top.get("training"), "training", default=True),
+        training_item=reader.string(top.get("training_item"), "training_item"),
+        level_check=reader.boolean(top.get("level_check"), "level_check", default=True),
+        require_100=reader.boolean(top.get("require_100"), "require_100", default=False),
+        min_listen_s=reader.number(top.get("min_listen_s"), "min_listen_s", minimum=0.0, default=0.0),
+        loudness_lufs=reader.number(top.get("loudness_lufs"), "loudness_lufs", minimum=-70.0, maximum=0.0,
+                                    default=DEFAULT_LOUDNESS_LUFS),
+        max_item_duration_s=reader.number(top.get("max_item_duration_s"), "max_item_duration_s", minimum=0.5,
+                                          default=DEFAULT_MAX_ITEM_DURATION_S),
+        instructions=reader.string(top.get("instructions"), "instructions"),
+        crowd=crowd,
+        source_text=text,
+    )
+    if item_names is not None:
+        if spec.items_per_participant is not None and spec.items_per_participant > len(item_names):
+            raise SpecError(
+                f"{source}: items_per_participant is {spec.items_per_participant} but the test has "
+                f"only {len(item_names)} items."
+            )
+        if spec.training_item is not None and spec.training_item not in item_names:
+            raise SpecError(
+                f"{source}: training_item {spec.training_item!r} is not an item; items are "
+                f"{', '.join(item_names)}."
+            )
+    return _with_design_warnings(spec, len(item_names) if item_names is not None else None)
+
+
+_TOP_LEVEL_KEYS = (
+    "name", "items", "conditions", "anchors", "items_per_participant", "training", "training_item",
+    "level_check", "require_100", "min_listen_s", "loudness_lufs", "max_item_duration_s",
+    "instructions", "crowd",
+)
+
+
+def _parse_items(reader: _Reader, value: Any, base_dir: Path) -> tuple[FileItem, ...] | TestSetItems:
+    if value is None:
+        raise SpecError(
+            f"{reader.source}: items: missing. List audio files (`- clips/a.wav`, or "
+            "`- {name: a, path: clips/a.wav}`), or name a test set (`{test_set: NAME, utterances: [...]}`)."
+        )
+    if isinstance(value, Mapping):
+        reader.only_keys(value, "items", ("test_set", "utterances"))
+        utterances = value.get("utterances")
+        if not isinstance(utterances, list) or not utterances:
+            raise SpecError(f"{reader.source}: items.utterances: list the utterance IDs to use.")
+        return TestSetItems(
+            test_set=reader.string(value.get("test_set"), "items.test_set", required=True),
+            utterances=tuple(reader.string(u, f"items.utterances[{i}]", required=True) for i, u in enumerate(utterances)),
+        )
+    if not isinstance(value, list) or not value:
+        raise SpecError(f"{reader.source}: items: expected a list of audio files.")
+    items = []
+    for index, entry in enumerate(value):
+        where = f"items[{index}]"
+        if isinstance(entry, str):
+            path = _resolve(base_dir, entry)
+            name = path.stem
+        else:
+            mapping = reader.mapping(entry, where, required=True)
+            reader.only_keys(mapping, where, ("name", "path"))
+            path = _resolve(base_dir, reader.string(mapping.get("path"), f"{where}.path", required=True))
+            name = reader.string(mapping.get("name"), f"{where}.name") or path.stem
+        if not path.is_file():
+            raise SpecError(f"{reader.source}: {where}: {path}: no such file.")
+        items.append(FileItem(name=name, path=path))
+    names = [item.name for item in items]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SpecError(
+            f"{reader.source}: items: the name(s) {', '.join(duplicates)} are used twice (a name "
+            "defaults to the file name without extension); give each item its own `name:`."
+        )
+    return tuple(items)
+
+
+def _parse_conditions(
+    reader: _Reader, value: Any, base_dir: Path, item_names: list[str] | None
+) -> tuple[CodecCondition | FileCondition, ...]:
+    if not isinstance(value, list) or not value:
+        raise SpecError(
+            f"{reader.source}: conditions: list at least one system, e.g. `- {{codec: opus, "
+            "bitrate_kbps: 6}` or `- {name: mine, files: outputs/{item}.wav}`."
+        )
+    conditions: list[CodecCondition | FileCondition] = []
+    for index, entry in enumerate(value):
+        where = f"conditions[{index}]"
+        mapping = reader.mapping(entry, where, required=True)
+        if "files" in mapping:
+            reader.only_keys(mapping, where, ("name", "files", "alignment"))
+            conditions.append(_parse_file_condition(reader, mapping, where, base_dir, item_names))
+        elif "codec" in mapping:
+            reader.only_keys(mapping, where, ("name", "codec", "bitrate_kbps"))
+            conditions.append(_parse_codec_condition(reader, mapping, where))
+        else:
+            raise SpecError(
+                f"{reader.source}: {where}: give either `codec:` (with `bitrate_kbps:`) or `files:`."
+            )
+    return tuple(conditions)
+
+
+def _parse_codec_condition(reader: _Reader, mapping: Mapping[str, Any], where: str) -> CodecCondition:
+    codec = reader.string(mapping.get("codec"), f"{where}.codec", required=True)
+    try:
+        entry = get_entry(codec)
+    except ValueError as error:
+        raise SpecError(f"{reader.source}: {where}.codec: {error}") from None
+    if entry.spec.family == "anchor":
+        raise SpecError(
+            f"{reader.source}: {where}.codec: {codec} is a MUSHRA anchor; list it under `anchors:` "
+            "so it is screened and reported as one."
+        )
+    kbps = reader.number(mapping.get("bitrate_kbps"), f"{where}.bitrate_kbps", minimum=0.0)
+    try:
+        point = entry.spec.operating_point(kbps)
+    except ValueError as error:
+        raise SpecError(f"{reader.source}: {where}.bitrate_kbps: {error}") from None
+    default_name = codec if point.nominal_kbps is None else f"{codec}@{point.nominal_kbps:g}"
+    name = reader.string(mapping.get("name"), f"{where}.name") or default_name
+    return CodecCondition(name=name, codec=codec, bitrate_kbps=point.nominal_kbps)
+
+
+def _parse_file_condition(
+    reader: _Reader, mapping: Mapping[str, Any], where: str, base_dir: Path, item_names: list[str] | None
+) -> FileCondition:
+    name = reader.string(mapping.get("name"), f"{where}.name", required=True)
+    if item_names is None:
+        raise SpecError(
+            f"{reader.source}: {where}.files: conditions given as files need items given as files; "
+            "with a test set, use codecs from the registry."
+        )
+    files_value = mapping.get("files")
+    files: dict[str, Path] = {}
+    if isinstance(files_value, str):
+        if "{item}" not in files_value:
+            raise SpecError(
+                f"{reader.source}: {where}.files: a pattern must contain {{item}} (e.g. "
+                "outputs/mine/{item}.wav), or map each item name to a file."
+            )
+        files = {item: _resolve(base_dir, files_value.replace("{item}", item)) for item in item_names}
+    elif isinstance(files_value, Mapping):
+        unknown = sorted(set(map(str, files_value)) - set(item_names))
+        if unknown:
+            raise SpecError(f"{reader.source}: {where}.files: {', '.join(unknown)} are not items.")
+        files = {str(k): _resolve(base_dir, reader.string(v, f"{where}.files.{k}", required=True))
+                 for k, v in files_value.items()}
+    else:
+        raise SpecError(f"{reader.source}: {where}.files: a path pattern with {{item}}, or item name -> file.")
+    missing_items = [item for item in item_names if item not in files]
+    if missing_items:
+        raise SpecError(f"{reader.source}: {where}.files: no file for item(s) {', '.join(missing_items)}.")
+    for item, path in files.items():
+        if not path.is_file():
+            raise SpecError(f"{reader.source}: {where}.files: {path} (item {item}): no such file.")
+    alignment = reader.string(mapping.get("alignment"), f"{where}.alignment") or "waveform"
+    if alignment not in ALIGNMENTS:
+        raise SpecError(f"{reader.source}: {where}.alignment: {alignment!r}; choose one of {', '.join(ALIGNMENTS)}.")
+    return FileCondition(name=name, files=files, alignment=alignment)
+
+
+def _parse_anchors(reader: _Reader, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise SpecError(f"{reader.source}: anchors: expected a list, e.g. [{', '.join(DEFAULT_ANCHORS)}].")
+    anchors = []
+    for index, entry in enumerate(value):
+        if entry not in ANCHOR_KINDS:
+            raise SpecError(
+                f"{reader.source}: anchors[{index}]: {entry!r} is not an anchor; choose from "
+                f"{', '.join(ANCHOR_KINDS)}."
+            )
+        if entry in anchors:
+            raise SpecError(f"{reader.source}: anchors: {entry} is listed twice.")
+        anchors.append(entry)
+    return tuple(anchors)
+
+
+def _parse_crowd(reader: _Reader, value: Any) -> CrowdSettings | None:
+    if value is None:
+        return None
+    mapping = reader.mapping(value, "crowd", required=True)
+    reader.only_keys(mapping, "crowd", ("id_param", "completion_code", "redirect_url", "require_id"))
+    id_param = reader.string(mapping.get("id_param"), "crowd.id_param") or "PROLIFIC_PID"
+    if id_param in RESERVED_LINK_PARAMS:
+        raise SpecError(f"{reader.source}: crowd.id_param: {id_param!r} is used by the link itself; pick another.")
+    redirect_url = reader.string(mapping.get("redirect_url"), "crowd.redirect_url")
+    if redirect_url is not None and not redirect_url.startswith(("https://", "http://")):
+        raise SpecError(f"{reader.source}: crowd.redirect_url: must start with https:// or http://.")
+    return CrowdSettings(
+        id_param=id_param,
+        completion_code=reader.string(mapping.get("completion_code"), "crowd.completion_code"),
+        redirect_url=redirect_url,
+        require_id=reader.boolean(mapping.get("require_id"), "crowd.require_id", default=True),
+    )
+
+
+def _with_design_warnings(spec: TestSpec, num_items: int | None) -> TestSpec:
+    """Add BS.1534-3 design advice that does not stop the test from being made."""
+    warnings = []
+    if "hidden_reference" not in spec.anchors:
+        warnings.append("no hidden reference: BS.1534-3 post-screening and both screening rules need it.")
+    if num_items is not None:
+        wanted = max(5, math.ceil(1.5 * len(spec.conditions)))
+        if num_items < wanted:
+            warnings.append(
+                f"{num_items} item(s) for {len(spec.conditions)} condition(s); BS.1534-3 suggests about "
+                f"1.5 x as many items as systems, at least 5 (here {wanted})."
+            )
+    if not spec.training:
+        warnings.append("no training trial: BS.1534-3 makes a training phase mandatory.")
+    return replace(spec, warnings=tuple(warnings))
+
+
+def _resolve(base_dir: Path, text: str) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """Typed access to YAML values with messages that name the file and the key."""
+
+    source: str
+
+    def fail(self, where: str, problem: str) -> SpecError:
+        return SpecError(f"{self.source}: {where or 'top level'}: {problem}")
+
+    def mapping(self, value: Any, where: str, *, required: bool = False) -> Mapping[str, Any]:
+        if value is None and not required:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(where, f"expected a mapping of keys to values, got {type(value).__name__}.")
+        return value
+
+    def only_keys(self, mapping: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
+        unknown = [str(key) for key in mapping if key not in allowed]
+        if unknown:
+            raise self.fail(where, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}.")
+
+    def string(self, value: Any, where: str, *, required: bool = False) -> str | None:
+        if value is None:
+            if required:
+                raise self.fail(where, "missing.")
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise self.fail(where, f"expected text, got {type(value).__name__}.")
+        text = str(value).strip()
+        if required and not text:
+            raise self.fail(where, "is empty.")
+        return text or None
+
+    def boolean(self, value: Any, where: str, *, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.fail(where, f"expected true or false, got {value!r}.")
+        return value
+
+    def number(
+        self, value: Any, where: str, *, minimum: float | None = None, maximum: float | None = None,
+        default: float | None = None,
+    ) -> float | None:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(where, f"expected a number, got {value!r}.")
+        if minimum is not None and value < minimum:
+            raise self.fail(where, f"{value} is below the minimum {minimum:g}.")
+        if maximum is not None and value > maximum:
+            raise self.fail(where, f"{value} is above the maximum {maximum:g}.")
+        return float(value)
+
+    def positive_int(self, value: Any, where: str) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.fail(where, f"expected a whole number of at least 1, got {value!r}.")
+        return value

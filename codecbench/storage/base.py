@@ -1,0 +1,29 @@
+"""The declarative base every codecbench table is declared on, and the schema version row."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, Integer
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Raise when a table or column changes in a way an older codecbench could not read.
+SCHEMA_VERSION = 1
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Base class of all codecbench tables (SQLAlchemy 2 declarative style)."""
+
+
+class SchemaInfo(Base):
+    """One row: the schema version the database was created with."""
+
+    __tablename__ = "codecbench_schema"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

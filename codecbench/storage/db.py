@@ -1,0 +1,192 @@
+"""The database: one engine and session factory per URL, shared by every part of codecbench.
+
+``open_database()`` turns a URL (``--db``, else ``$CODECBENCH_DB``, else a SQLite file in the
+codecbench home directory) into a :class:`Database` whose schema exists. Table modules (one per
+part of the product: ``listening_tables``, and the evaluation engine's own) declare their rows
+on :class:`codecbench.storage.base.Base` and are listed in :data:`TABLE_MODULES`, so that every
+database has every table whichever command opened it first.
+
+Functions that touch data take a :class:`sqlalchemy.orm.Session` and never commit; the caller
+owns the transaction, normally through :meth:`Database.session`::
+
+    db = open_database()
+    with db.session() as session:   # commits on success, rolls back on error
+        ...
+
+SQLite is set up for a small web server: WAL journal (readers never wait for the writer),
+foreign keys enforced, a busy timeout instead of immediate "database is locked" errors, and
+``BEGIN IMMEDIATE`` so a transaction takes the write lock when it starts rather than failing when
+it first writes after another writer committed; ``session(read_only=True)`` starts a plain
+(deferred) transaction for blocks that only read. PostgreSQL needs nothing special; a plain
+``postgresql://`` URL is given the psycopg (3) driver codecbench installs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from codecbench.paths import codecbench_home
+from codecbench.storage.base import SCHEMA_VERSION, Base, SchemaInfo
+
+DATABASE_ENV = "CODECBENCH_DB"
+DEFAULT_DATABASE_FILE = "codecbench.sqlite3"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# Every module that declares tables on Base; importing them registers the tables.
+TABLE_MODULES = ("codecbench.storage.listening_tables",)
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be used as it is; the message says why and what to do."""
+
+
+def default_database_url() -> str:
+    """The SQLite file codecbench uses when no URL is given."""
+    return f"sqlite:///{codecbench_home() / DEFAULT_DATABASE_FILE}"
+
+
+def resolve_database_url(url: str | None = None) -> str:
+    """``url`` if given, else ``$CODECBENCH_DB``, else :func:`default_database_url`.
+
+    A PostgreSQL URL without a driver (``postgresql://...``) gets ``+psycopg``.
+
+    Raises:
+        ValueError: the URL cannot be parsed.
+    """
+    url = url or os.environ.get(DATABASE_ENV) or default_database_url()
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            f"{url!r} is not a database URL; use e.g. sqlite:///path/to/codecbench.sqlite3 or "
+            "postgresql://user:password@host/dbname"
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+READ_ONLY_OPTION = "codecbench_read_only"
+
+
+@dataclass(frozen=True, eq=False)
+class Database:
+    """An open database: its engine and the factories for its ORM sessions."""
+
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql`` (or whichever backend the URL names)."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed if the block succeeds, rolled back if it raises.
+
+        ``read_only=True`` is for blocks that only read: on SQLite they then do not take the
+        write lock, so they neither wait for writers nor make writers wait.
+        """
+        with (self.read_sessions if read_only else self.sessions).begin() as session:
+            yield session
+
+    def describe(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str | None = None, *, create_schema: bool = True) -> Database:
+    """Connect to the database at ``url`` (see :func:`resolve_database_url`) and create missing tables.
+
+    Raises:
+        ValueError: the URL is malformed.
+        DatabaseError: the server cannot be reached, or the schema is newer than this codecbench.
+    """
+    url = resolve_database_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    read_engine = engine.execution_options(**{READ_ONLY_OPTION: True})
+    database = Database(
+        url=url,
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        read_sessions=sessionmaker(read_engine, expire_on_commit=False),
+    )
+    if create_schema:
+        try:
+            ensure_schema(database)
+        except DatabaseError:
+            database.close()
+            raise
+        except Exception as error:  # driver errors: unreachable server, bad credentials, ...
+            database.close()
+            raise DatabaseError(f"cannot use the database {database.describe()}: {error}") from error
+    return database
+
+
+def ensure_schema(database: Database) -> None:
+    """Create every table that does not exist yet, and record the schema version.
+
+    Raises:
+        DatabaseError: the database was written by a newer codecbench (its schema version is higher).
+    """
+    for module in TABLE_MODULES:
+        importlib.import_module(module)
+    Base.metadata.create_all(database.engine)
+    with database.session() as session:
+        info = session.scalars(select(SchemaInfo)).first()
+        if info is None:
+            session.add(SchemaInfo(version=SCHEMA_VERSION))
+        elif info.version > SCHEMA_VERSION:
+            raise DatabaseError(
+                f"the database {database.describe()} has schema version {info.version}, newer than "
+                f"this codecbench understands ({SCHEMA_VERSION}); upgrade codecbench."
+            )
+
+
+def table_names(database: Database) -> list[str]:
+    """Tables present in the database (for checks and diagnostics)."""
+    return sorted(inspect(database.engine).get_table_names())
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (see "begin").
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; durable up to the last checkpoint
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,24 @@
+"""The Listen page's codec pickers, built the way the page builds them (no browser needed)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from codecbench.app import AppSettings
+from codecbench.app.listen_page import _condition_picker
+from codecbench.codecs import get_entry
+from tests.checkpoints import save_funcodec_model
+
+
+def test_a_model_dir_codec_offers_its_model_points_and_one_without_says_what_it_needs(tmp_path, codecbench_home):
+    settings = AppSettings(work_dir=tmp_path / "work", model_dirs={"funcodec": save_funcodec_model(tmp_path / "model")})
+    with gr.Blocks():
+        funcodec = _condition_picker(get_entry("funcodec"), settings)
+        encodec = _condition_picker(get_entry("encodec"), settings)
+        dac = _condition_picker(get_entry("dac_16khz"), settings)
+    assert funcodec.interactive
+    assert [label for label, _ in funcodec.choices] == ["0.25 kbps", "0.5 kbps", "1 kbps", "2 kbps", "4 kbps", "8 kbps"]
+    assert [value for _, value in funcodec.choices][2] == "funcodec@1"
+    assert not encodec.interactive and encodec.choices == []
+    assert "Pass --model-dir DIR holding config.json and model.safetensors." in encodec.info
+    assert not dac.interactive and "codecbench download dac_16khz" in dac.info

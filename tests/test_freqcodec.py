@@ -19,10 +19,6 @@ from codecbench.codecs.freqcodec import (
     FreqCodecModel,
     load_model,
 )
-from codecbench.codecs.freqcodec.operating_points import (
-    operating_point_for_bitrate,
-    trained_operating_points,
-)
 from codecbench.synthetic import speech_like
 from tests.freqcodec_checkpoints import (
     freqcodec_config_document,
@@ -58,8 +54,7 @@ def test_config_reads_the_ds320_recipe_and_derives_frame_rate_and_bit_widths():
     assert config.frame_rate_hz == 50.0
     assert config.spectral.frequency_bins == 257
     assert config.encoder.bottleneck_channels == 64
-    assert config.trained_num_quantizers == (1, 2, 4, 8, 16, 32)
-    assert [config.bit_width_bps(n) for n in config.trained_num_quantizers] == [500, 1000, 2000, 4000, 8000, 16000]
+    assert config.quantizer.num_quantizers == 32 and config.quantizer.bit_width_per_quantizer_bps == 500
 
 
 @pytest.mark.parametrize(
@@ -71,19 +66,10 @@ def test_bit_width_picks_quantizers_as_funcodec_does(bit_width_bps, quantizers):
     assert config.quantizer.num_quantizers_for_bit_width(bit_width_bps) == quantizers
 
 
-def test_operating_points_cover_half_to_sixteen_kbps_at_fifty_frames_per_second():
-    config = FreqCodecConfig.from_upstream_dict(freqcodec_config_document())
-    points = trained_operating_points(config)
-    assert [p.nominal_kbps for p in points] == [0.5, 1, 2, 4, 8, 16]
-    assert [p.tokens_per_second for p in points] == [50, 100, 200, 400, 800, 1600]
-    assert {(p.frame_rate_hz, p.codebook_size, p.bits_per_token) for p in points} == {(50.0, 1024, 10)}
-    assert operating_point_for_bitrate(config, 3.0).num_codebooks == 6
-
-
 def test_config_ignores_training_only_settings_but_keeps_architecture(tmp_path: Path):
     document = freqcodec_config_document()
     document["model_conf"].update(adversarial_loss_weight=0.5, feat_match_loss_weight=3.0)
-    document["quantizer_conf"].update(ema_decay=0.5, quantize_dropout=False)
+    document["quantizer_conf"].update(ema_decay=0.5, quantize_dropout=False, rand_num_quant=[2, 4])
     document["max_epoch"] = 1
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(document))
@@ -202,7 +188,7 @@ def test_weight_norm_pairs_are_folded_into_the_weights_they_stand_for(tmp_path: 
 def test_code_shapes_and_measured_bitrate_per_bit_width(loaded, num_quantizers):
     model, _ = loaded
     speech = _speech(2.0)
-    bit_width_bps = model.config.bit_width_bps(num_quantizers)
+    bit_width_bps = 500 * num_quantizers
     encoded = model.encode(speech, model.config.quantizer.num_quantizers_for_bit_width(bit_width_bps))
     frames = math.ceil((1 + speech.shape[-1] // 160) / 2)  # STFT frames, then the time stride of 2
     assert encoded.codes.shape == (1, num_quantizers, frames) == (1, num_quantizers, 101)

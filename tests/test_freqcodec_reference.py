@@ -78,3 +78,21 @@ def test_codes_scale_and_waveform_match_funcodec(tmp_path: Path, reference, case
         assert decoded.shape == expected_waveform.shape
         peak = float(np.abs(expected_waveform).max())
         np.testing.assert_allclose(decoded, expected_waveform, rtol=0, atol=1e-4 * peak)
+
+
+@pytest.mark.parametrize(
+    ("case_name", "bit_width"),
+    [("magphase_gr1", 500), ("magphase_gr1", 16000), ("magangle_causal_weightnorm_snake", 1000)],
+)
+def test_the_freqcodec_codec_gives_funcodecs_codes_and_audio(tmp_path: Path, reference, codecbench_home, case_name, bit_width):
+    """The path users take (registry, ``--model-dir``, payload, decode from the payload) at FunCodec's bit widths."""
+    from codecbench.codecs import LoadOptions, load_codec
+
+    case = next(case for case in REFERENCE_CASES if case.name == case_name)
+    codec = load_codec("freqcodec", LoadOptions(model_dir=write_funcodec_model_dir(tmp_path, case.document(), seed=case.seed)))
+    encoded = codec.encode(reference_input(), 16_000, codec.spec.operating_point(bit_width / 1000))
+    np.testing.assert_array_equal(encoded.payload.codes, reference[f"{case.name}/{bit_width}/codes"])
+    expected_waveform = reference[f"{case.name}/{bit_width}/waveform"]
+    decoded = codec.decode(encoded)
+    assert decoded.shape == expected_waveform.shape
+    np.testing.assert_allclose(decoded, expected_waveform, rtol=0, atol=1e-4 * float(np.abs(expected_waveform).max()))

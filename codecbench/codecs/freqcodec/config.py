@@ -142,9 +142,6 @@ class QuantizerConfig:
             projected to it (and back) by linear layers.
         code_range: ``codec_range``; when set the projected latent is ``tanh`` times this.
         sampling_rate_hz, encoder_hop_length: what FunCodec's ``bit_width`` rule divides by.
-        trained_num_quantizers: ``rand_num_quant``, the quantizer counts structured dropout
-            trained (the operating points the model was made for); ``None`` means only
-            ``num_quantizers``.
     """
 
     input_dimension: int
@@ -154,19 +151,12 @@ class QuantizerConfig:
     code_range: float | None = None
     sampling_rate_hz: int = 24_000
     encoder_hop_length: int = 320
-    trained_num_quantizers: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.codebook_size < 2:
             raise ValueError(f"codebook_size must be >= 2, got {self.codebook_size}")
         if self.num_quantizers < 1:
             raise ValueError(f"num_quantizers must be >= 1, got {self.num_quantizers}")
-        if self.trained_num_quantizers is not None and not all(
-            1 <= n <= self.num_quantizers for n in self.trained_num_quantizers
-        ):
-            raise ValueError(
-                f"rand_num_quant {list(self.trained_num_quantizers)} must lie in 1..{self.num_quantizers}"
-            )
 
     @property
     def codebook_dimension(self) -> int:
@@ -300,16 +290,6 @@ class FreqCodecConfig:
     def frame_rate_hz(self) -> float:
         """Code frames per second."""
         return self.sample_rate_hz / self.hop_length_samples
-
-    def bit_width_bps(self, num_quantizers: int) -> float:
-        """FunCodec's ``bit_width`` for ``num_quantizers`` codebooks."""
-        return num_quantizers * self.quantizer.bit_width_per_quantizer_bps
-
-    @property
-    def trained_num_quantizers(self) -> tuple[int, ...]:
-        """Quantizer counts the model was trained to run at, fewest first."""
-        counts = self.quantizer.trained_num_quantizers or (self.quantizer.num_quantizers,)
-        return tuple(sorted(set(counts)))
 
     def num_frames(self, num_samples: int) -> int:
         """Code frames for ``num_samples`` of input: ceil((1 + n // hop) / time stride)."""

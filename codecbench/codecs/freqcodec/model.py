@@ -30,12 +30,14 @@ class FreqCodecCodes:
         codes: code indices ``[B, K, T]`` (int64), K codebooks, T frames.
         scale: the RMS loudness scale per signal ``[B]`` (float32) the decoder multiplies back;
             ``None`` for models without ``audio_normalize``.
-        num_samples: length of the encoded signals.
+        num_samples: length of the encoded signals; ``None`` where it is not known (a batch of
+            payloads of equal frame counts but different lengths), and the decoder keeps all
+            the inverse STFT gives.
     """
 
     codes: torch.Tensor
     scale: torch.Tensor | None
-    num_samples: int
+    num_samples: int | None
 
 
 class FreqCodecModel(nn.Module):
@@ -88,7 +90,8 @@ class FreqCodecModel(nn.Module):
         """Rebuild ``[B, n]`` float32 audio, n <= ``encoded.num_samples``.
 
         n falls short of the input only when the STFT frames do not cover its tail (at most
-        ``hop_length`` samples), exactly as in FunCodec.
+        ``hop_length`` samples), exactly as in FunCodec. Without ``num_samples``, n is what the
+        inverse STFT gives: STFT hop x (2 x frames - 1) for a time stride of 2.
         """
         if self.config.audio_normalize and encoded.scale is None:
             raise ValueError("this model normalises loudness: decoding needs the scale the encoder returned")

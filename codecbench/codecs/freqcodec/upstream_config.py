@@ -35,7 +35,7 @@ _TRAINING_ONLY_MODEL_FIELDS = frozenset({
     "enc_quant_loss_weight", "use_power_spec_loss", "phase_invariant_training",
     "pit_feat_loss_weight", "pit_disc_loss_weight", "feat_match_layer_start",
 })
-_TRAINING_ONLY_QUANTIZER_FIELDS = frozenset({"ema_decay", "kmeans_init", "quantize_dropout", "use_ddp"})
+_TRAINING_ONLY_QUANTIZER_FIELDS = frozenset({"ema_decay", "kmeans_init", "quantize_dropout", "rand_num_quant", "use_ddp"})
 
 
 def _ratio_pairs(value: Any, name: str) -> tuple[tuple[int, int], ...]:
@@ -126,7 +126,7 @@ def config_from_funcodec(document: Mapping[str, Any]) -> FreqCodecConfig:
     if model_type != MODEL_TYPE:
         raise ValueError(
             f"model is {model_type!r}, not {MODEL_TYPE!r}: this is not a FreqCodec config "
-            "(EnCodec-type FunCodec models load through the EnCodec path)"
+            "(load FunCodec's EnCodec-type models with the funcodec codec: -c funcodec --model-dir DIR)"
         )
     for section, expected in (("encoder", ENCODER_TYPE), ("decoder", DECODER_TYPE), ("quantizer", QUANTIZER_TYPE)):
         if document.get(section) != expected:
@@ -178,10 +178,8 @@ def config_from_funcodec(document: Mapping[str, Any]) -> FreqCodecConfig:
         **{key: None for key in _TRAINING_ONLY_QUANTIZER_FIELDS}, "q0_ds_ratio": None,
         "codebook_size": "codebook_size", "num_quantizers": "num_quantizers", "codec_dim": "code_dimension",
         "codec_range": "code_range", "sampling_rate": "sampling_rate_hz",
-        "encoder_hop_length": "encoder_hop_length", "rand_num_quant": "trained_num_quantizers",
+        "encoder_hop_length": "encoder_hop_length",
     })
-    if quantizer_kwargs.get("trained_num_quantizers") is not None:
-        quantizer_kwargs["trained_num_quantizers"] = tuple(int(n) for n in quantizer_kwargs["trained_num_quantizers"])
     quantizer = QuantizerConfig(input_dimension=encoder.dimension, **quantizer_kwargs)
     decoder_kwargs = _seanet_kwargs(document.get("decoder_conf") or {}, "decoder_conf", {
         "channels": "output_channels", "final_activation": "final_activation",

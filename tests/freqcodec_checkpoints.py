@@ -17,9 +17,9 @@ import yaml
 
 from codecbench.codecs.freqcodec import FreqCodecConfig, FreqCodecModel
 
-# FunCodec's magnitude-phase FreqCodec recipe (egs/LibriTTS/codec/conf), shrunk: 4 filters and an
-# 8-wide code instead of 32 and 128. Rates, ratios, codebooks and bit widths are the real ds320 ones.
-_RECIPE: dict[str, Any] = {
+# FunCodec's magnitude-phase FreqCodec recipe, egs/LibriTTS/codec/conf/freqcodec_mag_phase_16k_n32_600k_step.yaml
+# (its architecture leaves n_filters 32, dimension 128 and the group ratios at their defaults).
+_EXAMPLE: dict[str, Any] = {
     "input_size": 3,
     "use_preprocessor": True,
     "speech_max_length": 40800,
@@ -30,7 +30,7 @@ _RECIPE: dict[str, Any] = {
     "encoder": "encodec_seanet_encoder_2d",
     "encoder_conf": {
         "ratios": [[4, 1], [4, 1], [4, 2], [4, 1]], "norm": "time_group_norm", "norm_params": {"num_groups": 1},
-        "causal": False, "dilation_base": 1, "n_filters": 4, "dimension": 8, "conv_group_ratio": 1,
+        "causal": False, "dilation_base": 1,
     },
     "quantizer": "costume_quantizer",
     "quantizer_conf": {
@@ -41,8 +41,7 @@ _RECIPE: dict[str, Any] = {
     "decoder": "encodec_seanet_decoder_2d",
     "decoder_conf": {
         "ratios": [[4, 1], [4, 1], [4, 2], [4, 1]], "norm": "time_group_norm", "norm_params": {"num_groups": 1},
-        "causal": False, "channels": 3, "dilation_base": 1, "n_filters": 4, "conv_group_ratio": 1,
-        "tr_conv_group_ratio": 1,
+        "causal": False, "channels": 3, "dilation_base": 1,
     },
     "discriminator": "multiple_disc",
     "discriminator_conf": {"disc_conf_list": [{"name": "encodec_multi_scale_stft_discriminator", "filters": 32}]},
@@ -50,7 +49,7 @@ _RECIPE: dict[str, Any] = {
     "model_conf": {
         "odim": 128, "multi_spectral_window_powers_of_two": [5, 6, 7, 8, 9, 10], "target_sample_hz": 16000,
         "audio_normalize": True, "use_power_spec_loss": True, "segment_dur": None, "overlap_ratio": None,
-        "codec_domain": ["mag_phase", "mag_phase"], "domain_conf": {"n_fft": 512, "hop_length": 160},
+        "codec_domain": ["mag_phase", "mag_phase"],
     },
     "optim": "adam",
     "optim_conf": {"lr": 0.0003, "betas": [0.5, 0.9]},
@@ -61,14 +60,34 @@ _RECIPE: dict[str, Any] = {
     "batch_size": 16,
     "seed": 0,
 }
+# Tests shrink it: 4 filters and an 8-wide code instead of 32 and 128, all convolutions grouped
+# (group ratio 1), and spell out the STFT FunCodec defaults to. Rates, ratios, codebooks and bit
+# widths stay the real ds320 ones.
+_TINY = {
+    "encoder_conf": {"n_filters": 4, "dimension": 8, "conv_group_ratio": 1},
+    "decoder_conf": {"n_filters": 4, "conv_group_ratio": 1, "tr_conv_group_ratio": 1},
+    "model_conf": {"domain_conf": {"n_fft": 512, "hop_length": 160}},
+}
 
 #: Plane counts of each spectral domain on the encoder and decoder side.
 DOMAIN_CHANNELS = {"mag_phase": 3, "mag_angle": 2, "stft": 2}
 
 
+def example_config_document(conv_group_ratio: int = -1) -> dict[str, Any]:
+    """FunCodec's example FreqCodec config at full size; a ``conv_group_ratio`` > 0 sets it, and
+    ``tr_conv_group_ratio``, in the encoder and the decoder (as the published gr8/gr1 names suggest)."""
+    document = copy.deepcopy(_EXAMPLE)
+    if conv_group_ratio > 0:
+        document["encoder_conf"]["conv_group_ratio"] = conv_group_ratio
+        document["decoder_conf"].update(conv_group_ratio=conv_group_ratio, tr_conv_group_ratio=conv_group_ratio)
+    return document
+
+
 def freqcodec_config_document(domain: str = "mag_phase", **sections: dict[str, Any]) -> dict[str, Any]:
     """A FunCodec ``config.yaml`` mapping for a tiny FreqCodec; ``sections`` update its ``*_conf`` parts."""
-    document = copy.deepcopy(_RECIPE)
+    document = copy.deepcopy(_EXAMPLE)
+    for section, changes in _TINY.items():
+        document[section].update(changes)
     document["input_size"] = DOMAIN_CHANNELS[domain]
     document["decoder_conf"]["channels"] = DOMAIN_CHANNELS[domain]
     document["model_conf"]["codec_domain"] = [domain, domain]

@@ -4,7 +4,11 @@ Random weights cost exactly what trained ones cost, so no download is needed. Fo
 this prints:
 
 1. the real-time factor (processing time / audio duration) of encode + decode of one clip
-   (10 s by default) at the codec's lowest and highest operating point, through codecbench;
+   (10 s by default) at the codec's lowest and highest operating point, through codecbench,
+   and the compute behind it: multiply-accumulates (MACs) per second of audio of the bare
+   model's encode + decode, counted by torch's FLOP counter (convolutions, matrix products;
+   a MAC is 2 FLOPs) plus the LSTMs, which it does not see on the CPU, from their sizes; the
+   STFT and element-wise work are left out;
 2. codecbench's overhead over a bare model call (the same encode + decode straight on the
    torch model, no numpy conversion, payloads or checks), at the highest operating point
    (target <= 5 %);
@@ -16,7 +20,7 @@ this prints:
    after loading the codec, and at its peak while encoding + decoding one clip at the highest
    operating point.
 
-    python benchmarks/codec_speed.py [--codecs encodec_24khz,dac_16khz,facodec] [--repeats 3] [--clip-s 10]
+    python benchmarks/codec_speed.py [--codecs encodec_24khz,freqcodec_example,facodec] [--repeats 3] [--clip-s 10]
                                      [--batch-clips 16 (0 skips part 3)] [--threads N]
 
 FACodec's random checkpoint has the published file layout, the decoder's training-only heads
@@ -25,6 +29,15 @@ loading, so they cost neither time nor memory.
 
 Every figure is the best of ``--repeats`` runs, the variants compared taking turns, so that
 other work on the machine slows them alike and is left out as far as possible.
+
+FreqCodec is timed next to FunCodec's EnCodec-type model of the same frame rate
+(``funcodec_en_libritts_16k_nq32ds320``, 50 frames/s), to check the FunCodec paper's claim that
+it needs far less compute. The published FreqCodec configs could not be read here (the Hub is
+out of reach), so these are FunCodec's example config
+(``egs/LibriTTS/codec/conf/freqcodec_mag_phase_16k_n32_600k_step.yaml``, ``freqcodec_example``)
+and that config with ``conv_group_ratio`` and ``tr_conv_group_ratio`` 8 or 1
+(``freqcodec_example_gr8``, ``freqcodec_example_gr1``): labelled variants, not the published
+gr8/gr1 models (FunCodec lists those at 4.50 M and 0.52 M parameters).
 
 Adding a codec is one :class:`BenchCodec` in :data:`CODECS`: a function that writes
 full-size random weights in its upstream format, and the bare encode + decode it wraps.
@@ -53,6 +66,7 @@ from codecbench.codecs import LoadOptions, load_codec  # noqa: E402
 from codecbench.codecs.token_codec import BatchLimits  # noqa: E402
 from codecbench.synthetic import speech_like  # noqa: E402
 from tests.checkpoints import funcodec_config, save_funcodec_model  # noqa: E402
+from tests.freqcodec_checkpoints import example_config_document, write_funcodec_model_dir  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -60,15 +74,18 @@ class BenchCodec:
     """A registry codec to time.
 
     Args:
-        name: registry name (loaded with ``--model-dir`` pointing at the random weights).
+        name: what the benchmark calls it (``--codecs``); the registry name unless
+            ``registry_name`` is given.
         write_weights: writes full-size random weights, in the upstream format, to a directory.
         bare_call: encode + decode of a ``[1, 1, T]`` tensor at ``num_codebooks`` straight on
             the loaded codec's torch model.
+        registry_name: the codec loaded (with ``--model-dir`` pointing at the random weights).
     """
 
     name: str
     write_weights: Callable[[Path], None]
     bare_call: Callable[[object, torch.Tensor, int], torch.Tensor]
+    registry_name: str | None = None
 
 
 def _write_encodec_24khz(directory: Path) -> None:
@@ -121,6 +138,17 @@ def _bare_facodec(codec, audio: torch.Tensor, num_codebooks: int) -> torch.Tenso
     return model.decode(encoding.codes.with_residual_codebooks(residual), encoding.timbre)
 
 
+def _write_freqcodec(conv_group_ratio: int) -> Callable[[Path], None]:
+    def write(directory: Path) -> None:
+        write_funcodec_model_dir(directory, example_config_document(conv_group_ratio))
+
+    return write
+
+
+def _bare_freqcodec(codec, audio: torch.Tensor, num_codebooks: int) -> torch.Tensor:
+    return codec.model.decode(codec.model.encode(audio[:, 0, :], num_codebooks))
+
+
 def _bare_encodec(codec, audio: torch.Tensor, num_codebooks: int) -> torch.Tensor:
     model = codec.model
     encoded = model.encode(audio, bandwidth=codec._bandwidth_for[num_codebooks])
@@ -136,6 +164,9 @@ CODECS = (
     BenchCodec("encodec_24khz", _write_encodec_24khz, _bare_encodec),
     BenchCodec("funcodec_en_libritts_16k_nq32ds640", _write_funcodec((8, 5, 4, 2, 2)), _bare_encodec),
     BenchCodec("funcodec_en_libritts_16k_nq32ds320", _write_funcodec((8, 5, 4, 2)), _bare_encodec),
+    BenchCodec("freqcodec_example", _write_freqcodec(-1), _bare_freqcodec, "freqcodec"),
+    BenchCodec("freqcodec_example_gr8", _write_freqcodec(8), _bare_freqcodec, "freqcodec"),
+    BenchCodec("freqcodec_example_gr1", _write_freqcodec(1), _bare_freqcodec, "freqcodec"),
     BenchCodec("dac_16khz", _write_dac([2, 4, 5, 8], 12), _bare_dac),
     BenchCodec("dac_24khz", _write_dac([2, 4, 5, 8], 32), _bare_dac),
     BenchCodec("dac_44khz", _write_dac([2, 4, 8, 8], 9), _bare_dac),
@@ -154,10 +185,34 @@ def _best_s(*works: Callable[[], object], repeats: int) -> list[float]:
     return best
 
 
+def _gmacs_per_audio_second(work: Callable[[], object], model: torch.nn.Module, audio_s: float) -> float:
+    """Billions of multiply-accumulates ``work`` does per second of audio (see the module docstring)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    lstm_macs = 0
+
+    def count_lstm(module: torch.nn.LSTM, inputs, output) -> None:
+        nonlocal lstm_macs
+        steps = inputs[0].shape[0] * inputs[0].shape[1]  # time x batch, in either layout
+        directions = 2 if module.bidirectional else 1
+        for layer in range(module.num_layers):
+            width = module.input_size if layer == 0 else module.hidden_size * directions
+            lstm_macs += steps * directions * 4 * module.hidden_size * (width + module.hidden_size)
+
+    hooks = [m.register_forward_hook(count_lstm) for m in model.modules() if isinstance(m, torch.nn.LSTM)]
+    try:
+        with FlopCounterMode(display=False) as counter:
+            work()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return (counter.get_total_flops() / 2 + lstm_macs) / audio_s / 1e9
+
+
 def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, batch_clips: int) -> None:
     model_dir = weights_root / entry.name
     entry.write_weights(model_dir)
-    codec = load_codec(entry.name, LoadOptions(model_dir=model_dir))
+    codec = load_codec(entry.registry_name or entry.name, LoadOptions(model_dir=model_dir))
     rate = codec.spec.sample_rate_hz
     clip = speech_like(clip_s, rate, seed=1)
     lowest, highest = codec.spec.operating_points[0], codec.spec.operating_points[-1]
@@ -172,6 +227,15 @@ def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, ba
         print(f"  RTF encode+decode at {point.label:>10}: {seconds / clip_s:.3f}  ({seconds:.2f} s)")
 
     tensor = torch.from_numpy(clip)[None, None]
+    counted_s = min(clip_s, 2.0)  # compute grows with duration; a short clip keeps counting quick
+    counted = tensor[..., : round(counted_s * rate)]
+    for point in (lowest, highest):
+        def bare_at_point():
+            with torch.inference_mode():
+                entry.bare_call(codec, counted, point.num_codebooks)
+
+        gmacs = _gmacs_per_audio_second(bare_at_point, codec.model, counted_s)
+        print(f"  compute at {point.label:>10}: {gmacs:.2f} GMAC per second of audio")
 
     def bare():
         with torch.inference_mode():
@@ -207,7 +271,7 @@ def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, ba
     del codec
 
     memory = json.loads(subprocess.run(
-        [sys.executable, __file__, "--measure-memory", entry.name, str(model_dir), str(clip_s), str(torch.get_num_threads())],
+        [sys.executable, __file__, "--measure-memory", entry.registry_name or entry.name, str(model_dir), str(clip_s), str(torch.get_num_threads())],
         capture_output=True, text=True, check=True, env=os.environ,
     ).stdout)
     print(f"  memory of a fresh process: {memory['imported_mb']:.0f} MB after imports, {memory['loaded_mb']:.0f} MB "

@@ -98,6 +98,7 @@ def tiny_models_home(tmp_path_factory) -> Path:
     out as ``huggingface_hub`` caches it, at the revision the registry pins.
     """
     from codecbench.codecs import dac, encodec, facodec, funcodec
+    from codecbench.codecs.freqcodec.codec import FREQCODEC_MODELS
     from tests.checkpoints import (
         funcodec_config,
         install_in_hub_cache,
@@ -106,6 +107,7 @@ def tiny_models_home(tmp_path_factory) -> Path:
         save_tiny_encodec_24khz,
     )
     from tests.facodec_fixtures import write_tiny_facodec
+    from tests.freqcodec_checkpoints import write_funcodec_model_dir
 
     home = tmp_path_factory.mktemp("codecbench-home")
     sources = tmp_path_factory.mktemp("checkpoint-sources")
@@ -116,6 +118,8 @@ def tiny_models_home(tmp_path_factory) -> Path:
         ratios = (8, 5, 4, 2, 2) if model.frame_rate_hz == 25 else (8, 5, 4, 2)
         source = save_funcodec_model(sources / model.name, funcodec_config(ratios=ratios))
         install_in_hub_cache(hub, model.hub.repo_id, model.hub.revision, source)
+    for model in FREQCODEC_MODELS:  # the tiny FreqCodec recipe: the real ds320 token layout, 4 filters
+        install_in_hub_cache(hub, model.hub.repo_id, model.hub.revision, write_funcodec_model_dir(sources / model.name))
     for variant in dac.DAC_VARIANTS:
         ratios = [2, 4, 5, 8] if variant.hop_length == 320 else [2, 4, 8, 8]
         codebooks = max(point.num_codebooks for point in variant.spec.operating_points)

@@ -111,7 +111,8 @@ def test_config_maps_to_the_encodec_layout(tmp_path):
         ({"decoder_conf": {"ratios": [8, 5, 4, 2]}}, r"decoder_conf\.ratios is \[8, 5, 4, 2\]; .*must equal encoder_conf's"),
         ({"quantizer_conf": {"encoder_hop_length": 320}}, r"quantizer_conf\.encoder_hop_length is 320; .* 640 \(must equal the product"),
         ({"encoder_conf": {"seq_model": "transformer"}}, r"encoder_conf\.seq_model is 'transformer'"),
-        ({"model": "freq_codec"}, r"model is 'freq_codec'; .* with model 'encodec'"),
+        ({"model": "soundstream"}, r"model is 'soundstream'; .* with model 'encodec'"),
+        ({"model": "freq_codec"}, r"describes a FreqCodec model: load it with the freqcodec codec"),
     ],
 )
 def test_config_settings_encodec_cannot_run_are_refused_by_name(tmp_path, change, message):

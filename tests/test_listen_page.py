@@ -22,3 +22,14 @@ def test_a_model_dir_codec_offers_its_model_points_and_one_without_says_what_it_
     assert not encodec.interactive and encodec.choices == []
     assert "Pass --model-dir DIR holding config.json and model.safetensors." in encodec.info
     assert not dac.interactive and "codecbench download dac_16khz" in dac.info
+
+
+def test_a_freqcodec_model_dir_offers_the_points_of_its_config(tmp_path, codecbench_home):
+    from tests.freqcodec_checkpoints import write_funcodec_model_dir
+
+    settings = AppSettings(work_dir=tmp_path / "work", model_dirs={"freqcodec": write_funcodec_model_dir(tmp_path / "model")})
+    with gr.Blocks():
+        freqcodec = _condition_picker(get_entry("freqcodec"), settings)
+    assert freqcodec.interactive
+    assert [label for label, _ in freqcodec.choices] == ["0.5 kbps", "1 kbps", "2 kbps", "4 kbps", "8 kbps", "16 kbps"]
+    assert [value for _, value in freqcodec.choices][2] == "freqcodec@2"

@@ -11,16 +11,22 @@ from codecbench.paths import HOME_ENV
 from codecbench.synthetic import speech_like
 from tests.browser import chromium_page, free_port
 from tests.checkpoints import install_in_hub_cache, save_tiny_encodec_24khz
+from tests.freqcodec_checkpoints import write_funcodec_model_dir
 
 pytestmark = pytest.mark.browser
+
+FREQCODEC_GR1 = "freqcodec_magphase_en_libritts_16k_gr1nq32ds320"
+FREQCODEC_GR8 = "freqcodec_magphase_en_libritts_16k_gr8nq32ds320"
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    # A codecbench home whose Hub cache holds (tiny) EnCodec 24 kHz weights and nothing else.
+    # A codecbench home whose Hub cache holds (tiny) EnCodec 24 kHz and FreqCodec gr1 weights and nothing else.
     home = tmp_path_factory.mktemp("codecbench-home")
     hub = get_entry("encodec_24khz").weights.hub
     install_in_hub_cache(home / "hub", hub.repo_id, hub.revision, save_tiny_encodec_24khz(tmp_path_factory.mktemp("encodec")))
+    hub = get_entry(FREQCODEC_GR1).weights.hub
+    install_in_hub_cache(home / "hub", hub.repo_id, hub.revision, write_funcodec_model_dir(tmp_path_factory.mktemp("freqcodec")))
     settings = AppSettings(max_duration_s=30.0, work_dir=tmp_path_factory.mktemp("app"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(HOME_ENV, str(home))
@@ -203,6 +209,36 @@ def test_a_downloaded_neural_codec_runs_and_one_without_weights_says_how_to_get_
         assert "encodec_24khz 1.5 kbps" in card.inner_text()
         measured = float(text.split("kbps measured")[0].split()[-1])
         assert 1.5 <= measured < 1.52  # 75 frames/s x 2 codebooks x 10 bits, last frame paid in full
+        player = card.locator("audio[src]").first
+        player.wait_for(state="attached")
+        duration = page.wait_for_function(
+            "a => a.readyState >= 1 && a.duration > 0 ? a.duration : null", arg=player.element_handle()
+        ).json_value()
+        assert duration == pytest.approx(4.0, abs=0.05)
+
+
+def test_a_freqcodec_picker_runs_its_model_and_the_one_without_weights_says_how_to_get_them(app_url, clip_path):
+    with chromium_page() as page:
+        page.goto(app_url)
+        missing = page.locator(f"#picker-{FREQCODEC_GR8}")
+        assert f"codecbench download {FREQCODEC_GR8}" in missing.inner_text()
+        assert missing.get_by_label("2 kbps", exact=True).is_disabled()
+
+        page.locator("#listen-input input[type=file]").set_input_files(str(clip_path))
+        opus = page.locator("#picker-opus")
+        opus.get_by_label("6 kbps", exact=True).uncheck()
+        opus.get_by_label("12 kbps", exact=True).uncheck()
+        picker = page.locator(f"#picker-{FREQCODEC_GR1}")
+        assert [picker.get_by_label(label, exact=True).is_enabled() for label in ("0.5 kbps", "2 kbps", "16 kbps")] == [True] * 3
+        picker.get_by_label("2 kbps", exact=True).check()
+        page.get_by_role("button", name="Compare", exact=True).click()
+        page.wait_for_selector("#listen-status:has-text('Done: 1 condition(s).')")
+
+        card = page.locator(".condition-card").first
+        assert f"{FREQCODEC_GR1} 2 kbps" in card.inner_text()
+        text = card.locator(".condition-result").first.inner_text()
+        # 4 s: 1 + 64000 // 160 = 401 STFT frames, 201 code frames of 4 x 10 bits = 2.01 kbps.
+        assert float(text.split("kbps measured")[0].split()[-1]) == pytest.approx(2.01, abs=0.005)
         player = card.locator("audio[src]").first
         player.wait_for(state="attached")
         duration = page.wait_for_function(

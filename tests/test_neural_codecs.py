@@ -22,7 +22,8 @@ def _clip(num_samples: int, sample_rate: int, seed: int = 0) -> np.ndarray:
 def test_the_issue_codecs_are_registered():
     assert {"encodec_24khz", "funcodec_en_libritts_16k_nq32ds640", "funcodec_en_libritts_16k_nq32ds320",
             "funcodec_zh_en_general_16k_nq32ds640", "funcodec_zh_en_general_16k_nq32ds320",
-            "dac_16khz", "dac_24khz", "dac_44khz", "facodec"} == set(HUB_CODECS)
+            "dac_16khz", "dac_24khz", "dac_44khz", "facodec", "freqcodec_magphase_en_libritts_16k_gr8nq32ds320",
+            "freqcodec_magphase_en_libritts_16k_gr1nq32ds320"} == set(HUB_CODECS)
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,7 @@ def test_the_issue_codecs_are_registered():
         ("encodec_24khz", 75, [1.5, 3, 6, 12, 24]),
         ("funcodec_en_libritts_16k_nq32ds640", 25, [0.25, 0.5, 1, 2, 4, 8]),
         ("funcodec_zh_en_general_16k_nq32ds320", 50, [0.5, 1, 2, 4, 8, 16]),
+        ("freqcodec_magphase_en_libritts_16k_gr8nq32ds320", 50, [0.5, 1, 2, 4, 8, 16]),
         ("dac_16khz", 50, [1, 2, 3, 4, 6]),
         ("dac_44khz", 44_100 / 512, [1.72265625, 3.4453125, 5.16796875, 7.751953125]),
     ],
@@ -55,20 +57,22 @@ def test_codes_have_one_row_per_codebook_and_measured_kbps_is_nominal(name, tiny
     rate = codec.spec.sample_rate_hz
     clip = _clip(7 * codec.hop_length, rate)  # seven whole frames
     duration_s = clip.shape[0] / rate
+    # FreqCodec's centred STFT has 1 + 14 frames for 7 hops of 320, hence 8 code frames.
+    frames = 8 if name.startswith("freqcodec") else 7
     for point in codec.spec.operating_points:
         encoded = codec.encode(clip, rate, point)
         payload = encoded.payload
         assert isinstance(payload, TokenPayload)
-        assert payload.codes.shape == (point.num_codebooks, 7)
+        assert payload.codes.shape == (point.num_codebooks, frames)
         assert payload.codes.min() >= 0 and payload.codes.max() < 1024
-        assert payload.num_frames / duration_s == pytest.approx(point.frame_rate_hz)
-        assert encoded.payload_bits == point.num_codebooks * 7 * 10
-        assert encoded.measured_kbps == pytest.approx(point.nominal_kbps, rel=1e-12)
-        # FunCodec sends its loudness scale once per clip, FACodec its timbre vector (16 values
-        # in the tiny model), as side information.
-        expected_side_info_bits = 32 if name.startswith("funcodec") else 16 * 32 if name == "facodec" else 0
+        assert payload.num_frames / duration_s == pytest.approx(point.frame_rate_hz * frames / 7)
+        assert encoded.payload_bits == point.num_codebooks * frames * 10
+        assert encoded.measured_kbps == pytest.approx(point.nominal_kbps * frames / 7, rel=1e-12)
+        # FunCodec's and FreqCodec's models send their loudness scale once per clip, FACodec its
+        # timbre vector (16 values in the tiny model), as side information.
+        expected_side_info_bits = 32 if name.startswith(("funcodec", "freqcodec")) else 16 * 32 if name == "facodec" else 0
         assert encoded.side_info_bits == payload.side_info_bits == expected_side_info_bits
-        assert (payload.scale is not None) == name.startswith("funcodec")
+        assert (payload.scale is not None) == name.startswith(("funcodec", "freqcodec"))
 
 
 @pytest.mark.parametrize("name", HUB_CODECS)
@@ -138,6 +142,7 @@ def test_batched_and_one_by_one_give_the_same_codes_and_audio(name, tiny_models,
         ("encodec_24khz", 4),  # causal: similar lengths padded together; the 3-frame clip (under 7 frames) alone
         ("funcodec_en_libritts_16k_nq32ds640", 5),  # whole-clip normalisation: only equal lengths share a call
         ("dac_16khz", 4),  # non-causal, padded to whole frames: equal frame counts share a call
+        ("freqcodec_magphase_en_libritts_16k_gr1nq32ds320", 5),  # whole-clip normalisation, unpadded: equal lengths
     ],
 )
 def test_batching_groups_clips_as_far_as_results_allow(name, encode_calls, tiny_models, batching_as_on_a_gpu):
@@ -174,7 +179,9 @@ def test_batches_respect_their_limits(tiny_models):
         codec.batch_limits = BatchLimits.for_device(codec.device)
 
 
-@pytest.mark.parametrize("name", ["encodec_24khz", "funcodec_zh_en_general_16k_nq32ds640", "dac_24khz"])
+@pytest.mark.parametrize(
+    "name", ["encodec_24khz", "funcodec_zh_en_general_16k_nq32ds640", "dac_24khz", "freqcodec_magphase_en_libritts_16k_gr8nq32ds320"]
+)
 def test_decoding_uses_only_the_payload(name, tiny_models):
     codec = load_codec(name)
     rate = codec.spec.sample_rate_hz

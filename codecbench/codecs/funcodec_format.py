@@ -86,6 +86,14 @@ _SHARED_SEANET_KEYS = (
 )
 
 
+def funcodec_codebook_counts(num_quantizers: int) -> tuple[int, ...]:
+    """Quantizer counts codecbench offers for a FunCodec model (EnCodec-type or FreqCodec) with
+    ``num_quantizers``: 1, 2, 4, ... up to (and including) all of them: the counts FunCodec's
+    example recipes train with (``rand_num_quant``; the ds640 recipes start at 2)."""
+    counts = {1 << k for k in range(num_quantizers.bit_length()) if 1 << k <= num_quantizers}
+    return tuple(sorted(counts | {num_quantizers}))
+
+
 @dataclass(frozen=True)
 class FunCodecConfig:
     """The parts of a FunCodec EnCodec-type ``config.yaml`` that inference depends on.
@@ -126,9 +134,8 @@ class FunCodecConfig:
         return int(math.log2(self.codebook_size))
 
     def codebook_counts(self) -> tuple[int, ...]:
-        """1, 2, 4, ... quantizers up to (and including) all of them."""
-        counts = {1 << k for k in range(self.num_quantizers.bit_length()) if 1 << k <= self.num_quantizers}
-        return tuple(sorted(counts | {self.num_quantizers}))
+        """The quantizer counts codecbench offers (see :func:`funcodec_codebook_counts`)."""
+        return funcodec_codebook_counts(self.num_quantizers)
 
     def encodec_config(self):
         """The equivalent ``transformers.EncodecConfig``."""
@@ -179,6 +186,8 @@ class FunCodecConfig:
         if not isinstance(raw, dict):
             raise ValueError(f"{path} is not a FunCodec config.yaml (no mapping at the top)")
         check = _ConfigCheck(path)
+        if raw.get("model") == "freq_codec":
+            raise ValueError(f"{path} describes a FreqCodec model: load it with the freqcodec codec (-c freqcodec --model-dir DIR)")
         check.equal("model", raw.get("model"), ("encodec",))
         check.equal("encoder", raw.get("encoder"), ("encodec_seanet_encoder",))
         check.equal("decoder", raw.get("decoder"), ("encodec_seanet_decoder",))

@@ -17,6 +17,7 @@ from pathlib import Path
 from codecbench.codecs import anchors, codec2, dac, encodec, facodec, funcodec, opus
 from codecbench.codecs.base import Codec, CodecNotReadyError, CodecSpec, LoadOptions, Readiness
 from codecbench.codecs.checkpoints import Weights, weights_readiness
+from codecbench.codecs.freqcodec import codec as freqcodec
 from codecbench.codecs.token_codec import torch_readiness
 
 
@@ -64,10 +65,15 @@ _ENTRIES: dict[str, RegistryEntry] = {
             encodec.ENCODEC_24KHZ_SPEC, encodec.load_encodec_24khz, torch_readiness, encodec.ENCODEC_24KHZ_WEIGHTS
         ),
         *(RegistryEntry(model.spec, model.load, torch_readiness, model.weights) for model in funcodec.FUNCODEC_MODELS),
+        *(RegistryEntry(model.spec, model.load, torch_readiness, model.weights) for model in freqcodec.FREQCODEC_MODELS),
         *(RegistryEntry(variant.spec, variant.load, torch_readiness, variant.weights) for variant in dac.DAC_VARIANTS),
         RegistryEntry(
             funcodec.FUNCODEC_DIR_SPEC, funcodec.load_funcodec_dir, torch_readiness,
             funcodec.FUNCODEC_DIR_WEIGHTS, funcodec.funcodec_dir_spec,
+        ),
+        RegistryEntry(
+            freqcodec.FREQCODEC_DIR_SPEC, freqcodec.load_freqcodec_dir, torch_readiness,
+            freqcodec.FREQCODEC_DIR_WEIGHTS, freqcodec.freqcodec_dir_spec,
         ),
         RegistryEntry(
             encodec.ENCODEC_DIR_SPEC, encodec.load_encodec_dir, torch_readiness,

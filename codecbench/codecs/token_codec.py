@@ -2,9 +2,10 @@
 
 A token codec's payload is its integer codes ``[num_codebooks, num_frames]``, so its measured
 bitrate is ``num_codebooks x num_frames x bits_per_token`` over the clip's duration: the nominal
-rate, with the last, partial frame paid in full. Codecs that normalise their input also send
-a loudness scale once per clip, counted as side information (``side_info_bits``), not as bitrate;
-FACodec sends its timbre vector the same way.
+rate, with the last, partial frame paid in full (models whose frames are centred on the input,
+like FreqCodec's STFT, emit one frame more; see :meth:`TorchTokenCodec.num_frames`). Codecs
+that normalise their input also send a loudness scale once per clip, counted as side
+information (``side_info_bits``), not as bitrate; FACodec sends its timbre vector the same way.
 
 Batching runs several clips through the model at once without changing any clip's result:
 
@@ -209,7 +210,7 @@ class TorchTokenCodec(Codec):
                 codes = codes.cpu().numpy()
                 scales = None if scales is None else scales.float().cpu().numpy()
             for row, index in enumerate(group):
-                num_frames = math.ceil(clips[index].shape[0] / self.hop_length)
+                num_frames = self.num_frames(clips[index].shape[0])
                 assert codes.shape[1] == operating_point.num_codebooks and codes.shape[2] >= num_frames, codes.shape
                 payload = self._payload(
                     codes[row, :, :num_frames].astype(np.int32), None if scales is None else scales[row]
@@ -260,6 +261,11 @@ class TorchTokenCodec(Codec):
         return results  # type: ignore[return-value]
 
     # ------------------------------------------------------------------------------- helpers
+
+    def num_frames(self, num_samples: int) -> int:
+        """Token frames the model emits for ``num_samples`` of input: one per ``hop_length``
+        samples begun. Models with centred frames override it."""
+        return math.ceil(num_samples / self.hop_length)
 
     def _input_length(self, num_samples: int) -> int:
         if not self.pad_to_frames:

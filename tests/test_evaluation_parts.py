@@ -20,7 +20,7 @@ from codecbench.evaluation.conditions import (
     parse_codec_request,
     resolve_conditions,
 )
-from codecbench.evaluation.datasets import parse_testset_spec
+from codecbench.evaluation.datasets import AudioFile, Utterance, parse_testset_spec
 from codecbench.evaluation.executor import LocalExecutor
 from codecbench.evaluation.leaderboard import (
     Leaderboard,
@@ -33,7 +33,9 @@ from codecbench.evaluation.leaderboard import (
 from codecbench.evaluation.metrics import ScoringConfig
 from codecbench.evaluation.progress import ProgressCounter, TerminalProgress, format_duration
 from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
+from codecbench.evaluation.work import UnitOutcome, WorkUnit
 from codecbench.storage import open_database
+from codecbench.storage.evaluation_tables import FAILURE_STAGES
 from tests.checkpoints import save_tiny_encodec_24khz
 from tests.corpora import clip, make_folder
 
@@ -205,3 +207,16 @@ def test_tables_and_charts_have_the_published_shape():
     assert list(figure.data[1].x) == [1.0, 2.0]
     assert any("lowpass_3500" in annotation.text for annotation in figure.layout.annotations)
     assert list(board.csv_frame().columns)[:3] == ["testset", "testset_kind", "testset_utterances"]
+
+
+def _opus_unit(tmp_path, utterance_id: str = "a") -> WorkUnit:
+    (condition,) = resolve_conditions([Condition("opus", 6.0)])
+    return WorkUnit("mini", Utterance(utterance_id, AudioFile(tmp_path / f"{utterance_id}.wav")), condition, ScoringConfig(("sisnr",)))
+
+
+def test_a_unit_outcome_refuses_a_failure_stage_that_is_not_one_of_the_stored_stages(tmp_path):
+    unit = _opus_unit(tmp_path)
+    for stage in FAILURE_STAGES:
+        assert UnitOutcome(unit, error="broken", failure_stage=stage).failure_stage == stage
+    with pytest.raises(ValueError, match="'decode' is not one of index, read, transcode, score"):
+        UnitOutcome(unit, error="broken", failure_stage="decode")

@@ -47,12 +47,6 @@ class EvalCondition:
         """How the condition is written on the command line: ``opus@6``, ``lowpass_3500``."""
         return str(Condition(self.codec, self.operating_point.nominal_kbps))
 
-    @property
-    def column_label(self) -> str:
-        """The operating point as a leaderboard column: ``6 kbps``, ``1 kbps · 100 tok/s``, ``3.5 kHz``."""
-        return operating_point_label(self.operating_point.label, self.operating_point.nominal_kbps,
-                                     self.operating_point.tokens_per_second)
-
     def load(self) -> Codec:
         return load_codec(self.codec, self.load_options)
 

@@ -22,6 +22,7 @@ from codecbench.evaluation.conditions import EvalCondition
 from codecbench.evaluation.datasets import Utterance
 from codecbench.evaluation.metrics import MetricResult, ScoringConfig, ScoringPair, score_with_config
 from codecbench.evaluation.metrics.pair import MIN_PAIR_DURATION_S
+from codecbench.storage.evaluation_tables import FAILURE_STAGES
 
 # Utterances are read with the shortest duration any metric can score (shorter ones fail
 # with the reason, stored), and no upper limit (test sets hold what they hold).
@@ -86,6 +87,8 @@ class UnitOutcome:
     def __post_init__(self) -> None:
         if (self.error is None) != (self.failure_stage is None):
             raise ValueError("a unit outcome has an error exactly when it has a failure stage")
+        if self.failure_stage is not None and self.failure_stage not in FAILURE_STAGES:
+            raise ValueError(f"failure stage {self.failure_stage!r} is not one of {', '.join(FAILURE_STAGES)}")
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from codecbench.audio import Audio, AudioLimits
@@ -102,21 +102,15 @@ class TestSet:
     skipped: tuple[SkippedUtterance, ...] = ()
     total_utterances: int | None = None
     sample: Sample | None = None
-    _ids: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ids = frozenset(utterance.id for utterance in self.utterances)
-        if len(ids) != len(self.utterances):
+        if len({utterance.id for utterance in self.utterances}) != len(self.utterances):
             raise ValueError(f"test set {self.name!r} has duplicate utterance ids")
-        object.__setattr__(self, "_ids", ids)
         if self.total_utterances is None:
             object.__setattr__(self, "total_utterances", len(self.utterances))
 
     def __len__(self) -> int:
         return len(self.utterances)
-
-    def __contains__(self, utterance_id: object) -> bool:
-        return utterance_id in self._ids
 
     def summary(self) -> str:
         drawn = "" if self.sample is None else (

@@ -251,3 +251,21 @@ def test_a_stored_sample_rate_lets_a_16_khz_and_an_8_khz_test_set_share_one_run(
         ).all())
     assert metrics == {"utt_0000": "pesq_wb", "a": "pesq_nb"}
     assert run(database, request)[0].computed == 0
+
+
+def test_a_second_file_with_the_same_id_is_skipped_under_its_own_id_and_the_kept_one_completes(tmp_path, database):
+    folder = tmp_path / "clips"
+    write_pcm(folder / "a.wav", clip(1))
+    soundfile.write(folder / "a.flac", clip(2), 16_000)
+    spec = parse_testset_spec(f"mini=folder:{folder}")
+    testset = load_testset(spec)
+    assert [u.id for u in testset.utterances] == ["a"]
+    assert [(s.id, s.location.endswith("a.wav")) for s in testset.skipped] == [("a#dup1", True)]
+    request = EvaluationRequest(testsets=(spec,), conditions=(Condition("opus", 6.0),), scoring=ScoringConfig(("sisnr",)))
+    summary, _, progress = run(database, request)
+    (cell,) = summary.cells
+    assert (cell.units, cell.complete, cell.failed) == (2, 1, 1)
+    assert progress.total == progress.done == 2
+    with database.session(read_only=True) as session:
+        units = dict(session.execute(select(EvalUtteranceRow.name, EvalUnitRow.failure_stage).join(EvalUnitRow)).all())
+    assert units == {"a": None, "a#dup1": "index"}

@@ -123,17 +123,29 @@ class TestSet:
 def unique_by_id(
     utterances: Iterable[Utterance], skipped: Iterable[SkippedUtterance] = ()
 ) -> CorpusListing:
-    """A listing that keeps the first utterance of each id and skips later ones with a warning."""
+    """A listing that keeps the first utterance of each id and skips later ones with a warning.
+
+    A skipped duplicate gets an id of its own (``a#dup1``, ``a#dup2``, ...): under the kept
+    utterance's id its skip would be recorded against the utterance that is evaluated.
+    """
     seen: dict[str, Utterance] = {}
-    skipped = list(skipped)
+    duplicates: list[Utterance] = []
     for utterance in utterances:
-        first = seen.get(utterance.id)
-        if first is None:
-            seen[utterance.id] = utterance
+        if utterance.id in seen:
+            duplicates.append(utterance)
         else:
-            skipped.append(
-                skip(utterance.id, utterance.source.describe(), f"same id as {first.source.describe()}; kept that one")
-            )
+            seen[utterance.id] = utterance
+    skipped = list(skipped)
+    taken = set(seen) | {record.id for record in skipped}
+    for utterance in duplicates:
+        number = 1
+        while f"{utterance.id}#dup{number}" in taken:
+            number += 1
+        duplicate_id = f"{utterance.id}#dup{number}"
+        taken.add(duplicate_id)
+        first = seen[utterance.id]
+        skipped.append(skip(duplicate_id, utterance.source.describe(),
+                            f"same id {utterance.id!r} as {first.source.describe()}; kept that one"))
     return CorpusListing(tuple(seen.values()), tuple(skipped))
 
 

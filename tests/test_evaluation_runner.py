@@ -12,7 +12,16 @@ from sqlalchemy import func, select
 
 from codecbench.audio import load_audio
 from codecbench.comparison import Condition
-from codecbench.evaluation.datasets import load_testset, parse_testset_spec
+from codecbench.evaluation.datasets import (
+    AudioFile,
+    SkippedUtterance,
+    TestSet,
+    Utterance,
+    draw_sample,
+    load_testset,
+    parse_testset_spec,
+    sampled_skipped,
+)
 from codecbench.evaluation.executor import Executor, LocalExecutor
 from codecbench.evaluation.metrics import ScoringConfig
 from codecbench.evaluation.progress import ProgressCounter
@@ -21,7 +30,6 @@ from codecbench.evaluation.runner import (
     missing_scoring,
     plan_evaluation,
     run_evaluation,
-    skipped_in_scope,
 )
 from codecbench.evaluation.store import StoredUnit
 from codecbench.storage.evaluation_tables import EvalScoreRow, EvalTestSetRow, EvalUnitRow, EvalUtteranceRow
@@ -185,16 +193,32 @@ def test_a_pool_of_two_workers_stores_what_one_process_does(tmp_path, database):
     assert all(here[key] == pytest.approx(pooled[key], abs=1e-6) for key in here)
 
 
-def test_a_sample_counts_the_skipped_utterances_the_draw_would_have_picked(tmp_path):
+def test_a_sample_of_n_holds_exactly_n_usable_and_skipped_utterances_and_samples_stay_nested(tmp_path):
+    whole = TestSet(
+        "mini", "folder", tmp_path,
+        utterances=tuple(Utterance(f"u{index}", AudioFile(tmp_path / f"u{index}.wav")) for index in range(12)),
+        skipped=tuple(SkippedUtterance(f"s{index}", f"s{index}.wav", "missing") for index in range(12)),
+    )
+    previous: set[str] = set()
+    for limit in range(1, 25):
+        sample = draw_sample(whole, limit, seed=5)
+        ids = {u.id for u in sample.utterances} | {s.id for s in sampled_skipped(sample)}
+        assert len(sample.utterances) + len(sampled_skipped(sample)) == len(ids) == limit
+        assert previous <= ids
+        previous = ids
+    assert sampled_skipped(draw_sample(whole, 30, seed=5)) == whole.skipped
+
+
+def test_a_sample_counts_the_skipped_utterances_the_draw_picked(tmp_path):
     corpus = make_librispeech(tmp_path)["test-clean"]
     spec = parse_testset_spec(f"librispeech-test-clean={tmp_path}")
     whole = load_testset(spec)
-    assert skipped_in_scope(whole) == whole.skipped
+    assert sampled_skipped(whole) == whole.skipped
     for limit in (1, 2):
         sample = load_testset(spec, limit=limit, seed=3)
-        in_scope = {record.id for record in skipped_in_scope(sample)}
+        in_scope = {record.id for record in sampled_skipped(sample)}
         assert in_scope <= corpus.skipped
-        larger = {record.id for record in skipped_in_scope(load_testset(spec, limit=limit + 1, seed=3))}
+        larger = {record.id for record in sampled_skipped(load_testset(spec, limit=limit + 1, seed=3))}
         assert in_scope <= larger  # nested, like the sample itself
 
 

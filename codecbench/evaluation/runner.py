@@ -24,7 +24,7 @@ from sqlalchemy import select
 from codecbench.comparison import Condition
 from codecbench.evaluation.conditions import EvalCondition, model_dir_options, resolve_conditions
 from codecbench.evaluation.datasets import SkippedUtterance, TestSet, TestSetSpec, load_testset
-from codecbench.evaluation.datasets.sampling import sample_rank
+from codecbench.evaluation.datasets.sampling import sampled_skipped
 from codecbench.evaluation.executor import Executor
 from codecbench.evaluation.metrics import ScoringConfig
 from codecbench.evaluation.metrics.base import package_version
@@ -106,8 +106,8 @@ class EvaluationPlan:
     Attributes:
         testsets: each loaded test set (a sample with ``limit``).
         skipped: per test set, the utterances its loader skipped that belong to the run: all
-            of them for a whole test set; for a sample, those the draw would have picked had
-            they been usable (so samples stay nested and failures are counted fairly).
+            of them for a whole test set; for a sample, those the draw picked (usable and
+            skipped ones are drawn together, so a sample of N holds at most N utterances).
     """
 
     request: EvaluationRequest
@@ -129,20 +129,9 @@ def plan_evaluation(request: EvaluationRequest) -> EvaluationPlan:
     return EvaluationPlan(
         request=request,
         testsets=testsets,
-        skipped={testset.name: skipped_in_scope(testset) for testset in testsets},
+        skipped={testset.name: sampled_skipped(testset) for testset in testsets},
         conditions=tuple(conditions),
     )
-
-
-def skipped_in_scope(testset: TestSet) -> tuple[SkippedUtterance, ...]:
-    """The skipped utterances that belong to the (possibly sampled) test set."""
-    if testset.sample is None or len(testset.utterances) >= testset.total_utterances:
-        return testset.skipped
-    if not testset.utterances:
-        return ()
-    seed = testset.sample.seed
-    last = max(sample_rank(seed, utterance.id) for utterance in testset.utterances)
-    return tuple(record for record in testset.skipped if sample_rank(seed, record.id) < last)
 
 
 @dataclass(frozen=True)

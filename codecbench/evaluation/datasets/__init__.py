@@ -12,7 +12,7 @@ from codecbench.evaluation.datasets.registry import (
     load_testset,
     parse_testset_spec,
 )
-from codecbench.evaluation.datasets.sampling import draw_sample
+from codecbench.evaluation.datasets.sampling import draw_sample, sampled_skipped
 from codecbench.evaluation.datasets.sources import AudioFile, AudioSource, AudioSpan, TarMember, source_from_dict
 from codecbench.evaluation.datasets.utterance import (
     CorpusListing,
@@ -39,6 +39,7 @@ __all__ = [
     "TestSetSpec",
     "Utterance",
     "draw_sample",
+    "sampled_skipped",
     "load_testset",
     "parse_testset_spec",
     "source_from_dict",

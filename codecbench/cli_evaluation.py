@@ -115,7 +115,8 @@ def _parse_metrics(text: str) -> tuple[str, ...]:
               help="Evaluate a reproducible sample of at most this many utterances per test set.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --limit sample.")
 @click.option("--keep-audio", "keep_audio_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Keep every reconstruction as DIR/TESTSET/CODEC@KBPS/UTTERANCE.flac (the Leaderboard page plays them).")
+              help="Keep every reconstruction as DIR/TESTSET/CODEC@KBPS[+CHECKPOINT]/UTTERANCE.flac (names "
+              "percent-encoded; the Leaderboard page plays them).")
 @click.option("--retry-failed", is_flag=True, help="Compute again the units and metrics stored as failed.")
 @database_option
 @click.option("--model-dir", "model_dirs", multiple=True, metavar="CODEC=DIR",

@@ -134,6 +134,10 @@ def test_evaluate_reports_what_is_wrong_before_running(tmp_path, env):
     assert bad_metric.returncode == 1 and "unknown metric 'viqsol'" in bad_metric.stderr and "Did you mean visqol" in bad_metric.stderr
     empty = run_cli(env, "leaderboard", "--metric", "visqol", "--db", db)
     assert empty.returncode == 1 and "holds no scores yet" in empty.stderr
+    (tmp_path / "a_file").write_text("not a folder")
+    bad_keep = run_cli(env, *base, "--codec", "opus@6", "--keep-audio", str(tmp_path / "a_file" / "kept"))
+    assert bad_keep.returncode == 1 and "Traceback" not in bad_keep.stderr
+    assert f"--keep-audio {tmp_path / 'a_file' / 'kept'}: cannot write reconstructions there" in bad_keep.stderr
 
     assert run_cli(env, *base, "--codec", "opus@6", "--metrics", "sisnr").returncode == 0
     make_folder(tmp_path / "other", 1)

@@ -293,3 +293,50 @@ def test_a_second_file_with_the_same_id_is_skipped_under_its_own_id_and_the_kept
     with database.session(read_only=True) as session:
         units = dict(session.execute(select(EvalUtteranceRow.name, EvalUnitRow.failure_stage).join(EvalUnitRow)).all())
     assert units == {"a": None, "a#dup1": "index"}
+
+
+def test_kept_audio_names_are_unique_per_utterance_id_and_per_checkpoint(tmp_path):
+    from dataclasses import replace
+
+    from codecbench.evaluation.conditions import resolve_conditions
+    from codecbench.evaluation.work import kept_audio_path
+
+    (opus,) = resolve_conditions([Condition("opus", 6.0)])
+    ids = ["clip.v1", "clip.v2", "a b", "a_b", "a%20b", "sub/a", "sub%2Fa", ".", ".."]
+    paths = [kept_audio_path(tmp_path, "mini", opus, utterance_id) for utterance_id in ids]
+    assert len(set(paths)) == len(ids)
+    assert all(path.parent == tmp_path / "mini" / "opus@6" and path.suffix == ".flac" for path in paths)
+    assert paths[0].name == "clip.v1.flac"
+    first = replace(opus, checkpoint="hub:owner/model@0123456789abcdef")
+    second = replace(opus, checkpoint="sha256:fedcba9876543210")
+    folders = {kept_audio_path(tmp_path, "mini", condition, "a").parent.name for condition in (opus, first, second)}
+    assert folders == {"opus@6", "opus@6+0123456", "opus@6+sha256-fedcba98"}
+
+
+def test_a_keep_audio_folder_that_cannot_be_written_is_refused_before_the_run(tmp_path):
+    make_folder(tmp_path / "clips", 1)
+    (tmp_path / "a_file").write_text("not a folder")
+    request = EvaluationRequest(testsets=(parse_testset_spec(f"mini=folder:{tmp_path / 'clips'}"),),
+                                conditions=(Condition("opus", 6.0),), keep_audio_dir=tmp_path / "a_file" / "kept")
+    with pytest.raises(ValueError, match="--keep-audio .*a_file/kept: cannot write reconstructions there"):
+        plan_evaluation(request)
+
+
+def test_a_reconstruction_that_cannot_be_kept_leaves_its_scores_and_is_reported(tmp_path, database):
+    if database.dialect != "sqlite":
+        pytest.skip("about the kept files, not the database")
+    make_folder(tmp_path / "clips", 2)
+    request = EvaluationRequest(testsets=(parse_testset_spec(f"mini=folder:{tmp_path / 'clips'}"),),
+                                conditions=(Condition("opus", 6.0),), scoring=ScoringConfig(("sisnr",)),
+                                keep_audio_dir=tmp_path / "kept")
+    plan = plan_evaluation(request)
+    (tmp_path / "kept" / "mini").write_text("the test set's folder is taken by a file")  # e.g. a full disk later
+    with LocalExecutor(1, batch_size=2) as executor:
+        summary = run_evaluation(database, plan, executor)
+    (cell,) = summary.cells
+    assert (cell.complete, cell.failed) == (2, 0)
+    assert len(summary.unkept_audio) == 2
+    assert "2 reconstruction(s) could not be kept (--keep-audio); their scores are stored" in summary.describe()
+    with database.session(read_only=True) as session:
+        units = session.scalars(select(EvalUnitRow)).all()
+    assert all(unit.error is None and unit.audio_path is None for unit in units)

@@ -63,6 +63,14 @@ def operating_point_label(label: str, nominal_kbps: float | None, tokens_per_sec
     return text
 
 
+def short_checkpoint(checkpoint: str) -> str:
+    """``hub:owner/name@0123456789...`` -> ``@0123456``; ``sha256:abcdef...`` -> ``sha256:abcdef12``."""
+    if checkpoint.startswith("sha256:"):
+        return checkpoint[:15]
+    _, _, revision = checkpoint.rpartition("@")
+    return f"@{revision[:7]}" if revision else checkpoint
+
+
 def parse_codec_request(text: str) -> list[Condition]:
     """``NAME@KBPS,KBPS`` (or ``NAME`` for a codec with one operating point) as conditions.
 

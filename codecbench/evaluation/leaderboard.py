@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 from sqlalchemy.orm import Session
 
-from codecbench.evaluation.conditions import operating_point_label
+from codecbench.evaluation.conditions import operating_point_label, short_checkpoint
 from codecbench.evaluation.results import load_scores, load_units, stored_metrics
 
 # Metrics where a lower value is better (distances); for all others higher is better.
@@ -144,14 +144,6 @@ def _disambiguate_checkpoints(cells: pd.DataFrame) -> pd.DataFrame:
     clashes = cells.groupby(["codec", "column"])["checkpoint"].transform("nunique") > 1
     cells.loc[clashes, "column"] = cells.loc[clashes, "column"] + " [" + cells.loc[clashes, "checkpoint"].map(short_checkpoint) + "]"
     return cells
-
-
-def short_checkpoint(checkpoint: str) -> str:
-    """``hub:owner/name@0123456789...`` -> ``@0123456``; ``sha256:abcdef...`` -> ``sha256:abcdef12``."""
-    if checkpoint.startswith("sha256:"):
-        return checkpoint[:15]
-    _, _, revision = checkpoint.rpartition("@")
-    return f"@{revision[:7]}" if revision else checkpoint
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from codecbench.evaluation.store import (
     sync_condition,
     sync_testset,
 )
-from codecbench.evaluation.work import UnitOutcome, WorkUnit, kept_audio_path
+from codecbench.evaluation.work import UnitOutcome, WorkUnit, check_keep_audio_dir, kept_audio_path
 from codecbench.storage import Database
 from codecbench.storage.evaluation_tables import EvalScoreRow, EvalUnitRow, EvalUtteranceRow
 
@@ -123,7 +123,10 @@ def plan_evaluation(request: EvaluationRequest) -> EvaluationPlan:
         TestSetError: a test set cannot be loaded (wrong root, missing metadata).
         ValueError: an unknown codec or bitrate.
         CodecNotReadyError: a codec cannot run here (missing weights, ...).
+        ValueError: also when the ``keep_audio_dir`` cannot be made or written to.
     """
+    if request.keep_audio_dir is not None:
+        check_keep_audio_dir(request.keep_audio_dir)
     conditions = resolve_conditions(list(request.conditions), model_dir_options(request.model_dirs, request.device))
     testsets = tuple(load_testset(spec, limit=request.limit, seed=request.seed) for spec in request.testsets)
     return EvaluationPlan(
@@ -159,8 +162,12 @@ class CellSummary:
 
 @dataclass(frozen=True)
 class RunSummary:
+    """What a run did, per cell; ``unkept_audio``: why reconstructions ``--keep-audio`` asked
+    for could not be written (their units were scored and stored all the same)."""
+
     run_id: int
     cells: tuple[CellSummary, ...]
+    unkept_audio: tuple[str, ...] = ()
 
     @property
     def computed(self) -> int:
@@ -189,6 +196,9 @@ class RunSummary:
             lines += [f"  {count}x {error}" for error, count in ranked[:SHOWN_ERRORS]]
             if len(ranked) > SHOWN_ERRORS:
                 lines.append(f"  ... and {len(ranked) - SHOWN_ERRORS} more distinct errors")
+        if self.unkept_audio:
+            lines.append(f"{len(self.unkept_audio)} reconstruction(s) could not be kept (--keep-audio); their scores "
+                         f"are stored. First: {self.unkept_audio[0]}")
         return "\n".join(lines)
 
 
@@ -245,8 +255,11 @@ def run_evaluation(
             scopes.append((testset, testset_id, scope))
     progress.start(already_done + len(units), already_done)
     computed: dict[tuple[str, str], int] = {}
+    unkept_audio: list[str] = []
     try:
         for outcome in executor.run(units):
+            if outcome.keep_audio_error is not None:
+                unkept_audio.append(outcome.keep_audio_error)
             target = targets[outcome.unit.key]
             with database.session() as session:
                 store_outcome(session, run_id, target.condition_id, target.utterance_row_id, outcome)
@@ -257,7 +270,7 @@ def run_evaluation(
         progress.close()
     with database.session() as session:
         finish_run(session, run_id)
-    return RunSummary(run_id, tuple(_summaries(database, plan, scopes, condition_ids, computed)))
+    return RunSummary(run_id, tuple(_summaries(database, plan, scopes, condition_ids, computed)), tuple(unkept_audio))
 
 
 def _succeeded(outcome: UnitOutcome) -> bool:

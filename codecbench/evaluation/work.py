@@ -9,16 +9,16 @@ every metric's result, or the error that stopped the unit before metrics could r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from codecbench.audio import Audio, AudioError, AudioLimits, write_audio
 from codecbench.codecs import transcode, transcode_batch
 from codecbench.codecs.transcode import TranscodeResult
-from codecbench.evaluation.conditions import EvalCondition
+from codecbench.evaluation.conditions import EvalCondition, short_checkpoint
 from codecbench.evaluation.datasets import Utterance
 from codecbench.evaluation.metrics import MetricResult, ScoringConfig, ScoringPair, score_with_config
 from codecbench.evaluation.metrics.pair import MIN_PAIR_DURATION_S
@@ -28,7 +28,6 @@ from codecbench.storage.evaluation_tables import FAILURE_STAGES
 # with the reason, stored), and no upper limit (test sets hold what they hold).
 READ_LIMITS = AudioLimits(min_duration_s=MIN_PAIR_DURATION_S)
 KEPT_AUDIO_EXTENSION = ".flac"
-_UNSAFE_PATH_CHARACTERS = re.compile(r"[^A-Za-z0-9._@/-]")
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,8 @@ class UnitOutcome:
         sample_rate_hz, duration_s: the utterance's audio, once it was read.
         measured_kbps, side_info_bits, delay_samples, processing_s: the transcode's record.
         audio_path: the kept reconstruction, if one was written.
+        keep_audio_error: why the reconstruction could not be kept (``--keep-audio``), if it
+            could not; the unit's scores are unaffected.
     """
 
     unit: WorkUnit
@@ -83,6 +84,7 @@ class UnitOutcome:
     delay_samples: int | None = None
     processing_s: float | None = None
     audio_path: Path | None = None
+    keep_audio_error: str | None = None
 
     def __post_init__(self) -> None:
         if (self.error is None) != (self.failure_stage is None):
@@ -99,6 +101,7 @@ class Reconstruction:
     reference: Audio
     result: TranscodeResult
     audio_path: Path | None
+    keep_audio_error: str | None = None
 
     def pair(self) -> ScoringPair:
         return ScoringPair(self.unit.pair_id, self.reference, (self.result.samples, self.result.sample_rate_hz))
@@ -114,13 +117,45 @@ class Reconstruction:
             delay_samples=self.result.delay_samples,
             processing_s=self.result.processing_s,
             audio_path=self.audio_path,
+            keep_audio_error=self.keep_audio_error,
         )
 
 
 def kept_audio_path(keep_audio_dir: Path, testset: str, condition: EvalCondition, utterance_id: str) -> Path:
-    """``DIR/TESTSET/CONDITION/UTTERANCE.flac`` (characters unsafe in file names replaced by ``_``)."""
-    parts = [part for part in _UNSAFE_PATH_CHARACTERS.sub("_", utterance_id).split("/") if part not in ("", ".", "..")]
-    return keep_audio_dir / testset / condition.key / Path(*(parts or ["_"])).with_suffix(KEPT_AUDIO_EXTENSION)
+    """``DIR/TESTSET/CONDITION/UTTERANCE.flac``, one file per (test set, condition, utterance).
+
+    Names are percent-encoded (``a b`` -> ``a%20b``, ``sub/a`` -> ``sub%2Fa``), so that
+    distinct ids never share a file, and ``.flac`` is appended (``clip.v1`` -> ``clip.v1.flac``).
+    A condition with a checkpoint has it in its folder (``encodec_24khz@1.5+c1dbe2a``), so that
+    two checkpoints of one codec at one bitrate keep their reconstructions apart.
+    """
+    folder = condition.key
+    if condition.checkpoint:
+        folder += "+" + short_checkpoint(condition.checkpoint).lstrip("@").replace(":", "-")
+    return keep_audio_dir / _file_name(testset) / _file_name(folder) / (_file_name(utterance_id) + KEPT_AUDIO_EXTENSION)
+
+
+def _file_name(text: str) -> str:
+    return quote(text, safe="@+") or "%"
+
+
+def check_keep_audio_dir(keep_audio_dir: Path) -> None:
+    """Make ``keep_audio_dir`` and check that files can be written in it.
+
+    Raises:
+        ValueError: it cannot be made or written to; the message says why.
+    """
+    probe = keep_audio_dir / ".codecbench-write-check"
+    try:
+        keep_audio_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ValueError(
+            f"--keep-audio {keep_audio_dir}: cannot write reconstructions there ({reason}); "
+            "give a folder you can write to."
+        ) from None
 
 
 def read_references(units: Iterable[WorkUnit]) -> dict[tuple[str, str], Audio | str]:
@@ -178,9 +213,15 @@ def transcode_units(units: Sequence[WorkUnit], batch_size: int) -> Iterator[Reco
 
 
 def _reconstruction(unit: WorkUnit, reference: Audio, result: TranscodeResult) -> Reconstruction:
+    """The transcoded unit, its reconstruction kept if asked; a failure to keep it (a full disk)
+    is noted on the unit, whose scores do not depend on the copy."""
     path = unit.keep_audio_path
-    if path is not None:
+    if path is None:
+        return Reconstruction(unit, reference, result, None)
+    try:
         write_audio(path, result.samples, result.sample_rate_hz)
+    except (OSError, RuntimeError, AudioError) as error:  # soundfile's errors are RuntimeErrors
+        return Reconstruction(unit, reference, result, None, keep_audio_error=f"{path}: {error}")
     return Reconstruction(unit, reference, result, path)
 
 

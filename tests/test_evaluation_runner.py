@@ -340,3 +340,34 @@ def test_a_reconstruction_that_cannot_be_kept_leaves_its_scores_and_is_reported(
     with database.session(read_only=True) as session:
         units = session.scalars(select(EvalUnitRow)).all()
     assert all(unit.error is None and unit.audio_path is None for unit in units)
+
+
+def test_a_failed_unit_counts_only_under_the_metrics_that_were_asked_of_it(tmp_path, database):
+    from codecbench.evaluation.leaderboard import Leaderboard
+    from codecbench.evaluation.results import export_scores
+
+    folder = tmp_path / "clips"
+    make_folder(folder, 2)
+    (folder / "garbage.wav").write_bytes(b"not audio at all")
+    spec = parse_testset_spec(f"mini=folder:{folder}")
+
+    def evaluate(kbps: float, metric: str) -> None:
+        run(database, EvaluationRequest(testsets=(spec,), conditions=(Condition("opus", kbps),),
+                                        scoring=ScoringConfig((metric,))))
+
+    def stoi_cells() -> dict:
+        with database.session(read_only=True) as session:
+            board = Leaderboard.from_database(session, "stoi")
+            exported = export_scores(session, metrics=["stoi"])
+        failed_rows = exported[exported["metric"] == ""]
+        return ({row.operating_point: (row.n, row.failures) for row in board.cells.itertuples()},
+                sorted(failed_rows["operating_point"]))
+
+    evaluate(6.0, "sisnr")
+    evaluate(12.0, "stoi")
+    assert stoi_cells() == ({"12 kbps": (2, 1)}, ["12 kbps"])  # opus at 6 kbps was never asked for STOI
+    evaluate(6.0, "stoi")  # the garbage unit stays failed (not retried), now asked for STOI too
+    assert stoi_cells() == ({"6 kbps": (2, 1), "12 kbps": (2, 1)}, ["12 kbps", "6 kbps"])
+    with database.session(read_only=True) as session:
+        sisnr = Leaderboard.from_database(session, "sisnr").cells
+    assert [(row.operating_point, row.n, row.failures) for row in sisnr.itertuples()] == [("6 kbps", 2, 1)]

@@ -22,7 +22,7 @@ from codecbench.codecs.base import LoadOptions
 from codecbench.evaluation.conditions import checkpoint_identity
 from codecbench.evaluation.datasets import Utterance, source_from_dict
 from codecbench.evaluation.leaderboard import LOWER_IS_BETTER
-from codecbench.evaluation.results import load_scores, load_units
+from codecbench.evaluation.results import load_scores, load_unit_requests, load_units, unit_failed_under
 from codecbench.evaluation.work import READ_LIMITS
 from codecbench.storage.evaluation_tables import EvalConditionRow
 
@@ -61,10 +61,12 @@ def inspect_cell(
     units = load_units(session, testsets=[testset], condition_ids=[condition_id])
     scores = load_scores(session, testsets=[testset], condition_ids=[condition_id])
     chosen = scores[(scores["metric"] == metric) & (scores["protocol"] == protocol)].set_index("unit_id")
+    requests = load_unit_requests(session, units.loc[units["unit_error"].notna(), "unit_id"])
+    units = units.assign(unit_failed=unit_failed_under(units, requests, [metric], protocol))
     scored, failed = [], []
     for unit in units.itertuples():
         value = chosen["value"].get(unit.unit_id)
-        error = unit.unit_error if pd.notna(unit.unit_error) else chosen["error"].get(unit.unit_id)
+        error = unit.unit_error if unit.unit_failed else chosen["error"].get(unit.unit_id)
         entry = CellUnit(
             testset=testset, utterance=unit.utterance, text=unit.text,
             value=None if value is None or pd.isna(value) else float(value),

@@ -21,7 +21,7 @@ from scipy import stats
 from sqlalchemy.orm import Session
 
 from codecbench.evaluation.conditions import operating_point_label, short_checkpoint
-from codecbench.evaluation.results import load_scores, load_units, stored_metrics
+from codecbench.evaluation.results import load_scores, load_unit_requests, load_units, stored_metrics, unit_failed_under
 
 # Metrics where a lower value is better (distances); for all others higher is better.
 LOWER_IS_BETTER = frozenset({"mel", "mrstft"})
@@ -83,18 +83,23 @@ def confidence_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> t
     return mean - half, mean + half
 
 
-def leaderboard_cells(units: pd.DataFrame, scores: pd.DataFrame, metric: str, protocol: str) -> pd.DataFrame:
-    """One row per test set × condition (:data:`CELL_COLUMNS`) from :func:`load_units` and the
-    :func:`load_scores` of one metric and protocol.
+def leaderboard_cells(
+    units: pd.DataFrame, scores: pd.DataFrame, metric: str, protocol: str, requests: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per test set × condition (:data:`CELL_COLUMNS`) from :func:`load_units`, the
+    :func:`load_scores` of one metric and protocol, and the :func:`load_unit_requests` of the
+    failed units.
 
     A unit counts towards ``n`` if it has a value for the metric, towards ``failures`` if it
-    has none because the unit or the metric failed; units never scored with this metric count
+    has none because this metric failed, or because the unit failed when this metric was asked
+    of it (``requests=None``: under every metric); units never scored with this metric count
     towards neither.
     """
     scores = scores[(scores["metric"] == metric) & (scores["protocol"] == protocol)]
+    units = units.assign(unit_failed=unit_failed_under(units, requests, [metric], protocol))
     merged = units.merge(scores, on="unit_id", how="left")
     has_value = merged["value"].notna()
-    failed = ~has_value & (merged["unit_error"].notna() | merged["error"].notna())
+    failed = ~has_value & (merged["unit_failed"] | merged["error"].notna())
     merged = merged[has_value | failed].assign(has_value=has_value, failed=failed)
     rows = []
     for (testset, condition_id), group in merged.groupby(["testset", "condition_id"], sort=False):
@@ -172,7 +177,8 @@ class Leaderboard:
         metric, protocol = resolve_metric_choice(stored_metrics(session), metric, protocol)
         units = load_units(session, testsets=testsets, codecs=codecs)
         scores = load_scores(session, metric=metric, protocol=protocol, testsets=testsets, codecs=codecs)
-        return cls(metric, protocol, _ordered(leaderboard_cells(units, scores, metric, protocol)))
+        requests = load_unit_requests(session, units.loc[units["unit_error"].notna(), "unit_id"])
+        return cls(metric, protocol, _ordered(leaderboard_cells(units, scores, metric, protocol, requests)))
 
     @property
     def title(self) -> str:

@@ -21,6 +21,7 @@ from codecbench.storage.evaluation_tables import (
     EvalRunRow,
     EvalScoreRow,
     EvalTestSetRow,
+    EvalUnitRequestRow,
     EvalUnitRow,
     EvalUtteranceRow,
 )
@@ -116,6 +117,34 @@ def load_scores(
     return frame
 
 
+def load_unit_requests(session: Session, unit_ids: Sequence[int]) -> pd.DataFrame:
+    """The (metric, protocol) asked of each of these units that failed (``unit_id``, ``metric``, ``protocol``)."""
+    ids = [int(unit_id) for unit_id in unit_ids]
+    rows = []
+    for start in range(0, len(ids), 10_000):  # bounded IN lists
+        rows += session.execute(
+            select(EvalUnitRequestRow.unit_id, EvalUnitRequestRow.metric, EvalUnitRequestRow.protocol)
+            .where(EvalUnitRequestRow.unit_id.in_(ids[start : start + 10_000]))
+        ).all()
+    return pd.DataFrame(rows, columns=["unit_id", "metric", "protocol"])
+
+
+def unit_failed_under(
+    units: pd.DataFrame, requests: pd.DataFrame | None, metrics: Sequence[str], protocol: str | None = None
+) -> pd.Series:
+    """Per row of ``units``: whether the unit failed before scoring and one of ``metrics`` (under
+    ``protocol``, or any) was asked of it (:func:`load_unit_requests`). A failed unit with no
+    request recorded (stored by an older codecbench), or ``requests=None``, counts under every metric."""
+    failed = units["unit_error"].notna()
+    if requests is None:
+        return failed
+    wanted = requests[requests["metric"].isin(list(metrics))]
+    if protocol is not None:
+        wanted = wanted[wanted["protocol"] == protocol]
+    asked = units["unit_id"].isin(wanted["unit_id"]) | ~units["unit_id"].isin(requests["unit_id"])
+    return failed & asked
+
+
 def stored_metrics(session: Session) -> list[tuple[str, str]]:
     """Every (metric, protocol) with at least one stored score, sorted."""
     rows = session.execute(select(EvalScoreRow.metric, EvalScoreRow.protocol).distinct())
@@ -138,13 +167,17 @@ def export_scores(
     metrics: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """The per-utterance export (:data:`EXPORT_COLUMNS`): one row per utterance × condition × metric,
-    plus one row with an empty metric per unit that failed before scoring."""
+    plus one row with an empty metric per unit that failed before scoring (with ``metrics``,
+    per unit that failed when one of them was asked of it)."""
     units = load_units(session, testsets=testsets, codecs=codecs)
     scores = load_scores(session, testsets=testsets, codecs=codecs)
+    failed_units = units["unit_error"].notna()
     if metrics is not None:
         scores = scores[scores["metric"].isin(list(metrics))]
+        requests = load_unit_requests(session, units.loc[failed_units, "unit_id"])
+        failed_units = unit_failed_under(units, requests, metrics)
     scored = units.merge(scores, on="unit_id", how="inner")
-    failed = units[units["unit_error"].notna()].assign(
+    failed = units[failed_units].assign(
         metric="", protocol="", value=float("nan"), error=lambda frame: frame["unit_error"],
         metric_implementation="", delay_samples=None, gain_db=None,
         codecbench_version=lambda frame: frame["unit_codecbench_version"],

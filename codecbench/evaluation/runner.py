@@ -34,6 +34,7 @@ from codecbench.evaluation.store import (
     StoredUnit,
     create_run,
     finish_run,
+    record_requests,
     store_outcome,
     store_skipped,
     stored_units,
@@ -235,7 +236,8 @@ def run_evaluation(
             stored = stored_units(session, testset_id, condition_ids.values())
             for record in skipped:
                 for condition_id in condition_ids.values():
-                    store_skipped(session, run_id, condition_id, stored_utterances[record.id].row_id, record.reason)
+                    store_skipped(session, run_id, condition_id, stored_utterances[record.id].row_id, record.reason,
+                                  request.scoring)
             already_done += len(skipped) * len(condition_ids)
             scope = {record.id: stored_utterances[record.id].row_id for record in skipped}
             for utterance in testset.utterances:
@@ -246,6 +248,9 @@ def run_evaluation(
                                               row.sample_rate_hz, retry_failed=request.retry_failed)
                     if missing is None:
                         already_done += 1
+                        stored_unit = stored.get((condition_id, row.row_id))
+                        if stored_unit is not None and stored_unit.error is not None:  # failed before; not retried
+                            record_requests(session, stored_unit.unit_id, request.scoring, row.sample_rate_hz)
                         continue
                     keep = None if request.keep_audio_dir is None else kept_audio_path(
                         request.keep_audio_dir, testset.name, condition, utterance.id)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from codecbench.evaluation.conditions import EvalCondition
 from codecbench.evaluation.datasets import SkippedUtterance, TestSet, Utterance
+from codecbench.evaluation.metrics import ScoringConfig
 from codecbench.evaluation.work import UnitOutcome
 from codecbench.storage.base import utc_now
 from codecbench.storage.evaluation_tables import (
@@ -24,6 +25,7 @@ from codecbench.storage.evaluation_tables import (
     EvalRunRow,
     EvalScoreRow,
     EvalTestSetRow,
+    EvalUnitRequestRow,
     EvalUnitRow,
     EvalUtteranceRow,
 )
@@ -184,15 +186,43 @@ def _unit_id(session: Session, condition_id: int, utterance_row_id: int, run_id:
     ).one()
 
 
-def store_skipped(session: Session, run_id: int, condition_id: int, utterance_row_id: int, reason: str) -> None:
-    """Record that the loader skipped an utterance, as a failed unit, unless the unit already
-    holds anything (results made while the file was still there are kept)."""
+# The rates a failed unit's audio may have had when it was never read (PESQ's variant depends on it).
+_UNKNOWN_RATE_CANDIDATES_HZ = (8000, 16000)
+
+
+def requested_keys(config: ScoringConfig, sample_rate_hz: int | None) -> set[ScoreKey]:
+    """The (metric, protocol) pairs ``config`` asks for on audio at ``sample_rate_hz``; for an
+    unknown rate, those it asks for at any rate (``pesq``: both ``pesq_wb`` and ``pesq_nb``)."""
+    rates = (sample_rate_hz,) if sample_rate_hz else _UNKNOWN_RATE_CANDIDATES_HZ
+    return {(metric.name, metric.protocol or "") for rate in rates for metric in config.metrics_for(rate)}
+
+
+def record_requests(session: Session, unit_id: int, config: ScoringConfig, sample_rate_hz: int | None) -> None:
+    """Note that ``config``'s metrics were asked of a failed unit (its failure counts under them)."""
+    rows = [{"unit_id": unit_id, "metric": metric, "protocol": protocol}
+            for metric, protocol in sorted(requested_keys(config, sample_rate_hz))]
+    if rows:
+        session.execute(insert_statement(session, EvalUnitRequestRow).on_conflict_do_nothing(), rows)
+
+
+def store_skipped(
+    session: Session, run_id: int, condition_id: int, utterance_row_id: int, reason: str, config: ScoringConfig
+) -> None:
+    """Record that the loader skipped an utterance, as a failed unit asked for ``config``'s
+    metrics, unless the unit already holds anything (results made while the file was still
+    there are kept)."""
     session.execute(
         insert_statement(session, EvalUnitRow).on_conflict_do_nothing().values(
             condition_id=condition_id, utterance_id=utterance_row_id, run_id=run_id,
             error=f"skipped by the test-set loader: {reason}", failure_stage="index", created_at=utc_now(),
         )
     )
+    unit_id, error = session.execute(
+        select(EvalUnitRow.id, EvalUnitRow.error)
+        .where(EvalUnitRow.condition_id == condition_id, EvalUnitRow.utterance_id == utterance_row_id)
+    ).one()
+    if error is not None:
+        record_requests(session, unit_id, config, None)
 
 
 def store_outcome(session: Session, run_id: int, condition_id: int, utterance_row_id: int, outcome: UnitOutcome) -> None:
@@ -205,6 +235,8 @@ def store_outcome(session: Session, run_id: int, condition_id: int, utterance_ro
     if outcome.audio_path is not None:
         values["audio_path"] = str(outcome.audio_path)
     session.execute(update(EvalUnitRow).where(EvalUnitRow.id == unit_id).values(**values))
+    if outcome.error is not None:
+        record_requests(session, unit_id, outcome.unit.scoring, outcome.sample_rate_hz)
     if outcome.sample_rate_hz is not None:
         session.execute(
             update(EvalUtteranceRow).where(EvalUtteranceRow.id == utterance_row_id)

@@ -6,7 +6,8 @@ A unit is unique per (condition, utterance) and a score per (unit, metric, proto
 that is restarted, or two runs at the same time, can never store a result twice. A unit that
 failed before any metric could run (unreadable audio, a codec error, an utterance its loader
 had to skip) keeps its error in ``eval_units.error``; a metric that failed on its own keeps its
-error in its score row, with no value. Nothing is ever stored as a stand-in number.
+error in its score row, with no value, and the metrics asked of a failed unit are kept in
+``eval_unit_requests``. Nothing is ever stored as a stand-in number.
 """
 
 from __future__ import annotations
@@ -122,6 +123,20 @@ class EvalUnitRow(Base):
 
     def __repr__(self) -> str:
         return f"EvalUnitRow(id={self.id}, condition_id={self.condition_id}, utterance_id={self.utterance_id})"
+
+
+class EvalUnitRequestRow(Base):
+    """A metric (and protocol) asked for a unit that failed before it could be scored: the
+    unit's failure counts under this metric only (a run with ``--metrics sisnr`` that fails
+    on a clip is no STOI failure)."""
+
+    __tablename__ = "eval_unit_requests"
+    __table_args__ = (UniqueConstraint("unit_id", "metric", "protocol"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("eval_units.id", ondelete="CASCADE"), index=True)
+    metric: Mapped[str] = mapped_column(String(64))
+    protocol: Mapped[str] = mapped_column(String(64))
 
 
 class EvalScoreRow(Base):

@@ -371,3 +371,41 @@ def test_a_failed_unit_counts_only_under_the_metrics_that_were_asked_of_it(tmp_p
     with database.session(read_only=True) as session:
         sisnr = Leaderboard.from_database(session, "sisnr").cells
     assert [(row.operating_point, row.n, row.failures) for row in sisnr.itertuples()] == [("6 kbps", 2, 1)]
+
+
+def test_units_in_flight_when_a_scoring_worker_dies_are_left_for_the_next_run(tmp_path, database):
+    import threading
+    import time
+
+    if database.dialect != "sqlite":
+        pytest.skip("about the worker pool, not the database")
+    make_folder(tmp_path / "clips", 3)
+    request = EvaluationRequest(testsets=(parse_testset_spec(f"mini=folder:{tmp_path / 'clips'}"),),
+                                conditions=OPUS_AND_ANCHOR, scoring=ScoringConfig(("sisnr",)))
+    executor = LocalExecutor(2, batch_size=3)
+    killed = []
+
+    def kill_the_first_workers() -> None:  # as the kernel's OOM killer would, while they warm up
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            pool = executor._pool
+            processes = list((pool._executor._processes or {}).values()) if pool is not None else []
+            for process in processes:
+                process.kill()
+                killed.append(process.pid)
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_the_first_workers)
+    killer.start()
+    with executor:
+        summary = run_evaluation(database, plan_evaluation(request), executor)
+    killer.join()
+    assert killed
+    left = len(summary.unfinished)
+    assert left >= 1 and summary.computed == 9 - left and summary.failed == 0
+    assert f"{left} unit(s) were left uncomputed because a scoring worker process died" in summary.describe()
+    assert "run the same command again" in summary.describe()
+    assert count(database, EvalUnitRow) == count(database, EvalScoreRow) == 9 - left
+    again, units, _ = run(database, request)
+    assert len(units) == left and again.computed == left and again.failed == 0
+    assert count(database, EvalScoreRow) == 9

@@ -11,9 +11,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from codecbench.evaluation.metrics import MetricsPool, ScoringConfig
-from codecbench.evaluation.work import Reconstruction, UnitOutcome, WorkUnit, execute_units, transcode_units
+from codecbench.evaluation.work import (
+    Reconstruction,
+    UnfinishedUnit,
+    UnitOutcome,
+    WorkUnit,
+    execute_units,
+    transcode_units,
+)
 
 DEFAULT_BATCH_SIZE = 8
 
@@ -25,12 +33,14 @@ class Executor(ABC):
     """
 
     @abstractmethod
-    def run(self, units: Iterable[WorkUnit]) -> Iterator[UnitOutcome]:
+    def run(self, units: Iterable[WorkUnit]) -> Iterator[UnitOutcome | UnfinishedUnit]:
         """Run every unit, yielding each outcome as soon as it is known.
 
         Units are read in the order given, so give them in their test set's reading order
         (archives and long recordings read fastest front to back). An executor never raises
-        for a unit's own failure: it yields an outcome with the error.
+        for a unit's own failure: it yields an outcome with the error. A unit it could not
+        finish for another reason (a worker process died) comes back as an
+        :class:`UnfinishedUnit`, to be left for the next run.
         """
 
     def close(self) -> None:
@@ -69,7 +79,7 @@ class LocalExecutor(Executor):
         self.max_in_flight = max_in_flight or 4 * workers
         self._pool: MetricsPool | None = None
 
-    def run(self, units: Iterable[WorkUnit]) -> Iterator[UnitOutcome]:
+    def run(self, units: Iterable[WorkUnit]) -> Iterator[UnitOutcome | UnfinishedUnit]:
         pending: dict[Future, Reconstruction] = {}
         for window in _windows(units, self.batch_size):
             if self.workers == 1:
@@ -100,7 +110,7 @@ class LocalExecutor(Executor):
             self._pool.start()
         return self._pool
 
-    def _collect(self, pending: dict[Future, Reconstruction], *, block: bool) -> Iterator[UnitOutcome]:
+    def _collect(self, pending: dict[Future, Reconstruction], *, block: bool) -> Iterator[UnitOutcome | UnfinishedUnit]:
         if block:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
         else:
@@ -108,6 +118,10 @@ class LocalExecutor(Executor):
         assert self._pool is not None
         for future in done:
             reconstruction = pending.pop(future)
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool):  # the machine's failure, not the unit's: not a result
+                yield UnfinishedUnit(reconstruction.unit, f"a scoring worker process died ({error})")
+                continue
             scores = self._pool.collect(
                 future, reconstruction.unit.pair_id, reconstruction.unit.scoring,
                 reference_rate_hz=reconstruction.reference.sample_rate_hz,

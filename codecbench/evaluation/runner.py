@@ -41,7 +41,7 @@ from codecbench.evaluation.store import (
     sync_condition,
     sync_testset,
 )
-from codecbench.evaluation.work import UnitOutcome, WorkUnit, check_keep_audio_dir, kept_audio_path
+from codecbench.evaluation.work import UnfinishedUnit, UnitOutcome, WorkUnit, check_keep_audio_dir, kept_audio_path
 from codecbench.storage import Database
 from codecbench.storage.evaluation_tables import EvalScoreRow, EvalUnitRow, EvalUtteranceRow
 
@@ -164,11 +164,13 @@ class CellSummary:
 @dataclass(frozen=True)
 class RunSummary:
     """What a run did, per cell; ``unkept_audio``: why reconstructions ``--keep-audio`` asked
-    for could not be written (their units were scored and stored all the same)."""
+    for could not be written (their units were scored and stored all the same);
+    ``unfinished``: why units were left uncomputed (a worker died), for the next run to do."""
 
     run_id: int
     cells: tuple[CellSummary, ...]
     unkept_audio: tuple[str, ...] = ()
+    unfinished: tuple[str, ...] = ()
 
     @property
     def computed(self) -> int:
@@ -197,6 +199,9 @@ class RunSummary:
             lines += [f"  {count}x {error}" for error, count in ranked[:SHOWN_ERRORS]]
             if len(ranked) > SHOWN_ERRORS:
                 lines.append(f"  ... and {len(ranked) - SHOWN_ERRORS} more distinct errors")
+        if self.unfinished:
+            lines.append(f"{len(self.unfinished)} unit(s) were left uncomputed because {self.unfinished[0]}; "
+                         "nothing was stored for them: run the same command again to compute them.")
         if self.unkept_audio:
             lines.append(f"{len(self.unkept_audio)} reconstruction(s) could not be kept (--keep-audio); their scores "
                          f"are stored. First: {self.unkept_audio[0]}")
@@ -261,8 +266,13 @@ def run_evaluation(
     progress.start(already_done + len(units), already_done)
     computed: dict[tuple[str, str], int] = {}
     unkept_audio: list[str] = []
+    unfinished: list[str] = []
     try:
         for outcome in executor.run(units):
+            if isinstance(outcome, UnfinishedUnit):
+                unfinished.append(outcome.reason)
+                progress.advance(failed=True)
+                continue
             if outcome.keep_audio_error is not None:
                 unkept_audio.append(outcome.keep_audio_error)
             target = targets[outcome.unit.key]
@@ -275,7 +285,8 @@ def run_evaluation(
         progress.close()
     with database.session() as session:
         finish_run(session, run_id)
-    return RunSummary(run_id, tuple(_summaries(database, plan, scopes, condition_ids, computed)), tuple(unkept_audio))
+    return RunSummary(run_id, tuple(_summaries(database, plan, scopes, condition_ids, computed)),
+                      tuple(unkept_audio), tuple(unfinished))
 
 
 def _succeeded(outcome: UnitOutcome) -> bool:

@@ -93,6 +93,15 @@ class UnitOutcome:
             raise ValueError(f"failure stage {self.failure_stage!r} is not one of {', '.join(FAILURE_STAGES)}")
 
 
+@dataclass(frozen=True)
+class UnfinishedUnit:
+    """A unit the executor could not finish for a reason that is not the unit's (a scoring
+    worker process died under it): nothing is stored, so the next run computes it."""
+
+    unit: WorkUnit
+    reason: str
+
+
 @dataclass(frozen=True, eq=False)
 class Reconstruction:
     """A unit whose utterance went through its codec, waiting to be scored."""

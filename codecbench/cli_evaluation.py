@@ -141,8 +141,8 @@ def evaluate_command(
     from codecbench.evaluation.metrics import ScoringConfig
     from codecbench.evaluation.progress import TerminalProgress
     from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
-
     try:
+        _check_evaluation_database(database_url)
         scoring = ScoringConfig(_parse_metrics(metrics), visqol_protocols or ("speech",))
         conditions = tuple(condition for text in codecs for condition in parse_codec_request(text))
         request = EvaluationRequest(
@@ -169,6 +169,22 @@ def evaluate_command(
         executor.close()
         database.close()
     click.echo(summary.describe())
+
+
+def _check_evaluation_database(database_url: str | None) -> None:
+    """Refuse a database the engine cannot store results in, before test sets are indexed
+    (and before a driver for it is even imported)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from codecbench.evaluation.store import check_evaluation_dialect
+    from codecbench.storage import resolve_database_url
+
+    try:
+        backend = make_url(resolve_database_url(database_url)).get_backend_name()
+    except ArgumentError:
+        return  # not a URL at all: opening the database says so
+    check_evaluation_dialect(backend)
 
 
 def _warn_about_moved_testsets(database, testsets) -> None:

@@ -134,6 +134,9 @@ def test_evaluate_reports_what_is_wrong_before_running(tmp_path, env):
     assert bad_metric.returncode == 1 and "unknown metric 'viqsol'" in bad_metric.stderr and "Did you mean visqol" in bad_metric.stderr
     empty = run_cli(env, "leaderboard", "--metric", "visqol", "--db", db)
     assert empty.returncode == 1 and "holds no scores yet" in empty.stderr
+    mysql = run_cli(env, *base[:-1], "mysql://user@localhost/results", "--codec", "opus@6")
+    assert mysql.returncode == 1 and "Traceback" not in mysql.stderr
+    assert "stores results in SQLite or PostgreSQL (--db sqlite:///FILE or postgresql://...), not mysql" in mysql.stderr
     (tmp_path / "a_file").write_text("not a folder")
     bad_keep = run_cli(env, *base, "--codec", "opus@6", "--keep-audio", str(tmp_path / "a_file" / "kept"))
     assert bad_keep.returncode == 1 and "Traceback" not in bad_keep.stderr

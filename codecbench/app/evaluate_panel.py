@@ -20,6 +20,7 @@ from codecbench.evaluation.metrics import METRIC_NAMES, VISQOL_PROTOCOLS, Scorin
 from codecbench.evaluation.progress import CallbackProgress
 from codecbench.evaluation.results import stored_testset_specs
 from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
+from codecbench.evaluation.store import check_evaluation_dialect
 from codecbench.storage import Database
 
 DEFAULT_METRICS = ["visqol", "pesq", "stoi", "sisnr"]
@@ -62,6 +63,7 @@ def build_evaluate_panel(settings: AppSettings, database: Database):
                 limit=int(limit_value) if limit_value else None, seed=int(seed_value or 0),
                 model_dirs=settings.model_dirs, device=settings.device,
             )
+            check_evaluation_dialect(database.dialect)
             plan = plan_evaluation(request)
         except (TestSetError, CodecNotReadyError, ValueError) as error:
             raise gr.Error(str(error)) from None

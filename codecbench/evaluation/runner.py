@@ -32,6 +32,7 @@ from codecbench.evaluation.progress import ProgressReporter
 from codecbench.evaluation.store import (
     ScoreKey,
     StoredUnit,
+    check_evaluation_dialect,
     create_run,
     finish_run,
     record_requests,
@@ -225,7 +226,12 @@ def run_evaluation(
     executor: Executor,
     progress: ProgressReporter | None = None,
 ) -> RunSummary:
-    """Run every unit of ``plan`` not already stored, committing each as it finishes."""
+    """Run every unit of ``plan`` not already stored, committing each as it finishes.
+
+    Raises:
+        ValueError: the database is neither SQLite nor PostgreSQL.
+    """
+    check_evaluation_dialect(database.dialect)
     progress = progress or ProgressReporter()
     request = plan.request
     with database.session() as session:

@@ -33,15 +33,30 @@ from codecbench.storage.evaluation_tables import (
 ScoreKey = tuple[str, str]  # (metric, protocol)
 
 
+# Databases whose INSERT knows ON CONFLICT, which resumable runs rely on.
+EVALUATION_DIALECTS = ("sqlite", "postgresql")
+
+
+def check_evaluation_dialect(dialect: str) -> None:
+    """Raise a ValueError naming the supported databases unless ``dialect`` is one of them.
+
+    Checked when a database is opened for an evaluation, before any test set is indexed.
+    """
+    if dialect not in EVALUATION_DIALECTS:
+        raise ValueError(
+            f"the evaluation engine stores results in SQLite or PostgreSQL (--db sqlite:///FILE or "
+            f"postgresql://...), not {dialect}."
+        )
+
+
 def insert_statement(session: Session, table):
     """An INSERT for ``table`` in the session's dialect, which knows ``ON CONFLICT``."""
     dialect = session.get_bind().dialect.name
+    check_evaluation_dialect(dialect)
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
     else:
-        raise ValueError(f"the evaluation engine stores results in SQLite or PostgreSQL, not {dialect}")
+        from sqlalchemy.dialects.sqlite import insert
     return insert(table)
 
 

@@ -259,7 +259,7 @@ def export_group() -> None:
               help="File to write (default: stdout).")
 @click.option("--testset", "testsets", multiple=True, help="Only this test set (repeatable; default: all).")
 @click.option("--codec", "codecs", multiple=True, help="Only this codec (repeatable; default: all).")
-@click.option("--metric", "metrics", multiple=True, help="Only this metric as stored, e.g. pesq_wb (repeatable).")
+@click.option("--metric", "metrics", multiple=True, help="Only this metric, as stored (pesq_wb) or as asked for (pesq: whichever variant is stored); repeatable.")
 @database_option
 def export_scores_command(
     output_format: str, output_path: Path | None, testsets: tuple[str, ...], codecs: tuple[str, ...],
@@ -270,10 +270,13 @@ def export_scores_command(
 
     A unit that failed before any metric ran has one row with an empty metric and its error.
     """
-    from codecbench.evaluation.results import export_scores, write_csv
+    from codecbench.evaluation.results import MetricNotStoredError, export_scores, write_csv
 
     with _open_database(database_url).session(read_only=True) as session:
-        frame = export_scores(session, testsets=testsets or None, codecs=codecs or None, metrics=metrics or None)
+        try:
+            frame = export_scores(session, testsets=testsets or None, codecs=codecs or None, metrics=metrics or None)
+        except MetricNotStoredError as error:
+            raise click.ClickException(str(error)) from None
     if output_path is None:
         click.echo(frame.to_csv(index=False), nl=False)
     else:

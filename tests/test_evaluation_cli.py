@@ -87,6 +87,14 @@ def test_evaluate_then_leaderboard_numbers_equal_a_pandas_computation_from_the_e
         assert row.testset_utterances == group["testset_utterances"].iloc[0]
     assert len(board) == 6
 
+    pesq = run_cli(env, "export", "scores", "--metric", "pesq", "--db", db)  # the alias, as the leaderboard takes it
+    assert pesq.returncode == 0, pesq.stderr
+    pesq_rows = pd.read_csv(io.StringIO(pesq.stdout), keep_default_na=False, na_values=[""])
+    assert len(pesq_rows) == 21 + 12 and set(pesq_rows["metric"].dropna()) == {"pesq_wb"}
+    unknown = run_cli(env, "export", "scores", "--metric", "stoi", "--db", db)
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert "no scores of metric 'stoi' are stored. Stored: pesq_wb, sisnr." in unknown.stderr
+
 
 def test_every_named_test_set_evaluates_from_its_documented_root(tmp_path, env):
     corpora = tmp_path / "corpora"

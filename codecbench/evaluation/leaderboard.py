@@ -10,7 +10,6 @@ per test set plots quality against bitrate.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,12 +20,18 @@ from scipy import stats
 from sqlalchemy.orm import Session
 
 from codecbench.evaluation.conditions import operating_point_label, short_checkpoint
-from codecbench.evaluation.results import load_scores, load_unit_requests, load_units, stored_metrics, unit_failed_under
+from codecbench.evaluation.results import (
+    MetricNotStoredError,
+    load_scores,
+    load_unit_requests,
+    load_units,
+    resolve_metric_names,
+    stored_metrics,
+    unit_failed_under,
+)
 
 # Metrics where a lower value is better (distances); for all others higher is better.
 LOWER_IS_BETTER = frozenset({"mel", "mrstft"})
-# Names users may give for a metric stored under its variant's name.
-METRIC_ALIASES = {"pesq": ("pesq_wb", "pesq_nb")}
 CONFIDENCE = 0.95
 
 CELL_COLUMNS = (
@@ -55,11 +60,10 @@ def resolve_metric_choice(available: Sequence[tuple[str, str]], metric: str, pro
     if not stored:
         raise LeaderboardError("the database holds no scores yet; run `codecbench evaluate` first.")
     listing = ", ".join(f"{m} --protocol {p}" for m, p in stored)
-    names = [name for name in METRIC_ALIASES.get(metric, (metric,)) if any(m == name for m, _ in stored)]
-    if not names:
-        close = difflib.get_close_matches(metric, sorted({m for m, _ in stored}), n=1)
-        hint = f" Did you mean {close[0]}?" if close else ""
-        raise LeaderboardError(f"no scores of metric {metric!r} are stored.{hint} Stored: {listing}.")
+    try:
+        names = resolve_metric_names(metric, sorted({m for m, _ in stored}), listing)
+    except MetricNotStoredError as error:
+        raise LeaderboardError(str(error)) from None
     if len(names) > 1:
         raise LeaderboardError(f"{metric} is stored as {' and '.join(names)}; choose one with --metric.")
     name = names[0]

@@ -9,6 +9,7 @@ and its ``error``; a metric that failed has its row with an empty ``value`` and 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,32 @@ from codecbench.storage.evaluation_tables import (
     EvalUnitRow,
     EvalUtteranceRow,
 )
+
+# Names users may give for a metric stored under its variant's name.
+METRIC_ALIASES = {"pesq": ("pesq_wb", "pesq_nb")}
+
+
+class MetricNotStoredError(ValueError):
+    """No scores of the metric a user named are stored; the message lists the stored ones."""
+
+
+def resolve_metric_names(metric: str, stored: Sequence[str], listing: str | None = None) -> list[str]:
+    """The stored metric names ``metric`` stands for: itself, or for an alias (``pesq``) each of
+    its variants that is stored (``pesq_wb``, ``pesq_nb``).
+
+    Raises:
+        MetricNotStoredError: none is stored; the message suggests a close name and lists
+            ``listing`` (default: the stored names).
+    """
+    names = [name for name in METRIC_ALIASES.get(metric, (metric,)) if name in stored]
+    if not names:
+        close = difflib.get_close_matches(metric, sorted(set(stored)), n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise MetricNotStoredError(
+            f"no scores of metric {metric!r} are stored.{hint} Stored: {listing or ', '.join(sorted(set(stored))) or 'none'}."
+        )
+    return names
+
 
 UNIT_COLUMNS = (
     "unit_id", "testset", "testset_kind", "testset_utterances", "utterance", "speaker", "language", "text",
@@ -168,7 +195,15 @@ def export_scores(
 ) -> pd.DataFrame:
     """The per-utterance export (:data:`EXPORT_COLUMNS`): one row per utterance × condition × metric,
     plus one row with an empty metric per unit that failed before scoring (with ``metrics``,
-    per unit that failed when one of them was asked of it)."""
+    per unit that failed when one of them was asked of it). ``metrics`` are names as stored or
+    their aliases (``pesq``: whichever of ``pesq_wb``/``pesq_nb`` is stored).
+
+    Raises:
+        MetricNotStoredError: one of ``metrics`` has no stored scores.
+    """
+    if metrics is not None:
+        stored = sorted({metric for metric, _ in stored_metrics(session)})
+        metrics = list(dict.fromkeys(name for metric in metrics for name in resolve_metric_names(metric, stored)))
     units = load_units(session, testsets=testsets, codecs=codecs)
     scores = load_scores(session, testsets=testsets, codecs=codecs)
     failed_units = units["unit_error"].notna()

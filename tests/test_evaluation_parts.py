@@ -205,6 +205,14 @@ def test_tables_and_charts_have_the_published_shape():
     figure = board.chart("mine")
     assert [trace.name for trace in figure.data] == ["opus", "funcodec_en_libritts_16k_nq32ds640"]
     assert list(figure.data[1].x) == [1.0, 2.0]
+    assert all(trace.error_y.array is None for trace in figure.data)  # n=1: no interval, so no bar (not a zero-width one)
+    cells = board.cells.copy()
+    with_ci = (cells["testset"] == "mine") & (cells["operating_point"] == "1 kbps")
+    cells.loc[with_ci, "ci95_low"], cells.loc[with_ci, "ci95_high"] = cells.loc[with_ci, "mean"] - 0.25, cells.loc[with_ci, "mean"] + 0.5
+    barred = [trace for trace in Leaderboard("visqol", "speech", cells).chart("mine").data if trace.error_y.array is not None]
+    (bars,) = barred
+    assert bars.name == "funcodec_en_libritts_16k_nq32ds640 95 % CI" and list(bars.x) == [1.0]
+    assert list(bars.error_y.array) == [pytest.approx(0.5)] and list(bars.error_y.arrayminus) == [pytest.approx(0.25)]
     assert any("lowpass_3500" in annotation.text for annotation in figure.layout.annotations)
     assert list(board.csv_frame().columns)[:3] == ["testset", "testset_kind", "testset_utterances"]
 

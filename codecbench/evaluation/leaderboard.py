@@ -237,23 +237,37 @@ class Leaderboard:
         return "\n\n".join(blocks)
 
     def chart(self, testset: str):
-        """Quality against bitrate on one test set (plotly): a line per codec with 95 % CI bars,
-        codecs without a bitrate (anchors) as dashed horizontal lines."""
+        """Quality against bitrate on one test set (plotly): a line per codec with 95 % CI bars
+        (none for a cell without an interval, n = 1), codecs without a bitrate (anchors) as
+        dashed horizontal lines."""
         import plotly.graph_objects as go
+
+        from plotly.colors import qualitative
 
         cells = self.cells[(self.cells["testset"] == testset) & (self.cells["n"] > 0)]
         figure = go.Figure()
-        for codec in dict.fromkeys(cells["codec"]):
+        palette = qualitative.Plotly
+        for index, codec in enumerate(dict.fromkeys(cells["codec"])):
+            color = palette[index % len(palette)]
             points = cells[(cells["codec"] == codec) & cells["nominal_kbps"].notna()].sort_values("nominal_kbps")
             if not points.empty:
                 figure.add_trace(go.Scatter(
-                    x=points["nominal_kbps"], y=points["mean"], mode="lines+markers", name=codec,
-                    error_y={"type": "data", "symmetric": False,
-                             "array": (points["ci95_high"] - points["mean"]).fillna(0),
-                             "arrayminus": (points["mean"] - points["ci95_low"]).fillna(0)},
+                    x=points["nominal_kbps"], y=points["mean"], mode="lines+markers", name=codec, legendgroup=codec,
+                    line={"color": color},
                     text=[f"{codec} {row['column']}<br>{format_cell(row)}" for _, row in points.iterrows()],
                     hoverinfo="text",
                 ))
+                # Bars only where there is an interval: plotly draws a missing value as a zero-width bar.
+                with_interval = points[points["ci95_low"].notna() & points["ci95_high"].notna()]
+                if not with_interval.empty:
+                    figure.add_trace(go.Scatter(
+                        x=with_interval["nominal_kbps"], y=with_interval["mean"], mode="markers",
+                        name=f"{codec} 95 % CI", legendgroup=codec, showlegend=False, hoverinfo="skip",
+                        marker={"color": color},
+                        error_y={"type": "data", "symmetric": False, "color": color,
+                                 "array": with_interval["ci95_high"] - with_interval["mean"],
+                                 "arrayminus": with_interval["mean"] - with_interval["ci95_low"]},
+                    ))
             for row in cells[(cells["codec"] == codec) & cells["nominal_kbps"].isna()].itertuples():
                 figure.add_hline(y=row.mean, line_dash="dash", annotation_text=f"{codec} {row.column}",
                                  annotation_position="bottom right")

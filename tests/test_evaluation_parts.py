@@ -148,7 +148,7 @@ def test_metric_choices_explain_what_is_stored():
 
 def _units(rows) -> pd.DataFrame:
     base = {"testset_kind": "folder", "testset_utterances": 10, "checkpoint": "", "codec_implementation": "av 1",
-            "measured_kbps": 6.1, "unit_codecbench_version": "0.1.0", "unit_error": None}
+            "measured_kbps": 6.1, "unit_codecbench_version": "0.1.0", "unit_error": None, "sample": "all"}
     return pd.DataFrame([{**base, **row} for row in rows])
 
 

@@ -409,3 +409,24 @@ def test_units_in_flight_when_a_scoring_worker_dies_are_left_for_the_next_run(tm
     again, units, _ = run(database, request)
     assert len(units) == left and again.computed == left and again.failed == 0
     assert count(database, EvalScoreRow) == 9
+
+
+def test_exports_say_which_sample_a_result_came_from(tmp_path, database):
+    from codecbench.evaluation.leaderboard import Leaderboard
+    from codecbench.evaluation.results import export_scores
+
+    make_folder(tmp_path / "clips", 4)
+    make_folder(tmp_path / "more", 2, first_seed=10)
+    sampled = EvaluationRequest(testsets=(parse_testset_spec(f"mini=folder:{tmp_path / 'clips'}"),),
+                                conditions=(Condition("opus", 6.0),), scoring=ScoringConfig(("sisnr",)), limit=2, seed=7)
+    whole = EvaluationRequest(testsets=(parse_testset_spec(f"more=folder:{tmp_path / 'more'}"),),
+                              conditions=(Condition("opus", 6.0),), scoring=ScoringConfig(("sisnr",)))
+    run(database, sampled)
+    run(database, whole)
+    with database.session(read_only=True) as session:
+        exported = export_scores(session)
+        board = Leaderboard.from_database(session, "sisnr").csv_frame()
+    assert dict(exported.groupby("testset")["sample"].agg(lambda values: set(values))) == {
+        "mini": {"--limit 2 --seed 7"}, "more": {"all"}}
+    assert dict(zip(board["testset"], board["sample"])) == {"mini": "--limit 2 --seed 7", "more": "all"}
+    assert list(exported.columns[:4]) == list(board.columns[:4]) == ["testset", "testset_kind", "testset_utterances", "sample"]

@@ -35,7 +35,7 @@ LOWER_IS_BETTER = frozenset({"mel", "mrstft"})
 CONFIDENCE = 0.95
 
 CELL_COLUMNS = (
-    "testset", "testset_kind", "testset_utterances", "condition_id", "codec", "operating_point", "column",
+    "testset", "testset_kind", "testset_utterances", "sample", "condition_id", "codec", "operating_point", "column",
     "nominal_kbps", "tokens_per_second", "measured_kbps", "checkpoint", "codec_implementation", "metric",
     "protocol", "metric_implementation", "n", "failures", "mean", "std", "ci95_low", "ci95_high",
     "codecbench_version",
@@ -117,6 +117,7 @@ def leaderboard_cells(
             "testset": testset,
             "testset_kind": first["testset_kind"],
             "testset_utterances": int(first["testset_utterances"]),
+            "sample": "; ".join(sorted(group["sample"].unique())),
             "condition_id": int(condition_id),
             "codec": first["codec"],
             "operating_point": first["operating_point"],

@@ -1,8 +1,8 @@
 """Stored evaluation results as pandas tables: per unit, per score, and the per-utterance export.
 
 The export has one row per utterance × condition × metric, with its provenance on every row
-(:data:`EXPORT_COLUMNS`): codecbench version, codec and checkpoint, test set and its size,
-metric, protocol and implementation. A unit that failed before any metric ran (unreadable
+(:data:`EXPORT_COLUMNS`): codecbench version, codec and checkpoint, test set, its size and the
+sample drawn from it (``--limit``/``--seed``), metric, protocol and implementation. A unit that failed before any metric ran (unreadable
 audio, a codec error, an utterance its loader skipped) has one row with an empty ``metric``
 and its ``error``; a metric that failed has its row with an empty ``value`` and its ``error``.
 """
@@ -10,6 +10,7 @@ and its ``error``; a metric that failed has its row with an empty ``value`` and 
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,14 +58,14 @@ UNIT_COLUMNS = (
     "unit_id", "testset", "testset_kind", "testset_utterances", "utterance", "speaker", "language", "text",
     "duration_s", "condition_id", "codec", "operating_point", "nominal_kbps", "tokens_per_second", "checkpoint",
     "codec_implementation", "measured_kbps", "side_info_bits", "unit_error", "failure_stage", "audio_path",
-    "source_json", "unit_codecbench_version",
+    "source_json", "unit_codecbench_version", "sample",
 )
 SCORE_COLUMNS = (
     "unit_id", "metric", "protocol", "value", "error", "metric_implementation", "delay_samples", "gain_db",
     "codecbench_version", "scored_at",
 )
 EXPORT_COLUMNS = (
-    "testset", "testset_kind", "testset_utterances", "utterance", "speaker", "language", "duration_s",
+    "testset", "testset_kind", "testset_utterances", "sample", "utterance", "speaker", "language", "duration_s",
     "codec", "operating_point", "nominal_kbps", "tokens_per_second", "measured_kbps", "checkpoint",
     "codec_implementation", "metric", "protocol", "value", "error", "metric_implementation", "delay_samples",
     "gain_db", "codecbench_version",
@@ -78,7 +79,8 @@ def load_units(
     codecs: Sequence[str] | None = None,
     condition_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """One row per stored unit (:data:`UNIT_COLUMNS`), optionally for some test sets, codecs or conditions."""
+    """One row per stored unit (:data:`UNIT_COLUMNS`), optionally for some test sets, codecs or
+    conditions; ``sample`` says how the run that stored it drew its utterances (:func:`sample_description`)."""
     statement = (
         select(
             EvalUnitRow.id, EvalTestSetRow.name, EvalTestSetRow.kind, EvalTestSetRow.total_utterances,
@@ -87,7 +89,7 @@ def load_units(
             EvalConditionRow.nominal_kbps, EvalConditionRow.tokens_per_second, EvalConditionRow.checkpoint,
             EvalConditionRow.implementation, EvalUnitRow.measured_kbps, EvalUnitRow.side_info_bits,
             EvalUnitRow.error, EvalUnitRow.failure_stage, EvalUnitRow.audio_path, EvalUtteranceRow.source_json,
-            EvalRunRow.codecbench_version,
+            EvalRunRow.codecbench_version, EvalRunRow.settings_json,
         )
         .join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
         .join(EvalTestSetRow, EvalTestSetRow.id == EvalUtteranceRow.testset_id)
@@ -101,7 +103,22 @@ def load_units(
         statement = statement.where(EvalConditionRow.codec.in_(list(codecs)))
     if condition_ids is not None:
         statement = statement.where(EvalUnitRow.condition_id.in_(list(condition_ids)))
-    return pd.DataFrame(session.execute(statement).all(), columns=list(UNIT_COLUMNS))
+    frame = pd.DataFrame(session.execute(statement).all(), columns=[*UNIT_COLUMNS[:-1], "settings_json"])
+    samples = {text: sample_description(text) for text in frame["settings_json"].unique()}
+    frame["sample"] = frame["settings_json"].map(samples)
+    return frame.drop(columns="settings_json")
+
+
+WHOLE_TESTSET = "all"
+
+
+def sample_description(settings_json: str | None) -> str:
+    """How a run drew its utterances, from its stored settings: ``--limit 200 --seed 0``, or
+    ``all`` for whole test sets."""
+    settings = json.loads(settings_json) if settings_json else {}
+    if settings.get("limit") is None:
+        return WHOLE_TESTSET
+    return f"--limit {settings['limit']} --seed {settings.get('seed', 0)}"
 
 
 def load_scores(
@@ -242,8 +259,6 @@ def stored_utterance(session: Session, testset: str, utterance_id: str):
     Raises:
         NotStoredError: unknown test set or utterance, or one its loader skipped.
     """
-    import json
-
     from codecbench.evaluation.datasets import Utterance, source_from_dict
 
     testset_row = session.scalars(select(EvalTestSetRow).where(EvalTestSetRow.name == testset)).one_or_none()

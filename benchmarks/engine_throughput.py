@@ -6,7 +6,8 @@ with the targets of issue 5:
 
 - utterance-conditions per second with ``--workers 1`` (everything in one process, metrics on
   one core) and ``--workers 2`` (codecs in this process, metrics in two warm workers), and the
-  speed-up of 2 over 1 (target >= 1.8x);
+  speed-up of 2 over 1 (target >= 1.8x); the 2-worker figures also with the workers' start-up
+  and warm-up (ViSQOL loaded) included, as a user's run pays it once;
 - the engine's overhead over the bare codec and metric calls: the same reads, transcodes and
   scores done in a plain loop on one core, against the 1-worker engine run (indexing,
   planning, storage, progress included; target <= 10 %), wall-clock and CPU time;
@@ -69,18 +70,23 @@ def main() -> None:
         warm_up(("speech",))  # numba's kernels in this process, as pool workers load them when they start
 
         bare_s, bare_cpu_s = bare_calls(sorted(corpus.iterdir()))
-        one_s, one_cpu_s = engine_run(work / "one.sqlite3", request, workers=1)
-        many_s, _ = engine_run(work / "many.sqlite3", request, workers=args.workers)
-        rerun_s, _ = engine_run(work / "many.sqlite3", request, workers=args.workers)
+        one_s, one_cpu_s, _ = engine_run(work / "one.sqlite3", request, workers=1)
+        many_s, _, many_warm_up_s = engine_run(work / "many.sqlite3", request, workers=args.workers)
+        rerun_s, _, _ = engine_run(work / "many.sqlite3", request, workers=args.workers)
+        many_total_s = many_warm_up_s + many_s
         command_s = rerun_command(work / "many.sqlite3", corpus)
 
         rows = [
             ("bare codec + metric calls, one core, s", f"{bare_s:.1f}", ""),
             ("engine, 1 worker, s", f"{one_s:.1f}", ""),
-            (f"engine, {args.workers} workers, s (workers warmed up first)", f"{many_s:.1f}", ""),
+            (f"engine, {args.workers} workers, s (excluding worker start-up: warmed up first)", f"{many_s:.1f}", ""),
+            (f"  worker start-up and warm-up, {args.workers} workers, s", f"{many_warm_up_s:.1f}", ""),
+            (f"engine, {args.workers} workers, s (including worker start-up)", f"{many_total_s:.1f}", ""),
             ("utterance-conditions per s, 1 worker", f"{units / one_s:.2f}", ""),
-            (f"utterance-conditions per s, {args.workers} workers", f"{units / many_s:.2f}", ""),
-            (f"  {args.workers} workers over 1, speed-up", f"{one_s / many_s:.2f}x", ">= 1.8x"),
+            (f"utterance-conditions per s, {args.workers} workers, excluding start-up", f"{units / many_s:.2f}", ""),
+            (f"utterance-conditions per s, {args.workers} workers, including start-up", f"{units / many_total_s:.2f}", ""),
+            (f"  {args.workers} workers over 1, speed-up, excluding start-up", f"{one_s / many_s:.2f}x", ">= 1.8x"),
+            (f"  {args.workers} workers over 1, speed-up, including start-up", f"{one_s / many_total_s:.2f}x", ""),
             ("engine overhead over bare calls, wall-clock", f"{100 * (one_s / bare_s - 1):+.1f} %", "<= 10 %"),
             ("engine overhead over bare calls, CPU time", f"{100 * (one_cpu_s / bare_cpu_s - 1):+.1f} %", ""),
             ("immediate re-run, in this process, s", f"{rerun_s:.2f}", ""),
@@ -122,17 +128,20 @@ def bare_calls(paths: list[Path]) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - started_cpu
 
 
-def engine_run(database_path: Path, request: EvaluationRequest, workers: int) -> tuple[float, float]:
-    """(wall, CPU of this process) seconds of planning and running the evaluation."""
+def engine_run(database_path: Path, request: EvaluationRequest, workers: int) -> tuple[float, float, float]:
+    """(wall, CPU of this process) seconds of planning and running the evaluation with warm
+    workers, and the wall seconds the workers took to start and warm up before it."""
     database = open_database(f"sqlite:///{database_path}")
     with LocalExecutor(workers) as executor:
+        warm_up_started = time.perf_counter()
         executor.warm_up(request.scoring)
+        warm_up_s = time.perf_counter() - warm_up_started
         started, started_cpu = time.perf_counter(), time.process_time()
         summary = run_evaluation(database, plan_evaluation(request), executor)
         elapsed = time.perf_counter() - started, time.process_time() - started_cpu
     database.close()
     assert summary.failed == 0, summary.describe()
-    return elapsed
+    return (*elapsed, warm_up_s)
 
 
 def rerun_command(database_path: Path, corpus: Path) -> float:

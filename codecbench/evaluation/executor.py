@@ -118,6 +118,9 @@ class LocalExecutor(Executor):
         assert self._pool is not None
         for future in done:
             reconstruction = pending.pop(future)
+            if future.cancelled():  # dropped with a broken pool before it started
+                yield UnfinishedUnit(reconstruction.unit, "a scoring worker process died")
+                continue
             error = future.exception()
             if isinstance(error, BrokenProcessPool):  # the machine's failure, not the unit's: not a result
                 yield UnfinishedUnit(reconstruction.unit, f"a scoring worker process died ({error})")

@@ -64,5 +64,5 @@ def test_testsets_summary_and_sample(tmp_path):
     completed = run_cli("testsets", "--testset", f"librispeech-test-clean={tmp_path}", "--limit", "2", "--seed", "1", home=tmp_path)
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()
-    assert lines[0].startswith("librispeech-test-clean: 3 utterances (a sample of 2, --limit 2 --seed 1), 3 skipped")
+    assert lines[0].startswith("librispeech-test-clean: 3 utterances (a sample of 1 and 1 skipped, --limit 2 --seed 1), 3 skipped")
     assert sum(line.startswith("  skipped ") for line in lines) == 3

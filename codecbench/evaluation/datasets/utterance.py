@@ -113,9 +113,14 @@ class TestSet:
         return len(self.utterances)
 
     def summary(self) -> str:
-        drawn = "" if self.sample is None else (
-            f" (a sample of {len(self.utterances)}, --limit {self.sample.limit} --seed {self.sample.seed})"
-        )
+        drawn = ""
+        if self.sample is not None:
+            from codecbench.evaluation.datasets.sampling import sampled_skipped  # it builds on this module
+
+            skipped_in_sample = len(sampled_skipped(self))
+            also = f" and {skipped_in_sample} skipped" if skipped_in_sample else ""
+            drawn = (f" (a sample of {len(self.utterances)}{also}, --limit {self.sample.limit} "
+                     f"--seed {self.sample.seed})")
         skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
         return f"{self.name}: {self.total_utterances} utterances{drawn}{skipped} [{self.kind} at {self.root}]"
 

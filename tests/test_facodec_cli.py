@@ -91,16 +91,17 @@ def test_a_repository_without_the_redecoder_gives_facodec_without_voice_conversi
     offline = {**env, "HF_HUB_OFFLINE": "1"}
     table = run_cli("codecs", env=offline).stdout
     row = next(line for line in table.splitlines() if line.startswith("facodec "))
-    assert row.endswith(
-        "ready (no voice conversion: ns3_facodec_redecoder.bin is not downloaded. Run `codecbench download facodec`.)"
+    # Downloading again would not fetch it: the remedy is a model directory.
+    lacks = (
+        "amphion/naturalspeech3_facodec has no ns3_facodec_redecoder.bin at revision eeeeeee. Put "
+        "ns3_facodec_redecoder.bin in a directory with ns3_facodec_encoder.bin and ns3_facodec_decoder.bin "
+        "and pass --model-dir DIR."
     )
+    assert row.endswith(f"ready (no voice conversion: {lacks})")
     content, timbre = clips
     completed = run_cli("convert-voice", "--content", str(content), "--timbre", str(timbre), "-o", str(tmp_path / "o.wav"), env=offline)
     assert completed.returncode == 1
-    assert completed.stderr.strip() == (
-        "Error: voice conversion needs FACodec's redecoder, and ns3_facodec_redecoder.bin is not downloaded. "
-        "Run `codecbench download facodec`."
-    )
+    assert completed.stderr.strip() == f"Error: voice conversion needs FACodec's redecoder, and {lacks}"
     assert not (tmp_path / "o.wav").exists()
 
 

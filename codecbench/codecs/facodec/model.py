@@ -132,8 +132,8 @@ class FACodecModel(nn.Module):
             where = f" in {self.source}" if self.source else ""
             raise RedecoderMissingError(
                 f"voice conversion needs FACodec's redecoder, and there is no {REDECODER_FILENAME}{where}. "
-                f"Get it with `codecbench download facodec`, or copy {REDECODER_FILENAME} from "
-                "https://huggingface.co/amphion/naturalspeech3_facodec into the model directory."
+                f"Put {REDECODER_FILENAME} (from https://huggingface.co/amphion/naturalspeech3_facodec) in a "
+                f"directory with {ENCODER_FILENAME} and {DECODER_FILENAME} and pass --model-dir DIR."
             )
         return self.redecoder
 

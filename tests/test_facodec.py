@@ -191,7 +191,7 @@ def test_checkpoint_for_another_config_says_to_check_config_json(tiny_dir, tmp_p
     broken.mkdir()
     for name in (ENCODER_FILENAME, DECODER_FILENAME):
         (broken / name).write_bytes((tiny_dir[0] / name).read_bytes())
-    with pytest.raises(CheckpointMismatchError, match=r"wrong shapes: .*does the model directory's config\.json match it"):
+    with pytest.raises(CheckpointMismatchError, match=r"wrong shapes: .*a --model-dir directory's config\.json, else the published model's"):
         load_facodec(broken)  # no config.json: the published sizes
 
 

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from codecbench.codecs.base import CodecSpec, LoadOptions, OperatingPoint
 from codecbench.codecs.checkpoints import HubCheckpoint, OptionalFile, Weights, weights_dir
 from codecbench.codecs.facodec.config import (
-    CONFIG_FILENAME,
     DECODER_FILENAME,
     ENCODER_FILENAME,
     REDECODER_FILENAME,
@@ -32,13 +31,12 @@ FACODEC_NAME = "facodec"
 # they hold could not be checked from here).
 FACODEC_HUB = HubCheckpoint("amphion/naturalspeech3_facodec", "main")
 FACODEC_REDECODER = OptionalFile(REDECODER_FILENAME, "voice conversion")
-# The published repository has no config.json (its model is the default configuration); a
-# repository or directory with one gets it loaded.
-FACODEC_WEIGHTS = Weights(
-    files=(ENCODER_FILENAME, DECODER_FILENAME),
-    hub=FACODEC_HUB,
-    optional_files=(FACODEC_REDECODER, OptionalFile(CONFIG_FILENAME)),
-)
+FACODEC_WEIGHTS = Weights(files=(ENCODER_FILENAME, DECODER_FILENAME), hub=FACODEC_HUB, optional_files=(FACODEC_REDECODER,))
+# The architecture the named entry builds for the Hub snapshot: the published model. The
+# repository has no config.json, and it follows `main`, so one appearing there later (perhaps
+# in Amphion's own format) is neither downloaded nor read. A --model-dir directory's
+# config.json is read.
+FACODEC_HUB_CONFIG = FACodecConfig()
 
 
 def facodec_operating_points(config: FACodecConfig) -> tuple[OperatingPoint, ...]:
@@ -88,7 +86,8 @@ FACODEC_SPEC = facodec_spec()
 
 def load_facodec_codec(options: LoadOptions) -> FACodecCodec:
     """The registry's loader: :class:`~codecbench.codecs.facodec.codec.FACodecCodec` from the
-    cached snapshot or ``options.model_dir``, on ``options.device``.
+    cached snapshot (as :data:`FACODEC_HUB_CONFIG`) or ``options.model_dir`` (as its
+    ``config.json`` says, else the published model), on ``options.device``.
 
     Raises:
         ValueError: the directory's model is not FACodec as this entry runs it (other token
@@ -98,7 +97,8 @@ def load_facodec_codec(options: LoadOptions) -> FACodecCodec:
     from codecbench.codecs.facodec.model import load_facodec
 
     directory = weights_dir(FACODEC_WEIGHTS, options)
-    model = load_facodec(directory, options.device).model
+    config = FACODEC_HUB_CONFIG if options.model_dir is None else None
+    model = load_facodec(directory, options.device, config=config).model
     points = facodec_operating_points(model.config)
     if points != FACODEC_SPEC.operating_points:
         raise ValueError(

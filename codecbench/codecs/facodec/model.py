@@ -152,12 +152,16 @@ class LoadedFACodec:
     reports: tuple[LoadReport, ...]
 
 
-def load_facodec(model_dir: Path, device: str | torch.device = "cpu") -> LoadedFACodec:
+def load_facodec(
+    model_dir: Path, device: str | torch.device = "cpu", config: FACodecConfig | None = None
+) -> LoadedFACodec:
     """Load FACodec from a directory holding Amphion's checkpoint files.
 
     ``ns3_facodec_encoder.bin`` and ``ns3_facodec_decoder.bin`` are required;
-    ``ns3_facodec_redecoder.bin`` is loaded when present; ``config.json`` (see
-    :mod:`codecbench.codecs.facodec.config`) when present, else the published model's settings.
+    ``ns3_facodec_redecoder.bin`` is loaded when present. The architecture is ``config`` when
+    given (any ``config.json`` in the directory is then not read), else the directory's
+    ``config.json`` (see :mod:`codecbench.codecs.facodec.config`) when present, else the
+    published model's settings.
 
     Raises:
         FileNotFoundError: a required file is missing (the message names it).
@@ -172,7 +176,8 @@ def load_facodec(model_dir: Path, device: str | torch.device = "cpu") -> LoadedF
                 "https://huggingface.co/amphion/naturalspeech3_facodec"
             )
     config_path = model_dir / CONFIG_FILENAME
-    config = FACodecConfig.from_json_file(config_path) if config_path.is_file() else FACodecConfig()
+    if config is None:
+        config = FACodecConfig.from_json_file(config_path) if config_path.is_file() else FACodecConfig()
     redecoder_path = model_dir / REDECODER_FILENAME
     model = FACodecModel(config, with_redecoder=redecoder_path.is_file(), source=str(model_dir))
     parts: list[tuple[nn.Module, Path, tuple[str, ...]]] = [

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from codecbench.audio import prepare_audio
+from codecbench.audio import fit_length, prepare_audio, resample
 from codecbench.codecs.base import TokenPayload
 from codecbench.codecs.token_codec import BatchLimits
 from codecbench.codecs.facodec import (
@@ -419,6 +419,28 @@ def test_codec_voice_conversion_keeps_the_content_clips_rate_and_length(tiny_mod
     converted = codec.convert_voice(content, timbre)
     assert converted.shape == content.samples.shape and converted.dtype == np.float32
     assert np.all(np.isfinite(converted)) and np.abs(converted).max() > 0
+
+
+def _whole_frames(samples: np.ndarray) -> torch.Tensor:
+    padded = np.zeros(-(-samples.shape[0] // 200) * 200, dtype=np.float32)
+    padded[: samples.shape[0]] = samples
+    return torch.from_numpy(padded)[None]
+
+
+def test_codec_voice_conversion_speaks_the_content_with_the_timbre_clips_vector(tiny_model):
+    codec = FACodecCodec(tiny_model)
+    content = prepare_audio(speech_like(1.2, 22_050, seed=1), 22_050)
+    timbre = prepare_audio(speech_like(0.83, 24_000, seed=2), 24_000)  # 13,280 samples at 16 kHz: not whole frames
+    content_16k = resample(content.samples, 22_050, RATE)
+    codes = tiny_model.encode(_whole_frames(content_16k)).codes
+    timbre_vector = tiny_model.encode(_whole_frames(resample(timbre.samples, 24_000, RATE))).timbre
+    spoken = tiny_model.convert_voice(codes, timbre_vector)[0].numpy()
+    expected = fit_length(resample(fit_length(spoken, content_16k.shape[0]), RATE, 22_050), content.num_samples)
+
+    converted = codec.convert_voice(content, timbre)
+    np.testing.assert_array_equal(converted, expected)
+    own_voice = codec.convert_voice(content, content)
+    assert np.abs(converted - own_voice).max() > 0.01 * np.abs(own_voice).max()
 
 
 # ------------------------------------------------------------------- registry and readiness

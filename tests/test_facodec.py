@@ -100,11 +100,27 @@ def test_config_json_round_trips_and_accepts_upstream_training_arguments():
         ({"encoder": {"up_ratios": [2, 4, 5]}}, r"hop length.*must be the same.*not 40, 200, 200"),
         ({"decoder": {"timbre_encoder": {"encoder_head": 3}}}, r"encoder_head=3 must divide encoder_hidden=256"),
         ({"redecoder": {"vq_num_q_r": 2}}, r"decoder\.vq_num_q_r \(3\) and redecoder\.vq_num_q_r \(2\) must match"),
+        ({"decoder": {"use_gr_x_timbre": "false"}}, r"decoder\.use_gr_x_timbre must be true or false, not 'false'"),
+        ({"decoder": {"use_gr_content_f0": 0}}, r"decoder\.use_gr_content_f0 must be true or false, not 0"),
+        ({"decoder": {"vq_num_q_r": True}}, r"decoder\.vq_num_q_r must be an integer >= 0, not True"),
+        ({"redecoder": {"vq_num_q_r": False}}, r"redecoder\.vq_num_q_r must be an integer >= 0, not False"),
+        ({"encoder": {"ngf": True}}, r"encoder\.ngf must be a positive integer, not True"),
+        ({"encoder": {"up_ratios": 200}}, r"encoder\.up_ratios must be a non-empty list of positive integers, not 200"),
+        ({"decoder": {"up_ratios": "5542"}}, r"decoder\.up_ratios must be a non-empty list of positive integers, not '5542'"),
+        ({"encoder": {"up_ratios": [2, True, 5, 5]}}, r"encoder\.up_ratios must be a non-empty list"),
     ],
 )
 def test_config_errors_name_the_bad_value(values, message):
     with pytest.raises(ValueError, match=message):
         FACodecConfig.from_dict(values)
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe{}"], ids=["bad JSON", "not UTF-8"])
+def test_an_unreadable_config_json_is_named(tmp_path, content):
+    path = tmp_path / CONFIG_FILENAME
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"^{path} is not valid UTF-8 JSON \(.*\); fix or delete it$"):
+        FACodecConfig.from_json_file(path)
 
 
 # ------------------------------------------------------------------------- checkpoint layout

@@ -403,6 +403,9 @@ def test_codec_refuses_payloads_that_are_not_its_own(tiny_model):
     wrong_timbre = replace(encoded.payload, timbre=np.zeros(8, dtype=np.float32))
     with pytest.raises(ValueError, match="the timbre vector has 8 values; this model's has 16"):
         codec.decode(replace(encoded, payload=wrong_timbre))
+    other_split = replace(encoded.payload, num_prosody_codebooks=2, num_content_codebooks=1)
+    with pytest.raises(ValueError, match=r"the payload's codes are 2 prosody \+ 1 content codebooks; this model's are 1 prosody \+ 2 content"):
+        codec.decode(replace(encoded, payload=other_split))
 
 
 def test_batches_hold_clips_of_one_padded_length_and_give_what_each_gets_alone(tiny_dir):

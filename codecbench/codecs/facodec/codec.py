@@ -135,6 +135,13 @@ class FACodecCodec(TorchTokenCodec):
     def _side_info(self, payload: TokenPayload) -> np.ndarray:
         if not isinstance(payload, FACodecPayload):
             raise ValueError(f"FACodec decodes FACodec payloads (codes and a timbre vector), not {type(payload).__name__}")
+        decoder = self.config.decoder
+        split = (payload.num_prosody_codebooks, payload.num_content_codebooks)
+        if split != (decoder.vq_num_q_p, decoder.vq_num_q_c):
+            raise ValueError(
+                f"the payload's codes are {split[0]} prosody + {split[1]} content codebooks; this model's are "
+                f"{decoder.vq_num_q_p} prosody + {decoder.vq_num_q_c} content"
+            )
         if payload.timbre.shape != (self.config.timbre_dim,):
             raise ValueError(f"the timbre vector has {payload.timbre.size} values; this model's has {self.config.timbre_dim}")
         return payload.timbre

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -140,8 +141,14 @@ def test_key_map_gives_amphions_published_checkpoint_layout():
     assert training_values == 73_487_410  # the speaker classifier and predictors never get loaded
 
 
-def test_loading_is_strict_and_skips_only_the_declared_training_heads(tiny_dir):
-    loaded = load_facodec(tiny_dir[0])
+def test_loading_is_strict_and_skips_only_the_declared_training_heads(tiny_dir, caplog):
+    with caplog.at_level(logging.INFO, logger="codecbench.codecs.facodec.model"):
+        loaded = load_facodec(tiny_dir[0])
+    skipped = training_only_tensors()
+    assert caplog.messages == [
+        f"loaded FACodec from {tiny_dir[0]}; skipped {len(skipped)} training-only tensors "
+        f"({sum(t.numel() for t in skipped.values())} values)"
+    ]
     encoder, decoder, redecoder = loaded.reports
     assert encoder.skipped_keys == () and redecoder.skipped_keys == ()
     assert set(decoder.skipped_keys) == set(training_only_tensors())
@@ -390,7 +397,8 @@ def test_codec_decodes_from_the_payload_alone(tiny_model):
         codes=np.array(payload.codes.tolist(), dtype=np.int64), timbre=np.array(payload.timbre.tolist(), dtype=np.float32),
         num_prosody_codebooks=1, num_content_codebooks=2,
     ))
-    expected = tiny_model.decode(payload.factorized_codes(), torch.from_numpy(payload.timbre)[None])[0].numpy()
+    codes = FactorizedCodes.from_stacked(torch.from_numpy(payload.codes)[None], 1, 2)
+    expected = tiny_model.decode(codes, torch.from_numpy(payload.timbre)[None])[0].numpy()
     np.testing.assert_array_equal(codec.decode(rebuilt), expected)
     np.testing.assert_array_equal(codec.decode(encoded), expected)
 
@@ -432,7 +440,7 @@ def test_batches_hold_clips_of_one_padded_length_and_give_what_each_gets_alone(t
 
 def test_codec_voice_conversion_keeps_the_content_clips_rate_and_length(tiny_model):
     codec = FACodecCodec(tiny_model)
-    assert codec.can_convert_voice
+    assert codec.model.redecoder is not None
     content = prepare_audio(speech_like(1.2, 22_050, seed=1), 22_050)
     timbre = prepare_audio(speech_like(0.8, 16_000, seed=2), 16_000)
     converted = codec.convert_voice(content, timbre)
@@ -473,7 +481,7 @@ def test_the_registry_loads_facodec_from_the_hub_cache_with_its_redecoder(tiny_m
     assert state.ready and state.note is None and state.describe() == "ready"
     assert voice_conversion_readiness().ready
     codec = load_codec("facodec")
-    assert isinstance(codec, FACodecCodec) and codec.can_convert_voice
+    assert isinstance(codec, FACodecCodec) and codec.model.redecoder is not None
     assert codec.spec.operating_points == FACODEC_SPEC.operating_points
 
 
@@ -489,7 +497,7 @@ def test_a_model_dir_without_the_redecoder_is_ready_and_says_what_it_lacks(tmp_p
         f"ready (no voice conversion: the model directory {tmp_path} has no ns3_facodec_redecoder.bin. "
         "Copy it there from https://huggingface.co/amphion/naturalspeech3_facodec.)"
     )
-    assert not load_codec("facodec", options).can_convert_voice
+    assert load_codec("facodec", options).model.redecoder is None
     clip = prepare_audio(speech_like(1.0, RATE, seed=1), RATE)
     with pytest.raises(VoiceConversionUnavailableError) as raised:
         convert_voice(clip, clip, options)

@@ -80,11 +80,6 @@ class FACodecPayload(TokenPayload):
         streams = (("prosody", self.prosody_codes), ("content", self.content_codes), ("residual", self.residual_codes))
         return tuple((name, codes) for name, codes in streams if codes.shape[0])
 
-    def factorized_codes(self) -> FactorizedCodes:
-        """The codes as a batch of one, grouped by attribute."""
-        codes = torch.from_numpy(self.codes.astype(np.int64))[None]
-        return FactorizedCodes.from_stacked(codes, self.num_prosody_codebooks, self.num_content_codebooks)
-
 
 class FACodecCodec(TorchTokenCodec):
     """FACodec at its operating points, on ``device``.
@@ -107,11 +102,6 @@ class FACodecCodec(TorchTokenCodec):
         )
         self.model = model
         self.config = config
-
-    @property
-    def can_convert_voice(self) -> bool:
-        """Whether the redecoder was loaded."""
-        return self.model.redecoder is not None
 
     def _encode_batch_tensor(self, audio, num_codebooks: int):
         encoding = self.model.encode(audio[:, 0])

@@ -64,8 +64,9 @@ class TransformerEncoderConfig:
         encoder_head: attention heads; must divide ``encoder_hidden``.
         conv_filter_size: hidden width of the convolutional feed-forward block.
         conv_kernel_size: kernel of its first (1-D convolution) layer.
-        max_len: rows of the sinusoidal table (upstream ``PositionalEncoding``'s default). The
-            table is indexed by batch position (see ``transformer.py``), so this bounds the batch size.
+        max_len: rows of the sinusoidal table (upstream ``PositionalEncoding``'s default). Upstream
+            indexes it by batch position; codecbench gives every item row 0 (see ``transformer.py``),
+            so it bounds neither the batch size nor the clip length.
     """
 
     encoder_layer: int = 4

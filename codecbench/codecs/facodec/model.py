@@ -11,6 +11,7 @@ different lengths by zero-padding changes their results; run those one at a time
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,9 @@ from codecbench.codecs.facodec.config import (
 from codecbench.codecs.facodec.decoder import FACodecDecoder
 from codecbench.codecs.facodec.encoder import FACodecEncoder
 from codecbench.codecs.facodec.redecoder import FACodecRedecoder
+
+
+logger = logging.getLogger(__name__)
 
 
 class RedecoderMissingError(CodecNotReadyError):
@@ -95,9 +99,9 @@ class FACodecModel(nn.Module):
         """Codes and timbre for 16 kHz waveforms ``[B, N]`` (``T = N / hop`` frames when ``N`` is a multiple of the hop)."""
         waveform = _batch_of_waveforms(waveform).to(self.device, self.dtype)
         latents = self.encoder(waveform)
-        quantized = self.decoder.quantize(latents)
+        codes = self.decoder.quantize(latents)
         timbre = self.decoder.timbre(latents, batch_positions=self._zero_positions(latents.shape[0]))
-        return FACodecEncoding(quantized.codes, timbre)
+        return FACodecEncoding(codes, timbre)
 
     @torch.inference_mode()
     def decode(self, codes: FactorizedCodes, timbre: torch.Tensor) -> torch.Tensor:
@@ -146,7 +150,7 @@ def _to_device(codes: FactorizedCodes, device: torch.device) -> FactorizedCodes:
 
 @dataclass(frozen=True)
 class LoadedFACodec:
-    """A model loaded from a directory and what loading did."""
+    """A model loaded from a directory and what loading did (also logged, one line at INFO)."""
 
     model: FACodecModel
     reports: tuple[LoadReport, ...]
@@ -189,5 +193,11 @@ def load_facodec(
     reports = tuple(
         load_upstream_state_dict(module, read_state_dict(path), skip_prefixes, source=str(path))
         for module, path, skip_prefixes in parts
+    )
+    logger.info(
+        "loaded FACodec from %s; skipped %d training-only tensors (%d values)",
+        model_dir,
+        sum(len(report.skipped_keys) for report in reports),
+        sum(report.skipped_values for report in reports),
     )
     return LoadedFACodec(model.to(device).eval(), reports)

@@ -527,6 +527,36 @@ def test_a_model_with_another_token_layout_is_refused_under_the_facodec_name(tmp
         load_codec("facodec", LoadOptions(model_dir=tmp_path))
 
 
+def test_a_model_with_mixed_codebook_sizes_is_refused_naming_its_directory_and_config(tmp_path, codecbench_home):
+    from codecbench.codecs import LoadOptions, load_codec
+
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["decoder"]["codebook_size_residual"] = config["redecoder"]["codebook_size_residual"] = 9
+    model = FACodecModel(FACodecConfig.from_dict(config))
+    torch.save(upstream_state_dict(model.encoder), tmp_path / ENCODER_FILENAME)
+    torch.save({**upstream_state_dict(model.decoder), **training_only_tensors()}, tmp_path / DECODER_FILENAME)
+    (tmp_path / CONFIG_FILENAME).write_text(json.dumps(config))
+    with pytest.raises(ValueError) as raised:
+        load_codec("facodec", LoadOptions(model_dir=tmp_path))
+    assert str(raised.value) == (
+        f"the FACodec model in {tmp_path} (see its config.json) cannot run: FACodec operating points need one "
+        "codebook size for all attributes (codebook_size_prosody, codebook_size_content, codebook_size_residual), "
+        "got 2**[9, 10] entries"
+    )
+
+
+def test_facodec_needs_torch_but_not_transformers(monkeypatch):
+    import importlib.util
+
+    from codecbench.codecs import LoadOptions, get_entry
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else find_spec(name, *a))
+    assert get_entry("facodec").check_readiness(LoadOptions()).ready
+    dac = get_entry("dac_16khz").check_readiness(LoadOptions())
+    assert not dac.ready and dac.reason == "transformers is not installed."
+
+
 # -------------------------------------------------------------------------- code streams view
 
 

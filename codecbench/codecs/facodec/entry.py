@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from codecbench.codecs.base import CodecSpec, LoadOptions, OperatingPoint
 from codecbench.codecs.checkpoints import HubCheckpoint, OptionalFile, Weights, weights_dir
 from codecbench.codecs.facodec.config import (
+    CONFIG_FILENAME,
     DECODER_FILENAME,
     ENCODER_FILENAME,
     REDECODER_FILENAME,
@@ -48,7 +49,8 @@ def facodec_operating_points(config: FACodecConfig) -> tuple[OperatingPoint, ...
     if len(sizes_bits) != 1:
         # Mixed sizes would need a per-codebook bit count; the published model uses one size.
         raise ValueError(
-            f"FACodec operating points need one codebook size for all attributes, got 2**{sorted(sizes_bits)} entries"
+            "FACodec operating points need one codebook size for all attributes (codebook_size_prosody, "
+            f"codebook_size_content, codebook_size_residual), got 2**{sorted(sizes_bits)} entries"
         )
     (bits,) = sizes_bits
     base = decoder.vq_num_q_p + decoder.vq_num_q_c
@@ -99,7 +101,10 @@ def load_facodec_codec(options: LoadOptions) -> FACodecCodec:
     directory = weights_dir(FACODEC_WEIGHTS, options)
     config = FACODEC_HUB_CONFIG if options.model_dir is None else None
     model = load_facodec(directory, options.device, config=config).model
-    points = facodec_operating_points(model.config)
+    try:
+        points = facodec_operating_points(model.config)
+    except ValueError as error:
+        raise ValueError(f"the FACodec model in {directory} (see its {CONFIG_FILENAME}) cannot run: {error}") from None
     if points != FACODEC_SPEC.operating_points:
         raise ValueError(
             f"the FACodec model in {directory} runs at {', '.join(p.label for p in points)} "

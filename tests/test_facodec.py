@@ -557,6 +557,23 @@ def test_facodec_needs_torch_but_not_transformers(monkeypatch):
     assert not dac.ready and dac.reason == "transformers is not installed."
 
 
+def test_the_voice_conversion_box_reports_a_file_error(tiny_models, tmp_path):
+    import gradio as gr
+    import soundfile
+
+    from codecbench.app import AppSettings
+    from codecbench.app.voice_conversion_box import run_voice_conversion
+
+    clip = tmp_path / "clip.wav"
+    soundfile.write(clip, speech_like(1.0, RATE, seed=5), RATE)
+    not_a_directory = tmp_path / "work"
+    not_a_directory.write_text("a file where the work directory should be")
+    settings = AppSettings(max_duration_s=30.0, work_dir=not_a_directory)
+    with pytest.raises(gr.Error) as raised:
+        run_voice_conversion(settings, settings.load_options("facodec"), str(clip), str(clip))
+    assert raised.value.message.startswith("Voice conversion failed: ") and str(not_a_directory) in raised.value.message
+
+
 # -------------------------------------------------------------------------- code streams view
 
 

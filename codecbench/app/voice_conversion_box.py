@@ -2,7 +2,7 @@
 
 Layout and one event; the work is done by :func:`codecbench.voice_conversion.convert_voice`.
 Whether FACodec and its redecoder are there is checked when the page is built, as for the
-codec pickers: without them the box says why and which command gets them.
+codec pickers: without them the box says why and how to get them.
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ def convert_voice_command(
 
     FACodec's redecoder speaks the content clip's prosody and content codes with the timbre
     clip's timbre vector. It needs ns3_facodec_redecoder.bin (`codecbench download facodec`
-    fetches it, or --model-dir DIR holding it).
+    fetches it where the Hub repository has it, or --model-dir DIR holding it).
     """
     from codecbench.audio import AudioError, AudioLimits, load_audio, write_audio
     from codecbench.codecs import CodecNotReadyError, LoadOptions

@@ -71,7 +71,7 @@ def convert_voice(content: Audio, timbre: Audio, options: LoadOptions = LoadOpti
 
     Raises:
         VoiceConversionUnavailableError: FACodec or its redecoder is missing (the message says
-            which command gets them).
+            how to get them).
         ValueError: the model in the directory is not one FACodec can load.
     """
     state = voice_conversion_readiness(options)

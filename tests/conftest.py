@@ -145,11 +145,17 @@ def codecbench_home(tmp_path, monkeypatch) -> Iterator[Path]:
 
 @pytest.fixture
 def tiny_models(tiny_models_home, monkeypatch) -> Iterator[Path]:
-    """Point codecbench at :func:`tiny_models_home` for this test."""
+    """Point codecbench at :func:`tiny_models_home` for this test.
+
+    The ``facodec`` entry builds the published architecture for its Hub snapshot, whatever
+    the snapshot holds; here it builds the tiny one the cached checkpoints were saved from.
+    """
     from codecbench.codecs.registry import load_codec
     from codecbench.paths import HOME_ENV
+    from tests.facodec_fixtures import use_tiny_facodec_for_the_hub_entry
 
     monkeypatch.setenv(HOME_ENV, str(tiny_models_home))
+    use_tiny_facodec_for_the_hub_entry(monkeypatch)
     load_codec.cache_clear()
     yield tiny_models_home
     load_codec.cache_clear()

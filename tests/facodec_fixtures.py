@@ -131,3 +131,14 @@ def write_tiny_facodec(
         torch.save(upstream_state_dict(model.redecoder), model_dir / REDECODER_FILENAME, **save_options)
     (model_dir / CONFIG_FILENAME).write_text(json.dumps(TINY_CONFIG, indent=1), encoding="utf-8")
     return model
+
+
+def use_tiny_facodec_for_the_hub_entry(monkeypatch) -> None:
+    """Make the ``facodec`` entry build :data:`TINY_CONFIG` for its Hub snapshot (in this process).
+
+    The entry builds the published architecture there (it reads no config.json from the Hub);
+    tests cache tiny checkpoints instead of 65 M random values.
+    """
+    from codecbench.codecs.facodec import entry
+
+    monkeypatch.setattr(entry, "FACODEC_HUB_CONFIG", FACodecConfig.from_dict(TINY_CONFIG))

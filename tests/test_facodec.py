@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from codecbench.audio import prepare_audio
+from codecbench.audio import fit_length, prepare_audio, resample
 from codecbench.codecs.base import TokenPayload
 from codecbench.codecs.token_codec import BatchLimits
 from codecbench.codecs.facodec import (
@@ -100,11 +101,27 @@ def test_config_json_round_trips_and_accepts_upstream_training_arguments():
         ({"encoder": {"up_ratios": [2, 4, 5]}}, r"hop length.*must be the same.*not 40, 200, 200"),
         ({"decoder": {"timbre_encoder": {"encoder_head": 3}}}, r"encoder_head=3 must divide encoder_hidden=256"),
         ({"redecoder": {"vq_num_q_r": 2}}, r"decoder\.vq_num_q_r \(3\) and redecoder\.vq_num_q_r \(2\) must match"),
+        ({"decoder": {"use_gr_x_timbre": "false"}}, r"decoder\.use_gr_x_timbre must be true or false, not 'false'"),
+        ({"decoder": {"use_gr_content_f0": 0}}, r"decoder\.use_gr_content_f0 must be true or false, not 0"),
+        ({"decoder": {"vq_num_q_r": True}}, r"decoder\.vq_num_q_r must be an integer >= 0, not True"),
+        ({"redecoder": {"vq_num_q_r": False}}, r"redecoder\.vq_num_q_r must be an integer >= 0, not False"),
+        ({"encoder": {"ngf": True}}, r"encoder\.ngf must be a positive integer, not True"),
+        ({"encoder": {"up_ratios": 200}}, r"encoder\.up_ratios must be a non-empty list of positive integers, not 200"),
+        ({"decoder": {"up_ratios": "5542"}}, r"decoder\.up_ratios must be a non-empty list of positive integers, not '5542'"),
+        ({"encoder": {"up_ratios": [2, True, 5, 5]}}, r"encoder\.up_ratios must be a non-empty list"),
     ],
 )
 def test_config_errors_name_the_bad_value(values, message):
     with pytest.raises(ValueError, match=message):
         FACodecConfig.from_dict(values)
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe{}"], ids=["bad JSON", "not UTF-8"])
+def test_an_unreadable_config_json_is_named(tmp_path, content):
+    path = tmp_path / CONFIG_FILENAME
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"^{path} is not valid UTF-8 JSON \(.*\); fix or delete it$"):
+        FACodecConfig.from_json_file(path)
 
 
 # ------------------------------------------------------------------------- checkpoint layout
@@ -124,8 +141,14 @@ def test_key_map_gives_amphions_published_checkpoint_layout():
     assert training_values == 73_487_410  # the speaker classifier and predictors never get loaded
 
 
-def test_loading_is_strict_and_skips_only_the_declared_training_heads(tiny_dir):
-    loaded = load_facodec(tiny_dir[0])
+def test_loading_is_strict_and_skips_only_the_declared_training_heads(tiny_dir, caplog):
+    with caplog.at_level(logging.INFO, logger="codecbench.codecs.facodec.model"):
+        loaded = load_facodec(tiny_dir[0])
+    skipped = training_only_tensors()
+    assert caplog.messages == [
+        f"loaded FACodec from {tiny_dir[0]}; skipped {len(skipped)} training-only tensors "
+        f"({sum(t.numel() for t in skipped.values())} values)"
+    ]
     encoder, decoder, redecoder = loaded.reports
     assert encoder.skipped_keys == () and redecoder.skipped_keys == ()
     assert set(decoder.skipped_keys) == set(training_only_tensors())
@@ -191,7 +214,7 @@ def test_checkpoint_for_another_config_says_to_check_config_json(tiny_dir, tmp_p
     broken.mkdir()
     for name in (ENCODER_FILENAME, DECODER_FILENAME):
         (broken / name).write_bytes((tiny_dir[0] / name).read_bytes())
-    with pytest.raises(CheckpointMismatchError, match=r"wrong shapes: .*does the model directory's config\.json match it"):
+    with pytest.raises(CheckpointMismatchError, match=r"wrong shapes: .*a --model-dir directory's config\.json, else the published model's"):
         load_facodec(broken)  # no config.json: the published sizes
 
 
@@ -313,7 +336,7 @@ def test_voice_conversion_without_redecoder_says_how_to_get_it(tmp_path):
     model = load_facodec(tmp_path).model
     assert model.redecoder is None
     encoding = model.encode(_speech(0.5))
-    with pytest.raises(RedecoderMissingError, match=rf"no ns3_facodec_redecoder\.bin in {tmp_path}.*codecbench download facodec"):
+    with pytest.raises(RedecoderMissingError, match=rf"no ns3_facodec_redecoder\.bin in {tmp_path}\. Put .* pass --model-dir DIR\.$"):
         model.convert_voice(encoding.codes, encoding.timbre)
 
 
@@ -374,7 +397,8 @@ def test_codec_decodes_from_the_payload_alone(tiny_model):
         codes=np.array(payload.codes.tolist(), dtype=np.int64), timbre=np.array(payload.timbre.tolist(), dtype=np.float32),
         num_prosody_codebooks=1, num_content_codebooks=2,
     ))
-    expected = tiny_model.decode(payload.factorized_codes(), torch.from_numpy(payload.timbre)[None])[0].numpy()
+    codes = FactorizedCodes.from_stacked(torch.from_numpy(payload.codes)[None], 1, 2)
+    expected = tiny_model.decode(codes, torch.from_numpy(payload.timbre)[None])[0].numpy()
     np.testing.assert_array_equal(codec.decode(rebuilt), expected)
     np.testing.assert_array_equal(codec.decode(encoded), expected)
 
@@ -387,6 +411,9 @@ def test_codec_refuses_payloads_that_are_not_its_own(tiny_model):
     wrong_timbre = replace(encoded.payload, timbre=np.zeros(8, dtype=np.float32))
     with pytest.raises(ValueError, match="the timbre vector has 8 values; this model's has 16"):
         codec.decode(replace(encoded, payload=wrong_timbre))
+    other_split = replace(encoded.payload, num_prosody_codebooks=2, num_content_codebooks=1)
+    with pytest.raises(ValueError, match=r"the payload's codes are 2 prosody \+ 1 content codebooks; this model's are 1 prosody \+ 2 content"):
+        codec.decode(replace(encoded, payload=other_split))
 
 
 def test_batches_hold_clips_of_one_padded_length_and_give_what_each_gets_alone(tiny_dir):
@@ -413,12 +440,34 @@ def test_batches_hold_clips_of_one_padded_length_and_give_what_each_gets_alone(t
 
 def test_codec_voice_conversion_keeps_the_content_clips_rate_and_length(tiny_model):
     codec = FACodecCodec(tiny_model)
-    assert codec.can_convert_voice
+    assert codec.model.redecoder is not None
     content = prepare_audio(speech_like(1.2, 22_050, seed=1), 22_050)
     timbre = prepare_audio(speech_like(0.8, 16_000, seed=2), 16_000)
     converted = codec.convert_voice(content, timbre)
     assert converted.shape == content.samples.shape and converted.dtype == np.float32
     assert np.all(np.isfinite(converted)) and np.abs(converted).max() > 0
+
+
+def _whole_frames(samples: np.ndarray) -> torch.Tensor:
+    padded = np.zeros(-(-samples.shape[0] // 200) * 200, dtype=np.float32)
+    padded[: samples.shape[0]] = samples
+    return torch.from_numpy(padded)[None]
+
+
+def test_codec_voice_conversion_speaks_the_content_with_the_timbre_clips_vector(tiny_model):
+    codec = FACodecCodec(tiny_model)
+    content = prepare_audio(speech_like(1.2, 22_050, seed=1), 22_050)
+    timbre = prepare_audio(speech_like(0.83, 24_000, seed=2), 24_000)  # 13,280 samples at 16 kHz: not whole frames
+    content_16k = resample(content.samples, 22_050, RATE)
+    codes = tiny_model.encode(_whole_frames(content_16k)).codes
+    timbre_vector = tiny_model.encode(_whole_frames(resample(timbre.samples, 24_000, RATE))).timbre
+    spoken = tiny_model.convert_voice(codes, timbre_vector)[0].numpy()
+    expected = fit_length(resample(fit_length(spoken, content_16k.shape[0]), RATE, 22_050), content.num_samples)
+
+    converted = codec.convert_voice(content, timbre)
+    np.testing.assert_array_equal(converted, expected)
+    own_voice = codec.convert_voice(content, content)
+    assert np.abs(converted - own_voice).max() > 0.01 * np.abs(own_voice).max()
 
 
 # ------------------------------------------------------------------- registry and readiness
@@ -432,7 +481,7 @@ def test_the_registry_loads_facodec_from_the_hub_cache_with_its_redecoder(tiny_m
     assert state.ready and state.note is None and state.describe() == "ready"
     assert voice_conversion_readiness().ready
     codec = load_codec("facodec")
-    assert isinstance(codec, FACodecCodec) and codec.can_convert_voice
+    assert isinstance(codec, FACodecCodec) and codec.model.redecoder is not None
     assert codec.spec.operating_points == FACODEC_SPEC.operating_points
 
 
@@ -448,7 +497,7 @@ def test_a_model_dir_without_the_redecoder_is_ready_and_says_what_it_lacks(tmp_p
         f"ready (no voice conversion: the model directory {tmp_path} has no ns3_facodec_redecoder.bin. "
         "Copy it there from https://huggingface.co/amphion/naturalspeech3_facodec.)"
     )
-    assert not load_codec("facodec", options).can_convert_voice
+    assert load_codec("facodec", options).model.redecoder is None
     clip = prepare_audio(speech_like(1.0, RATE, seed=1), RATE)
     with pytest.raises(VoiceConversionUnavailableError) as raised:
         convert_voice(clip, clip, options)
@@ -476,6 +525,53 @@ def test_a_model_with_another_token_layout_is_refused_under_the_facodec_name(tmp
     (tmp_path / CONFIG_FILENAME).write_text(json.dumps(config))
     with pytest.raises(ValueError, match=rf"the FACodec model in {tmp_path} runs at 2.4 kbps, 3.2 kbps, 4 kbps .* Is it the right model\?"):
         load_codec("facodec", LoadOptions(model_dir=tmp_path))
+
+
+def test_a_model_with_mixed_codebook_sizes_is_refused_naming_its_directory_and_config(tmp_path, codecbench_home):
+    from codecbench.codecs import LoadOptions, load_codec
+
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["decoder"]["codebook_size_residual"] = config["redecoder"]["codebook_size_residual"] = 9
+    model = FACodecModel(FACodecConfig.from_dict(config))
+    torch.save(upstream_state_dict(model.encoder), tmp_path / ENCODER_FILENAME)
+    torch.save({**upstream_state_dict(model.decoder), **training_only_tensors()}, tmp_path / DECODER_FILENAME)
+    (tmp_path / CONFIG_FILENAME).write_text(json.dumps(config))
+    with pytest.raises(ValueError) as raised:
+        load_codec("facodec", LoadOptions(model_dir=tmp_path))
+    assert str(raised.value) == (
+        f"the FACodec model in {tmp_path} (see its config.json) cannot run: FACodec operating points need one "
+        "codebook size for all attributes (codebook_size_prosody, codebook_size_content, codebook_size_residual), "
+        "got 2**[9, 10] entries"
+    )
+
+
+def test_facodec_needs_torch_but_not_transformers(monkeypatch):
+    import importlib.util
+
+    from codecbench.codecs import LoadOptions, get_entry
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else find_spec(name, *a))
+    assert get_entry("facodec").check_readiness(LoadOptions()).ready
+    dac = get_entry("dac_16khz").check_readiness(LoadOptions())
+    assert not dac.ready and dac.reason == "transformers is not installed."
+
+
+def test_the_voice_conversion_box_reports_a_file_error(tiny_models, tmp_path):
+    import gradio as gr
+    import soundfile
+
+    from codecbench.app import AppSettings
+    from codecbench.app.voice_conversion_box import run_voice_conversion
+
+    clip = tmp_path / "clip.wav"
+    soundfile.write(clip, speech_like(1.0, RATE, seed=5), RATE)
+    not_a_directory = tmp_path / "work"
+    not_a_directory.write_text("a file where the work directory should be")
+    settings = AppSettings(max_duration_s=30.0, work_dir=not_a_directory)
+    with pytest.raises(gr.Error) as raised:
+        run_voice_conversion(settings, settings.load_options("facodec"), str(clip), str(clip))
+    assert raised.value.message.startswith("Voice conversion failed: ") and str(not_a_directory) in raised.value.message
 
 
 # -------------------------------------------------------------------------- code streams view

@@ -11,7 +11,7 @@ from codecbench.paths import HOME_ENV
 from codecbench.synthetic import speech_like
 from tests.browser import chromium_page, free_port
 from tests.checkpoints import install_in_hub_cache, save_tiny_dac
-from tests.facodec_fixtures import write_tiny_facodec
+from tests.facodec_fixtures import use_tiny_facodec_for_the_hub_entry, write_tiny_facodec
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +35,7 @@ def _start_app(tmp_path_factory, *, with_redecoder: bool):
     settings = AppSettings(max_duration_s=30.0, work_dir=tmp_path_factory.mktemp("app"))
     patch = pytest.MonkeyPatch()
     patch.setenv(HOME_ENV, str(home))
+    use_tiny_facodec_for_the_hub_entry(patch)
     load_codec.cache_clear()
     app, url = launch(settings, host="127.0.0.1", port=free_port(), block=False)
 
@@ -129,7 +130,7 @@ def test_without_the_redecoder_the_box_says_how_to_get_it(tmp_path_factory):
             page.goto(url)
             info = page.locator("#voice-conversion-info").first.inner_text()
             assert "Not available: voice conversion needs FACodec's redecoder" in info
-            assert "ns3_facodec_redecoder.bin is not downloaded. Run codecbench download facodec" in info
+            assert "has no ns3_facodec_redecoder.bin at revision" in info and "pass --model-dir DIR" in info
             assert page.get_by_role("button", name="Convert voice", exact=True).is_disabled()
             # FACodec itself still runs at every operating point.
             assert page.locator("#picker-facodec").get_by_label("4.8 kbps", exact=True).is_enabled()

@@ -18,7 +18,7 @@ from tests.fake_hub import FakeHub, serve
 
 CODECBENCH = str(Path(sys.executable).with_name("codecbench"))
 HUB = get_entry("facodec").weights.hub
-FILES = ("ns3_facodec_encoder.bin", "ns3_facodec_decoder.bin", "ns3_facodec_redecoder.bin", "config.json")
+FILES = ("ns3_facodec_encoder.bin", "ns3_facodec_decoder.bin", "ns3_facodec_redecoder.bin")
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -35,8 +35,9 @@ def clips(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _fake_hub_repo(tmp_path: Path, with_redecoder: bool) -> Path:
-    """A repository holding a tiny FACodec: its config.json (the published repository has none,
-    its model being the default configuration) is fetched along, its README is not."""
+    """A repository holding a tiny FACodec, its config.json and a README: only the checkpoints
+    are fetched (the published repository has no config.json; one appearing there must not
+    change what `facodec` builds)."""
     source = tmp_path / "repo"
     write_tiny_facodec(source, with_redecoder=with_redecoder)
     (source / "README.md").write_text("FACodec\n")
@@ -51,7 +52,7 @@ def test_download_fetches_encoder_decoder_and_redecoder_then_everything_runs(tmp
         env = {"HF_ENDPOINT": hub.url, "CODECBENCH_HOME": str(tmp_path / "home")}
         completed = run_cli("download", "facodec", env=env)
     assert completed.returncode == 0, completed.stderr
-    assert sorted(hub.fetched) == sorted(f"{HUB.repo_id}/{name}" for name in FILES)  # not the README
+    assert sorted(hub.fetched) == sorted(f"{HUB.repo_id}/{name}" for name in FILES)  # not config.json nor the README
     assert f"facodec: {HUB.repo_id}@main in " in completed.stdout and "warning" not in completed.stderr
 
     offline = {**env, "HF_HUB_OFFLINE": "1"}
@@ -59,9 +60,21 @@ def test_download_fetches_encoder_decoder_and_redecoder_then_everything_runs(tmp
     assert listed["facodec"]["ready"] and listed["facodec"]["note"] is None
     assert listed["facodec"]["hub"] == {"repo_id": "amphion/naturalspeech3_facodec", "revision": "main"}
 
+    # The snapshot's checkpoints are tiny; `facodec` builds the published architecture for them.
     output = tmp_path / "out.wav"
+    refused = run_cli("transcode", str(content), "-c", "facodec", "-b", "4.8", "-o", str(output), env=offline)
+    assert refused.returncode == 1 and not output.exists()
+    assert "ns3_facodec_encoder.bin does not fit the model its configuration describes (" in refused.stderr
+    assert "wrong shapes: " in refused.stderr and "else the published model's)?" in refused.stderr
+
+    # The same checkpoints with their config.json, as a model directory, run everything.
+    model_dir = tmp_path / "with-config"
+    model_dir.mkdir()
+    for path in (tmp_path / "repo").iterdir():
+        (model_dir / path.name).write_bytes(path.read_bytes())
+    with_dir = ("--model-dir", str(model_dir))
     for kbps, tokens_per_second in (("4.8", 480), ("2.4", 240)):
-        transcoded = run_cli("transcode", str(content), "-c", "facodec", "-b", kbps, "-o", str(output), env=offline)
+        transcoded = run_cli("transcode", str(content), "-c", "facodec", *with_dir, "-b", kbps, "-o", str(output), env=offline)
         assert transcoded.returncode == 0, transcoded.stderr
         record = json.loads(transcoded.stdout)
         assert (record["codec"], record["operating_point"], record["codec_sample_rate"]) == ("facodec", f"{kbps} kbps", 16_000)
@@ -71,7 +84,7 @@ def test_download_fetches_encoder_decoder_and_redecoder_then_everything_runs(tmp
         assert rate == 22_050 and written.shape == (2 * 22_050,)
 
     converted = tmp_path / "a_in_b_voice.wav"
-    completed = run_cli("convert-voice", "--content", str(content), "--timbre", str(timbre), "-o", str(converted), env=offline)
+    completed = run_cli("convert-voice", "--content", str(content), "--timbre", str(timbre), *with_dir, "-o", str(converted), env=offline)
     assert completed.returncode == 0, completed.stderr
     record = json.loads(completed.stdout)
     assert (record["codec"], record["sample_rate"], record["duration_s"], record["timbre_duration_s"]) == ("facodec", 22_050, 2.0, 1.5)
@@ -91,16 +104,17 @@ def test_a_repository_without_the_redecoder_gives_facodec_without_voice_conversi
     offline = {**env, "HF_HUB_OFFLINE": "1"}
     table = run_cli("codecs", env=offline).stdout
     row = next(line for line in table.splitlines() if line.startswith("facodec "))
-    assert row.endswith(
-        "ready (no voice conversion: ns3_facodec_redecoder.bin is not downloaded. Run `codecbench download facodec`.)"
+    # Downloading again would not fetch it: the remedy is a model directory.
+    lacks = (
+        "amphion/naturalspeech3_facodec has no ns3_facodec_redecoder.bin at revision eeeeeee. Put "
+        "ns3_facodec_redecoder.bin in a directory with ns3_facodec_encoder.bin and ns3_facodec_decoder.bin "
+        "and pass --model-dir DIR."
     )
+    assert row.endswith(f"ready (no voice conversion: {lacks})")
     content, timbre = clips
     completed = run_cli("convert-voice", "--content", str(content), "--timbre", str(timbre), "-o", str(tmp_path / "o.wav"), env=offline)
     assert completed.returncode == 1
-    assert completed.stderr.strip() == (
-        "Error: voice conversion needs FACodec's redecoder, and ns3_facodec_redecoder.bin is not downloaded. "
-        "Run `codecbench download facodec`."
-    )
+    assert completed.stderr.strip() == f"Error: voice conversion needs FACodec's redecoder, and {lacks}"
     assert not (tmp_path / "o.wav").exists()
 
 

@@ -2,7 +2,7 @@
 
 Layout and one event; the work is done by :func:`codecbench.voice_conversion.convert_voice`.
 Whether FACodec and its redecoder are there is checked when the page is built, as for the
-codec pickers: without them the box says why and which command gets them.
+codec pickers: without them the box says why and how to get them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import gradio as gr
 
 from codecbench.app import AppSettings
 from codecbench.audio import AudioError, AudioLimits, load_audio, write_audio
-from codecbench.codecs import CodecNotReadyError
+from codecbench.codecs import CodecNotReadyError, LoadOptions
 from codecbench.codecs.facodec import FACODEC_NAME
 from codecbench.comparison import new_run_dir
 from codecbench.voice_conversion import convert_voice, voice_conversion_readiness
@@ -47,26 +47,40 @@ def build_voice_conversion_box(settings: AppSettings) -> None:
         )
 
     def run(content_path: str | None, timbre_path: str | None) -> tuple[str, str]:
-        if not content_path or not timbre_path:
-            raise gr.Error("Upload or record both clips: the content clip and the timbre clip.")
-        limits = AudioLimits(max_duration_s=settings.max_duration_s)
-        clips = []
-        for path, name in ((content_path, "The content clip"), (timbre_path, "The timbre clip")):
-            try:
-                clips.append(load_audio(path, limits=limits))
-            except AudioError as error:
-                raise gr.Error(str(error).replace(path, name)) from None
-            for warning in clips[-1].warnings:
-                gr.Warning(warning.replace(path, name))
-        try:
-            result = convert_voice(*clips, options)
-        except (CodecNotReadyError, ValueError) as error:
-            raise gr.Error(str(error)) from None
-        audio_path = write_audio(new_run_dir(settings.work_dir) / "converted.wav", result.samples, result.sample_rate_hz)
-        message = (
-            f"Converted {result.duration_s:.2f} s at {result.sample_rate_hz / 1000:g} kHz in "
-            f"{result.processing_s:.2f} s ({result.processing_s / result.duration_s:.3f}× real time)."
-        )
-        return str(audio_path), message
+        return run_voice_conversion(settings, options, content_path, timbre_path)
 
     run_button.click(run, inputs=[content_input, timbre_input], outputs=[output, status], show_progress="minimal")
+
+
+def run_voice_conversion(
+    settings: AppSettings, options: LoadOptions, content_path: str | None, timbre_path: str | None
+) -> tuple[str, str]:
+    """The box's event: (converted file, status message) for two uploaded clips.
+
+    Raises:
+        gr.Error: a clip is missing or unreadable, FACodec cannot run, or a file could not be
+            read or written; the message says which.
+    """
+    if not content_path or not timbre_path:
+        raise gr.Error("Upload or record both clips: the content clip and the timbre clip.")
+    limits = AudioLimits(max_duration_s=settings.max_duration_s)
+    clips = []
+    for path, name in ((content_path, "The content clip"), (timbre_path, "The timbre clip")):
+        try:
+            clips.append(load_audio(path, limits=limits))
+        except AudioError as error:
+            raise gr.Error(str(error).replace(path, name)) from None
+        for warning in clips[-1].warnings:
+            gr.Warning(warning.replace(path, name))
+    try:
+        result = convert_voice(*clips, options)
+        audio_path = write_audio(new_run_dir(settings.work_dir) / "converted.wav", result.samples, result.sample_rate_hz)
+    except (CodecNotReadyError, ValueError) as error:
+        raise gr.Error(str(error)) from None
+    except OSError as error:  # an unreadable checkpoint, a full disk, a work directory that is not one
+        raise gr.Error(f"Voice conversion failed: {error}") from None
+    message = (
+        f"Converted {result.duration_s:.2f} s at {result.sample_rate_hz / 1000:g} kHz in "
+        f"{result.processing_s:.2f} s ({result.processing_s / result.duration_s:.3f}× real time)."
+    )
+    return str(audio_path), message

@@ -5,7 +5,9 @@ codecbench home directory (so ``CODECBENCH_HOME`` moves it), pinned to one revis
 or from a local model directory the user names with ``--model-dir``. Loading a codec never
 downloads anything: a codec whose weights are missing is not ready, and its readiness says
 which command fetches them. Optional files (FACodec's redecoder) are downloaded with the rest
-and loaded when present; a codec without them is ready, and its readiness notes what it lacks.
+and loaded when present; a codec without them is ready, and its readiness notes what it lacks
+(a downloaded snapshot lacks one only when the repository has none at that revision, so the
+remedy is a model directory, not another download).
 """
 
 from __future__ import annotations
@@ -209,7 +211,14 @@ def optional_file_readiness(name: str, weights: Weights, optional: OptionalFile,
     if options.model_dir is not None:
         source = f" from https://huggingface.co/{weights.hub.repo_id}" if weights.hub is not None else ""
         return Readiness(False, f"the model directory {folder} has no {optional.name}.", f"Copy it there{source}.")
-    return Readiness(False, f"{optional.name} is not downloaded.", f"Run `codecbench download {name}`.")
+    # ``codecbench download`` fetches optional files with the others, so a snapshot without
+    # one comes from a repository revision that has none: downloading again would not help.
+    assert weights.hub is not None, "a snapshot folder without --model-dir comes from the Hub"
+    return Readiness(
+        False,
+        f"{weights.hub.repo_id} has no {optional.name} at revision {folder.name[:7]}.",
+        f"Put {optional.name} in a directory with {weights.describe_files()} and pass --model-dir DIR.",
+    )
 
 
 def weights_dir(weights: Weights, options: LoadOptions) -> Path:

@@ -18,7 +18,7 @@ from codecbench.codecs import anchors, codec2, dac, encodec, facodec, funcodec, 
 from codecbench.codecs.base import Codec, CodecNotReadyError, CodecSpec, LoadOptions, Readiness
 from codecbench.codecs.checkpoints import Weights, weights_readiness
 from codecbench.codecs.freqcodec import codec as freqcodec
-from codecbench.codecs.token_codec import torch_readiness
+from codecbench.codecs.token_codec import torch_only_readiness, torch_readiness
 
 
 def _always_ready(options: LoadOptions) -> Readiness:
@@ -79,7 +79,7 @@ _ENTRIES: dict[str, RegistryEntry] = {
             encodec.ENCODEC_DIR_SPEC, encodec.load_encodec_dir, torch_readiness,
             encodec.ENCODEC_DIR_WEIGHTS, encodec.encodec_dir_spec,
         ),
-        RegistryEntry(facodec.FACODEC_SPEC, facodec.load_facodec_codec, torch_readiness, facodec.FACODEC_WEIGHTS),
+        RegistryEntry(facodec.FACODEC_SPEC, facodec.load_facodec_codec, torch_only_readiness, facodec.FACODEC_WEIGHTS),
     )
 }
 

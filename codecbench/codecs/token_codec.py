@@ -86,7 +86,16 @@ def torch_readiness(options: LoadOptions) -> Readiness:
     Installation is checked without importing (importing both takes seconds, and listing
     codecs should not).
     """
-    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    return _packages_and_device_readiness(("torch", "transformers"), options)
+
+
+def torch_only_readiness(options: LoadOptions) -> Readiness:
+    """torch is installed and the requested device exists: for codecs in plain PyTorch (FACodec)."""
+    return _packages_and_device_readiness(("torch",), options)
+
+
+def _packages_and_device_readiness(packages: tuple[str, ...], options: LoadOptions) -> Readiness:
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
     if missing:
         return Readiness(False, f"{' and '.join(missing)} is not installed.", "Run `pip install -e .` in codecbench.")
     if not options.device.startswith("cuda"):

@@ -141,7 +141,8 @@ def load_upstream_state_dict(
     if problems:
         raise CheckpointMismatchError(
             f"{source} does not fit the model its configuration describes ({'; '.join(problems)}). "
-            f"Is it the right file, and does the model directory's {CONFIG_FILENAME} match it?"
+            f"Is it the right file, and does the model's configuration match it (a --model-dir directory's "
+            f"{CONFIG_FILENAME}, else the published model's)?"
         )
     module.load_state_dict(converted, strict=True)
     return LoadReport(

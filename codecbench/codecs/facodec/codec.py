@@ -80,11 +80,6 @@ class FACodecPayload(TokenPayload):
         streams = (("prosody", self.prosody_codes), ("content", self.content_codes), ("residual", self.residual_codes))
         return tuple((name, codes) for name, codes in streams if codes.shape[0])
 
-    def factorized_codes(self) -> FactorizedCodes:
-        """The codes as a batch of one, grouped by attribute."""
-        codes = torch.from_numpy(self.codes.astype(np.int64))[None]
-        return FactorizedCodes.from_stacked(codes, self.num_prosody_codebooks, self.num_content_codebooks)
-
 
 class FACodecCodec(TorchTokenCodec):
     """FACodec at its operating points, on ``device``.
@@ -108,11 +103,6 @@ class FACodecCodec(TorchTokenCodec):
         self.model = model
         self.config = config
 
-    @property
-    def can_convert_voice(self) -> bool:
-        """Whether the redecoder was loaded."""
-        return self.model.redecoder is not None
-
     def _encode_batch_tensor(self, audio, num_codebooks: int):
         encoding = self.model.encode(audio[:, 0])
         residual = num_codebooks - self._prosody_and_content_codebooks
@@ -135,6 +125,13 @@ class FACodecCodec(TorchTokenCodec):
     def _side_info(self, payload: TokenPayload) -> np.ndarray:
         if not isinstance(payload, FACodecPayload):
             raise ValueError(f"FACodec decodes FACodec payloads (codes and a timbre vector), not {type(payload).__name__}")
+        decoder = self.config.decoder
+        split = (payload.num_prosody_codebooks, payload.num_content_codebooks)
+        if split != (decoder.vq_num_q_p, decoder.vq_num_q_c):
+            raise ValueError(
+                f"the payload's codes are {split[0]} prosody + {split[1]} content codebooks; this model's are "
+                f"{decoder.vq_num_q_p} prosody + {decoder.vq_num_q_c} content"
+            )
         if payload.timbre.shape != (self.config.timbre_dim,):
             raise ValueError(f"the timbre vector has {payload.timbre.size} values; this model's has {self.config.timbre_dim}")
         return payload.timbre

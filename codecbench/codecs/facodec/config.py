@@ -35,11 +35,23 @@ def _positive(owner: str, **values: int) -> None:
             raise ValueError(f"{owner}.{name} must be a positive integer, not {value!r}")
 
 
+def _count(owner: str, name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{owner}.{name} must be an integer >= 0, not {value!r}")
+
+
+def _booleans(owner: str, **values: Any) -> None:
+    for name, value in values.items():
+        if not isinstance(value, bool):  # JSON "false" is a string, and a true one
+            raise ValueError(f"{owner}.{name} must be true or false, not {value!r}")
+
+
 def _ratios(owner: str, name: str, value: Any) -> tuple[int, ...]:
-    ratios = tuple(value)
-    if not ratios or any(not isinstance(r, int) or isinstance(r, bool) or r <= 0 for r in ratios):
+    if not isinstance(value, (list, tuple)) or not value or any(
+        not isinstance(r, int) or isinstance(r, bool) or r <= 0 for r in value
+    ):
         raise ValueError(f"{owner}.{name} must be a non-empty list of positive integers, not {value!r}")
-    return ratios
+    return tuple(value)
 
 
 @dataclass(frozen=True)
@@ -52,8 +64,9 @@ class TransformerEncoderConfig:
         encoder_head: attention heads; must divide ``encoder_hidden``.
         conv_filter_size: hidden width of the convolutional feed-forward block.
         conv_kernel_size: kernel of its first (1-D convolution) layer.
-        max_len: rows of the sinusoidal table (upstream ``PositionalEncoding``'s default). The
-            table is indexed by batch position (see ``transformer.py``), so this bounds the batch size.
+        max_len: rows of the sinusoidal table (upstream ``PositionalEncoding``'s default). Upstream
+            indexes it by batch position; codecbench gives every item row 0 (see ``transformer.py``),
+            so it bounds neither the batch size nor the clip length.
     """
 
     encoder_layer: int = 4
@@ -182,8 +195,15 @@ class FACodecDecoderConfig(_GeneratorSizes):
             codebook_size_content=self.codebook_size_content,
             codebook_size_residual=self.codebook_size_residual,
         )
-        if not isinstance(self.vq_num_q_r, int) or self.vq_num_q_r < 0:
-            raise ValueError(f"decoder.vq_num_q_r must be an integer >= 0, not {self.vq_num_q_r!r}")
+        _count("decoder", "vq_num_q_r", self.vq_num_q_r)
+        _booleans(
+            "decoder",
+            use_gr_content_f0=self.use_gr_content_f0,
+            use_gr_prosody_phone=self.use_gr_prosody_phone,
+            use_gr_residual_f0=self.use_gr_residual_f0,
+            use_gr_residual_phone=self.use_gr_residual_phone,
+            use_gr_x_timbre=self.use_gr_x_timbre,
+        )
         _check_generator("decoder", self.in_channels, self.vq_dim, self.upsample_initial_channel, self.up_ratios)
         if self.timbre_encoder.encoder_hidden != self.in_channels:
             raise ValueError(
@@ -230,8 +250,7 @@ class FACodecRedecoderConfig(_GeneratorSizes):
             codebook_size_content=self.codebook_size_content,
             codebook_size_residual=self.codebook_size_residual,
         )
-        if not isinstance(self.vq_num_q_r, int) or self.vq_num_q_r < 0:
-            raise ValueError(f"redecoder.vq_num_q_r must be an integer >= 0, not {self.vq_num_q_r!r}")
+        _count("redecoder", "vq_num_q_r", self.vq_num_q_r)
         _check_generator("redecoder", self.in_channels, self.vq_dim, self.upsample_initial_channel, self.up_ratios)
         if self.timbre_cond_prosody_enc.encoder_hidden != self.vq_dim:
             raise ValueError(
@@ -358,10 +377,16 @@ class FACodecConfig:
 
     @classmethod
     def from_json_file(cls, path: Path) -> FACodecConfig:
+        """Read a model directory's ``config.json``.
+
+        Raises:
+            ValueError: the file is not UTF-8 JSON, or its values are not a FACodec configuration;
+                the message names the file.
+        """
         try:
             values = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not valid JSON ({error}); fix or delete it") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path} is not valid UTF-8 JSON ({error}); fix or delete it") from None
         try:
             return cls.from_dict(values)
         except (TypeError, ValueError) as error:

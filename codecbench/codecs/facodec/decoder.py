@@ -9,8 +9,6 @@ Its training-only heads (F0/phone predictors, gradient-reversal classifiers incl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
@@ -19,19 +17,6 @@ from codecbench.codecs.facodec.config import FACodecDecoderConfig
 from codecbench.codecs.facodec.generator import TimbreConditionedGenerator
 from codecbench.codecs.facodec.quantizer import ResidualVectorQuantizer
 from codecbench.codecs.facodec.transformer import TransformerEncoder
-
-
-@dataclass(frozen=True)
-class QuantizedLatents:
-    """What quantizing latents gives.
-
-    Attributes:
-        codes: the codes of all stages, grouped by attribute.
-        embedding: ``[B, D, T]`` sum of all stages' quantized latents (upstream's ``vq_post_emb``).
-    """
-
-    codes: FactorizedCodes
-    embedding: torch.Tensor
 
 
 class FACodecDecoder(nn.Module):
@@ -64,7 +49,7 @@ class FACodecDecoder(nn.Module):
             config.in_channels, config.upsample_initial_channel, config.up_ratios
         )
 
-    def quantize(self, latents: torch.Tensor) -> QuantizedLatents:
+    def quantize(self, latents: torch.Tensor) -> FactorizedCodes:
         """Codes for encoder latents ``[B, D, T]``.
 
         As upstream, prosody and content quantizers both read the latents; the residual
@@ -72,13 +57,11 @@ class FACodecDecoder(nn.Module):
         """
         prosody, prosody_codes = self.prosody_quantizer.quantize(latents)
         content, content_codes = self.content_quantizer.quantize(latents)
-        embedding = prosody + content
         if self.residual_quantizer is None:
             residual_codes = prosody_codes.new_zeros((latents.shape[0], 0, latents.shape[2]))
         else:
-            residual, residual_codes = self.residual_quantizer.quantize(latents - (prosody + content))
-            embedding = embedding + residual
-        return QuantizedLatents(FactorizedCodes(prosody_codes, content_codes, residual_codes), embedding)
+            _, residual_codes = self.residual_quantizer.quantize(latents - (prosody + content))
+        return FactorizedCodes(prosody_codes, content_codes, residual_codes)
 
     def timbre(self, latents: torch.Tensor, batch_positions: torch.Tensor | None = None) -> torch.Tensor:
         """The timbre (speaker) vector ``[B, D]``: the time-mean of the timbre encoder's output.

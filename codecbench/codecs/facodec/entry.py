@@ -32,13 +32,12 @@ FACODEC_NAME = "facodec"
 # they hold could not be checked from here).
 FACODEC_HUB = HubCheckpoint("amphion/naturalspeech3_facodec", "main")
 FACODEC_REDECODER = OptionalFile(REDECODER_FILENAME, "voice conversion")
-# The published repository has no config.json (its model is the default configuration); a
-# repository or directory with one gets it loaded.
-FACODEC_WEIGHTS = Weights(
-    files=(ENCODER_FILENAME, DECODER_FILENAME),
-    hub=FACODEC_HUB,
-    optional_files=(FACODEC_REDECODER, OptionalFile(CONFIG_FILENAME)),
-)
+FACODEC_WEIGHTS = Weights(files=(ENCODER_FILENAME, DECODER_FILENAME), hub=FACODEC_HUB, optional_files=(FACODEC_REDECODER,))
+# The architecture the named entry builds for the Hub snapshot: the published model. The
+# repository has no config.json, and it follows `main`, so one appearing there later (perhaps
+# in Amphion's own format) is neither downloaded nor read. A --model-dir directory's
+# config.json is read.
+FACODEC_HUB_CONFIG = FACodecConfig()
 
 
 def facodec_operating_points(config: FACodecConfig) -> tuple[OperatingPoint, ...]:
@@ -50,7 +49,8 @@ def facodec_operating_points(config: FACodecConfig) -> tuple[OperatingPoint, ...
     if len(sizes_bits) != 1:
         # Mixed sizes would need a per-codebook bit count; the published model uses one size.
         raise ValueError(
-            f"FACodec operating points need one codebook size for all attributes, got 2**{sorted(sizes_bits)} entries"
+            "FACodec operating points need one codebook size for all attributes (codebook_size_prosody, "
+            f"codebook_size_content, codebook_size_residual), got 2**{sorted(sizes_bits)} entries"
         )
     (bits,) = sizes_bits
     base = decoder.vq_num_q_p + decoder.vq_num_q_c
@@ -88,7 +88,8 @@ FACODEC_SPEC = facodec_spec()
 
 def load_facodec_codec(options: LoadOptions) -> FACodecCodec:
     """The registry's loader: :class:`~codecbench.codecs.facodec.codec.FACodecCodec` from the
-    cached snapshot or ``options.model_dir``, on ``options.device``.
+    cached snapshot (as :data:`FACODEC_HUB_CONFIG`) or ``options.model_dir`` (as its
+    ``config.json`` says, else the published model), on ``options.device``.
 
     Raises:
         ValueError: the directory's model is not FACodec as this entry runs it (other token
@@ -98,8 +99,12 @@ def load_facodec_codec(options: LoadOptions) -> FACodecCodec:
     from codecbench.codecs.facodec.model import load_facodec
 
     directory = weights_dir(FACODEC_WEIGHTS, options)
-    model = load_facodec(directory, options.device).model
-    points = facodec_operating_points(model.config)
+    config = FACODEC_HUB_CONFIG if options.model_dir is None else None
+    model = load_facodec(directory, options.device, config=config).model
+    try:
+        points = facodec_operating_points(model.config)
+    except ValueError as error:
+        raise ValueError(f"the FACodec model in {directory} (see its {CONFIG_FILENAME}) cannot run: {error}") from None
     if points != FACODEC_SPEC.operating_points:
         raise ValueError(
             f"the FACodec model in {directory} runs at {', '.join(p.label for p in points)} "

@@ -11,6 +11,7 @@ different lengths by zero-padding changes their results; run those one at a time
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,9 @@ from codecbench.codecs.facodec.config import (
 from codecbench.codecs.facodec.decoder import FACodecDecoder
 from codecbench.codecs.facodec.encoder import FACodecEncoder
 from codecbench.codecs.facodec.redecoder import FACodecRedecoder
+
+
+logger = logging.getLogger(__name__)
 
 
 class RedecoderMissingError(CodecNotReadyError):
@@ -95,9 +99,9 @@ class FACodecModel(nn.Module):
         """Codes and timbre for 16 kHz waveforms ``[B, N]`` (``T = N / hop`` frames when ``N`` is a multiple of the hop)."""
         waveform = _batch_of_waveforms(waveform).to(self.device, self.dtype)
         latents = self.encoder(waveform)
-        quantized = self.decoder.quantize(latents)
+        codes = self.decoder.quantize(latents)
         timbre = self.decoder.timbre(latents, batch_positions=self._zero_positions(latents.shape[0]))
-        return FACodecEncoding(quantized.codes, timbre)
+        return FACodecEncoding(codes, timbre)
 
     @torch.inference_mode()
     def decode(self, codes: FactorizedCodes, timbre: torch.Tensor) -> torch.Tensor:
@@ -132,8 +136,8 @@ class FACodecModel(nn.Module):
             where = f" in {self.source}" if self.source else ""
             raise RedecoderMissingError(
                 f"voice conversion needs FACodec's redecoder, and there is no {REDECODER_FILENAME}{where}. "
-                f"Get it with `codecbench download facodec`, or copy {REDECODER_FILENAME} from "
-                "https://huggingface.co/amphion/naturalspeech3_facodec into the model directory."
+                f"Put {REDECODER_FILENAME} (from https://huggingface.co/amphion/naturalspeech3_facodec) in a "
+                f"directory with {ENCODER_FILENAME} and {DECODER_FILENAME} and pass --model-dir DIR."
             )
         return self.redecoder
 
@@ -146,18 +150,22 @@ def _to_device(codes: FactorizedCodes, device: torch.device) -> FactorizedCodes:
 
 @dataclass(frozen=True)
 class LoadedFACodec:
-    """A model loaded from a directory and what loading did."""
+    """A model loaded from a directory and what loading did (also logged, one line at INFO)."""
 
     model: FACodecModel
     reports: tuple[LoadReport, ...]
 
 
-def load_facodec(model_dir: Path, device: str | torch.device = "cpu") -> LoadedFACodec:
+def load_facodec(
+    model_dir: Path, device: str | torch.device = "cpu", config: FACodecConfig | None = None
+) -> LoadedFACodec:
     """Load FACodec from a directory holding Amphion's checkpoint files.
 
     ``ns3_facodec_encoder.bin`` and ``ns3_facodec_decoder.bin`` are required;
-    ``ns3_facodec_redecoder.bin`` is loaded when present; ``config.json`` (see
-    :mod:`codecbench.codecs.facodec.config`) when present, else the published model's settings.
+    ``ns3_facodec_redecoder.bin`` is loaded when present. The architecture is ``config`` when
+    given (any ``config.json`` in the directory is then not read), else the directory's
+    ``config.json`` (see :mod:`codecbench.codecs.facodec.config`) when present, else the
+    published model's settings.
 
     Raises:
         FileNotFoundError: a required file is missing (the message names it).
@@ -172,7 +180,8 @@ def load_facodec(model_dir: Path, device: str | torch.device = "cpu") -> LoadedF
                 "https://huggingface.co/amphion/naturalspeech3_facodec"
             )
     config_path = model_dir / CONFIG_FILENAME
-    config = FACodecConfig.from_json_file(config_path) if config_path.is_file() else FACodecConfig()
+    if config is None:
+        config = FACodecConfig.from_json_file(config_path) if config_path.is_file() else FACodecConfig()
     redecoder_path = model_dir / REDECODER_FILENAME
     model = FACodecModel(config, with_redecoder=redecoder_path.is_file(), source=str(model_dir))
     parts: list[tuple[nn.Module, Path, tuple[str, ...]]] = [
@@ -184,5 +193,11 @@ def load_facodec(model_dir: Path, device: str | torch.device = "cpu") -> LoadedF
     reports = tuple(
         load_upstream_state_dict(module, read_state_dict(path), skip_prefixes, source=str(path))
         for module, path, skip_prefixes in parts
+    )
+    logger.info(
+        "loaded FACodec from %s; skipped %d training-only tensors (%d values)",
+        model_dir,
+        sum(len(report.skipped_keys) for report in reports),
+        sum(report.skipped_values for report in reports),
     )
     return LoadedFACodec(model.to(device).eval(), reports)

@@ -124,7 +124,33 @@ def test_a_checkpoint_that_does_not_fit_its_config_names_the_directory(model_dir
         load_codec("freqcodec", LoadOptions(model_dir=broken))
 
 
+def test_a_model_dir_without_config_is_a_value_error_naming_the_file(tmp_path, codecbench_home):
+    from codecbench.evaluation.conditions import model_dir_options, parse_codec_request, resolve_conditions
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    expected = rf"cannot read the FreqCodec config {empty / 'config.yaml'} \(No such file or directory\): the model directory must hold the config.yaml and model.pth of a FunCodec FreqCodec model"
+    with pytest.raises(ValueError, match=expected):
+        resolve_conditions(parse_codec_request("freqcodec@2"), model_dir_options({"freqcodec": empty}))
+    (empty / "config.yaml").write_bytes(b"model: \xff\xfe not utf-8")
+    with pytest.raises(ValueError, match=rf"cannot read the FreqCodec config {empty / 'config.yaml'} \(.*can't decode byte 0xff"):
+        codec_spec("freqcodec", LoadOptions(model_dir=empty))
+
+
 # --------------------------------------------------------------------------------- the CLI
+
+
+def test_evaluate_with_an_empty_model_dir_says_what_the_directory_must_hold(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    completed = run_cli(
+        "evaluate", "--testset", f"mine=folder:{tmp_path}", "--codec", "freqcodec@2", "--metrics", "sisnr",
+        "--model-dir", f"freqcodec={empty}", "--db", f"sqlite:///{tmp_path / 'results.sqlite3'}",
+        env={"CODECBENCH_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"},
+    )
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert f"Error: cannot read the FreqCodec config {empty / 'config.yaml'} (No such file or directory): the model directory must hold" in completed.stderr
 
 
 @pytest.fixture

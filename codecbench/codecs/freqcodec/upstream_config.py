@@ -103,13 +103,24 @@ def _seanet_kwargs(conf: Mapping[str, Any], section: str, extra: Mapping[str, st
 
 
 def read_funcodec_config(path: str | Path) -> FreqCodecConfig:
-    """Parse FunCodec's ``config.yaml`` at ``path``; errors name the file."""
+    """Parse FunCodec's ``config.yaml`` at ``path``.
+
+    Raises:
+        ValueError: the file is missing, unreadable, not YAML or not a FreqCodec config codecbench
+            can run; the message names the file and what is wrong with it.
+    """
     import yaml
 
     path = Path(path)
     try:
         with path.open("r", encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise ValueError(
+            f"cannot read the FreqCodec config {path} ({reason}): the model directory must hold the "
+            "config.yaml and model.pth of a FunCodec FreqCodec model"
+        ) from None
     except yaml.YAMLError as error:
         raise ValueError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(document, dict):

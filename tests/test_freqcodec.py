@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+from codecbench.codecs import LoadOptions, codec_spec
 from codecbench.codecs.freqcodec import (
     TRAINING_ONLY_CODEBOOK_BUFFERS,
     TRAINING_ONLY_PREFIXES,
@@ -19,6 +20,7 @@ from codecbench.codecs.freqcodec import (
     FreqCodecModel,
     load_model,
 )
+from codecbench.codecs.freqcodec.upstream_config import config_from_funcodec
 from codecbench.synthetic import speech_like
 from tests.freqcodec_checkpoints import (
     freqcodec_config_document,
@@ -47,23 +49,14 @@ def _speech(seconds: float, seed: int = 1) -> torch.Tensor:
 # ------------------------------------------------------------------------------------ config
 
 
-def test_config_reads_the_ds320_recipe_and_derives_frame_rate_and_bit_widths():
-    config = FreqCodecConfig.from_upstream_dict(freqcodec_config_document())
+def test_config_reads_the_ds320_recipe_and_derives_frame_rate():
+    config = config_from_funcodec(freqcodec_config_document())
     assert config.sample_rate_hz == 16_000
     assert config.hop_length_samples == 320
     assert config.frame_rate_hz == 50.0
     assert config.spectral.frequency_bins == 257
     assert config.encoder.bottleneck_channels == 64
-    assert config.quantizer.num_quantizers == 32 and config.quantizer.bit_width_per_quantizer_bps == 500
-
-
-@pytest.mark.parametrize(
-    ("bit_width_bps", "quantizers"),
-    [(500, 1), (2000, 4), (1999, 3), (3000, 6), (100, 1), (16000, 32), (1_000_000, 32)],
-)
-def test_bit_width_picks_quantizers_as_funcodec_does(bit_width_bps, quantizers):
-    config = FreqCodecConfig.from_upstream_dict(freqcodec_config_document())
-    assert config.quantizer.num_quantizers_for_bit_width(bit_width_bps) == quantizers
+    assert (config.quantizer.num_quantizers, config.quantizer.codebook_size) == (32, 1024)
 
 
 def test_config_ignores_training_only_settings_but_keeps_architecture(tmp_path: Path):
@@ -73,7 +66,7 @@ def test_config_ignores_training_only_settings_but_keeps_architecture(tmp_path: 
     document["max_epoch"] = 1
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(document))
-    assert FreqCodecConfig.from_upstream(path) == FreqCodecConfig.from_upstream_dict(freqcodec_config_document())
+    assert FreqCodecConfig.from_upstream(path) == config_from_funcodec(freqcodec_config_document())
 
 
 def _with(section: str, **changes):
@@ -91,7 +84,6 @@ def _with(section: str, **changes):
         (_with("model_conf", codec_domain=["time", "time"]), r"codec_domain\[0\] 'time' is not a supported"),
         (_with("quantizer_conf", use_ddp=False), r"use_ddp false is not supported"),
         (_with("quantizer_conf", q0_ds_ratio=2), r"q0_ds_ratio 2 is not supported"),
-        (_with("quantizer_conf", encoder_hop_length=640), r"encoder_hop_length 640 differs .* 320"),
         (_with("encoder_conf", conv_group_ratio=8), r"encoder stage 0 residual conv 1: 0 groups"),
         (_with("encoder_conf", ratios=[[4, 1], [4, 2], [4, 1]]), r"reduce 257 frequency bins to 4, not 1"),
         (_with("decoder_conf", last_out_padding=[[0, 0], [0, 0]]), r"rebuilds 256 frequency bins"),
@@ -102,7 +94,7 @@ def _with(section: str, **changes):
 )
 def test_config_rejects_what_it_does_not_support_and_names_the_field(document, message):
     with pytest.raises(ValueError, match=message):
-        FreqCodecConfig.from_upstream_dict(document)
+        config_from_funcodec(document)
 
 
 def test_config_file_errors_name_the_file(tmp_path: Path):
@@ -171,7 +163,7 @@ def test_weight_norm_pairs_are_folded_into_the_weights_they_stand_for(tmp_path: 
         encoder_conf={"norm": "weight_norm", "norm_params": {}},
         decoder_conf={"norm": "weight_norm", "norm_params": {}},
     )
-    reference = randomise(FreqCodecModel(FreqCodecConfig.from_upstream_dict(document)), seed=5)
+    reference = randomise(FreqCodecModel(config_from_funcodec(document)), seed=5)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(document))
     torch.save(funcodec_state_dict(reference), tmp_path / "model.pth")
     model, report = load_model(tmp_path / "config.yaml", tmp_path / "model.pth")
@@ -184,19 +176,20 @@ def test_weight_norm_pairs_are_folded_into_the_weights_they_stand_for(tmp_path: 
 # ------------------------------------------------------------------------- codes and bitrate
 
 
-@pytest.mark.parametrize("num_quantizers", [1, 2, 4, 8, 16, 32])
-def test_code_shapes_and_measured_bitrate_per_bit_width(loaded, num_quantizers):
+@pytest.mark.parametrize(("bitrate_kbps", "num_quantizers"), [(0.5, 1), (1, 2), (2, 4), (4, 8), (8, 16), (16, 32)])
+def test_code_shapes_and_measured_bitrate_per_bit_width(model_dir, loaded, bitrate_kbps, num_quantizers):
     model, _ = loaded
     speech = _speech(2.0)
-    bit_width_bps = 500 * num_quantizers
-    encoded = model.encode(speech, model.config.quantizer.num_quantizers_for_bit_width(bit_width_bps))
+    point = codec_spec("freqcodec", LoadOptions(model_dir=model_dir)).operating_point(bitrate_kbps)
+    assert point.num_codebooks == num_quantizers
+    encoded = model.encode(speech, point.num_codebooks)
     frames = math.ceil((1 + speech.shape[-1] // 160) / 2)  # STFT frames, then the time stride of 2
     assert encoded.codes.shape == (1, num_quantizers, frames) == (1, num_quantizers, 101)
     assert encoded.codes.dtype == torch.int64
     assert 0 <= int(encoded.codes.min()) and int(encoded.codes.max()) < 1024
-    measured_bps = encoded.codes.numel() * model.config.quantizer.bits_per_token / 2.0
+    measured_bps = encoded.codes.numel() * 10 / 2.0  # 10 bits per code of a 1024-entry codebook
     assert measured_bps == num_quantizers * 101 * 10 / 2.0
-    assert measured_bps == pytest.approx(bit_width_bps, rel=0.011)  # one frame over 100: the centred STFT's last frame
+    assert measured_bps == pytest.approx(1000 * bitrate_kbps, rel=0.011)  # one frame over 100: the centred STFT's last frame
 
 
 def test_fewer_quantizers_give_the_leading_codes_of_more(loaded):

@@ -14,7 +14,7 @@ from codecbench.codecs import CodecNotReadyError, LoadOptions, TokenPayload, cod
 from codecbench.synthetic import speech_like
 from tests.checkpoints import save_funcodec_model
 from tests.fake_hub import FakeHub, serve
-from tests.freqcodec_checkpoints import freqcodec_config_document, write_funcodec_model_dir
+from tests.freqcodec_checkpoints import freqcodec_config_document, funcodec_quantizers_for_bit_width, write_funcodec_model_dir
 from tests.test_checkpoints import run_cli
 
 GR8 = "freqcodec_magphase_en_libritts_16k_gr8nq32ds320"
@@ -53,6 +53,29 @@ def test_the_freqcodec_entry_reads_its_points_from_the_model_config(tmp_path, co
     assert [(p.num_codebooks, p.nominal_kbps) for p in spec.operating_points] == [(1, 0.5), (2, 1), (4, 2), (8, 4), (12, 6)]
     assert spec.sample_rate_hz == 16_000
     assert load_codec("freqcodec", LoadOptions(model_dir=directory)).spec == spec
+
+
+def test_the_operating_points_are_the_bit_widths_funcodec_gives_the_same_quantizers(tmp_path):
+    document = freqcodec_config_document()
+    spec = codec_spec("freqcodec", LoadOptions(model_dir=write_funcodec_model_dir(tmp_path / "model", document)))
+    for point in spec.operating_points:
+        assert funcodec_quantizers_for_bit_width(document, 1000 * point.nominal_kbps) == point.num_codebooks
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [lambda conf: conf.pop("sampling_rate"), lambda conf: conf.update(encoder_hop_length=640)],
+    ids=["sampling_rate left out", "encoder_hop_length 640"],
+)
+def test_funcodecs_bit_width_labels_do_not_matter(tmp_path, edit):
+    """``quantizer_conf.sampling_rate`` (FunCodec's default 24 kHz when left out) and ``encoder_hop_length``
+    only scale FunCodec's bit_width argument; the operating points come from the model's frame rate."""
+    document = freqcodec_config_document()
+    edit(document["quantizer_conf"])
+    spec = codec_spec("freqcodec", LoadOptions(model_dir=write_funcodec_model_dir(tmp_path / "model", document)))
+    assert [(p.num_codebooks, p.nominal_kbps, p.tokens_per_second) for p in spec.operating_points] == [
+        (1, 0.5, 50), (2, 1, 100), (4, 2, 200), (8, 4, 400), (16, 8, 800), (32, 16, 1600)
+    ]
 
 
 def test_missing_weights_say_which_command_fetches_them(codecbench_home):

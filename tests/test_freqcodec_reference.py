@@ -20,7 +20,11 @@ import torch
 
 from codecbench.codecs.freqcodec import FreqCodecCodes, load_model
 from codecbench.synthetic import speech_like
-from tests.freqcodec_checkpoints import freqcodec_config_document, write_funcodec_model_dir
+from tests.freqcodec_checkpoints import (
+    freqcodec_config_document,
+    funcodec_quantizers_for_bit_width,
+    write_funcodec_model_dir,
+)
 
 REFERENCE_PATH = Path(__file__).parent / "data" / "freqcodec_funcodec_reference.npz"
 
@@ -71,7 +75,7 @@ def test_codes_scale_and_waveform_match_funcodec(tmp_path: Path, reference, case
     for bit_width in case.bit_widths_bps:
         expected_codes = reference[f"{case.name}/{bit_width}/codes"]
         expected_waveform = reference[f"{case.name}/{bit_width}/waveform"]
-        encoded = model.encode(speech, model.config.quantizer.num_quantizers_for_bit_width(bit_width))
+        encoded = model.encode(speech, funcodec_quantizers_for_bit_width(case.document(), bit_width))
         np.testing.assert_array_equal(encoded.codes[0].numpy(), expected_codes)
         np.testing.assert_allclose(encoded.scale.numpy(), reference[f"{case.name}/{bit_width}/scale"], rtol=1e-6)
         decoded = model.decode(FreqCodecCodes(encoded.codes, encoded.scale, encoded.num_samples))[0].numpy()

@@ -2,7 +2,7 @@
 
 Field names and defaults are FunCodec's constructor arguments, so a ``config.yaml`` that leaves
 a field out builds what FunCodec builds; :meth:`FreqCodecConfig.from_upstream` reads that file.
-Derived values (frame rate, hop, bit widths, frequency bins) are properties.
+Derived values (frame rate, hop, frequency bins) are properties.
 """
 
 from __future__ import annotations
@@ -141,7 +141,6 @@ class QuantizerConfig:
         code_dimension: ``codec_dim``; when it differs from ``input_dimension`` the latent is
             projected to it (and back) by linear layers.
         code_range: ``codec_range``; when set the projected latent is ``tanh`` times this.
-        sampling_rate_hz, encoder_hop_length: what FunCodec's ``bit_width`` rule divides by.
     """
 
     input_dimension: int
@@ -149,8 +148,6 @@ class QuantizerConfig:
     num_quantizers: int = 8
     code_dimension: int | None = None
     code_range: float | None = None
-    sampling_rate_hz: int = 24_000
-    encoder_hop_length: int = 320
 
     def __post_init__(self) -> None:
         if self.codebook_size < 2:
@@ -161,26 +158,6 @@ class QuantizerConfig:
     @property
     def codebook_dimension(self) -> int:
         return self.code_dimension if self.code_dimension is not None else self.input_dimension
-
-    @property
-    def bits_per_token(self) -> int:
-        """Bits one code index needs on the wire."""
-        return math.ceil(math.log2(self.codebook_size))
-
-    @property
-    def bit_width_per_quantizer_bps(self) -> float:
-        """FunCodec's bits per second per quantizer: log2(codebook size) x sampling rate / hop."""
-        return math.log2(self.codebook_size) * self.sampling_rate_hz / self.encoder_hop_length
-
-    def num_quantizers_for_bit_width(self, bit_width_bps: float) -> int:
-        """Quantizers FunCodec uses for ``bit_width`` (bps): max(1, floor(bit_width / per-quantizer bps)).
-
-        FunCodec slices its quantizer list, so a bit width above the maximum uses all of them.
-        """
-        if not bit_width_bps > 0:
-            raise ValueError(f"bit_width must be > 0 bps, got {bit_width_bps}")
-        wanted = max(1, math.floor(bit_width_bps / self.bit_width_per_quantizer_bps))
-        return min(wanted, self.num_quantizers)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,17 +245,6 @@ class FreqCodecConfig:
             )
         if self.encoder.time_stride != self.decoder.time_stride:
             raise ValueError("encoder and decoder time ratios differ; codes would not line up")
-        if self.quantizer.sampling_rate_hz != self.sample_rate_hz:
-            raise ValueError(
-                f"quantizer_conf.sampling_rate {self.quantizer.sampling_rate_hz} differs from "
-                f"target_sample_hz {self.sample_rate_hz}: FunCodec's bit_width labels would be wrong"
-            )
-        if self.quantizer.encoder_hop_length != self.hop_length_samples:
-            raise ValueError(
-                f"quantizer_conf.encoder_hop_length {self.quantizer.encoder_hop_length} differs from the "
-                f"model's hop of {self.hop_length_samples} samples (STFT hop x time ratios): "
-                "FunCodec's bit_width labels would be wrong"
-            )
         check_group_counts(self.encoder, self.decoder)
 
     @property
@@ -307,13 +273,6 @@ class FreqCodecConfig:
         from codecbench.codecs.freqcodec.upstream_config import read_funcodec_config
 
         return read_funcodec_config(path)
-
-    @classmethod
-    def from_upstream_dict(cls, document: Mapping[str, Any]) -> FreqCodecConfig:
-        """Build from the parsed ``config.yaml`` mapping (see :meth:`from_upstream`)."""
-        from codecbench.codecs.freqcodec.upstream_config import config_from_funcodec
-
-        return config_from_funcodec(document)
 
 
 def encoder_frequency_bins(encoder: Encoder2dConfig, bins: int) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import yaml
 
-from codecbench.codecs.freqcodec import FreqCodecModel
+from codecbench.codecs.freqcodec import CheckpointReport, FreqCodecConfig, FreqCodecModel, load_model
 from codecbench.codecs.freqcodec.upstream_config import config_from_funcodec
 
 # FunCodec's magnitude-phase FreqCodec recipe, egs/LibriTTS/codec/conf/freqcodec_mag_phase_16k_n32_600k_step.yaml
@@ -184,3 +184,8 @@ def write_funcodec_model_dir(directory: Path, document: dict[str, Any] | None = 
         yaml.safe_dump(document, handle)
     torch.save(funcodec_state_dict(model, seed=seed), directory / "model.pth")
     return directory
+
+
+def load_model_dir(directory: Path) -> tuple[FreqCodecModel, CheckpointReport]:
+    """Load ``directory``'s ``config.yaml`` and ``model.pth`` as codecbench's FreqCodec codec does."""
+    return load_model(FreqCodecConfig.from_upstream(directory / "config.yaml"), directory / "model.pth")

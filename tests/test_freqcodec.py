@@ -25,6 +25,7 @@ from codecbench.synthetic import speech_like
 from tests.freqcodec_checkpoints import (
     freqcodec_config_document,
     funcodec_state_dict,
+    load_model_dir,
     randomise,
     write_funcodec_model_dir,
 )
@@ -39,7 +40,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded(model_dir: Path):
-    return load_model(model_dir / "config.yaml", model_dir / "model.pth")
+    return load_model_dir(model_dir)
 
 
 def _speech(seconds: float, seed: int = 1) -> torch.Tensor:
@@ -149,13 +150,13 @@ def _rewrite_checkpoint(model_dir: Path, tmp_path: Path, edit) -> Path:
 def test_a_checkpoint_that_does_not_match_its_config_fails_naming_the_keys(model_dir, tmp_path, edit, message):
     directory = _rewrite_checkpoint(model_dir, tmp_path, edit)
     with pytest.raises(CheckpointError, match=message):
-        load_model(directory / "config.yaml", directory / "model.pth")
+        load_model_dir(directory)
 
 
 def test_a_file_that_is_not_a_state_dict_is_reported(model_dir: Path, tmp_path: Path):
     (tmp_path / "model.pth").write_bytes(b"<html>rate limited</html>")
     with pytest.raises(CheckpointError, match=r"model.pth is not a readable PyTorch state dict"):
-        load_model(model_dir / "config.yaml", tmp_path / "model.pth")
+        load_model(config_from_funcodec(freqcodec_config_document()), tmp_path / "model.pth")
 
 
 def test_weight_norm_pairs_are_folded_into_the_weights_they_stand_for(tmp_path: Path):
@@ -164,9 +165,8 @@ def test_weight_norm_pairs_are_folded_into_the_weights_they_stand_for(tmp_path: 
         decoder_conf={"norm": "weight_norm", "norm_params": {}},
     )
     reference = randomise(FreqCodecModel(config_from_funcodec(document)), seed=5)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(document))
     torch.save(funcodec_state_dict(reference), tmp_path / "model.pth")
-    model, report = load_model(tmp_path / "config.yaml", tmp_path / "model.pth")
+    model, report = load_model(config_from_funcodec(document), tmp_path / "model.pth")
     convolutions = [key for key in reference.state_dict() if key.endswith(("conv.conv.weight", "convtr.convtr.weight"))]
     assert report.folded_weight_norm_pairs == len(convolutions) > 0
     for key in convolutions:
@@ -202,7 +202,7 @@ def test_fewer_quantizers_give_the_leading_codes_of_more(loaded):
 @pytest.mark.parametrize("num_samples", [16_000, 16_160, 16_321, 4_999, 257])
 def test_output_length_and_rate_follow_the_stft_frames(tmp_path, domain, num_samples):
     directory = write_funcodec_model_dir(tmp_path, freqcodec_config_document(domain), seed=2)
-    model, _ = load_model(directory / "config.yaml", directory / "model.pth")
+    model, _ = load_model_dir(directory)
     speech = torch.from_numpy(speech_like(num_samples / SAMPLE_RATE_HZ, SAMPLE_RATE_HZ, seed=4))[None]
     encoded = model.encode(speech, 2)
     frames = model.config.num_frames(num_samples)
@@ -236,7 +236,7 @@ def test_loudness_scale_is_removed_before_encoding_and_multiplied_back(loaded):
 def test_decoding_needs_only_the_codes_the_scale_and_the_length(model_dir: Path, loaded):
     model, _ = loaded
     encoded = model.encode(_speech(1.0), 4)
-    other_instance, _ = load_model(model_dir / "config.yaml", model_dir / "model.pth")
+    other_instance, _ = load_model_dir(model_dir)
     payload = FreqCodecCodes(
         codes=torch.from_numpy(encoded.codes.numpy().copy()),
         scale=encoded.scale.clone(),

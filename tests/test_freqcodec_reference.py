@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-from codecbench.codecs.freqcodec import FreqCodecCodes, load_model
+from codecbench.codecs.freqcodec import FreqCodecCodes
 from codecbench.synthetic import speech_like
 from tests.freqcodec_checkpoints import (
     freqcodec_config_document,
     funcodec_quantizers_for_bit_width,
+    load_model_dir,
     write_funcodec_model_dir,
 )
 
@@ -70,7 +71,7 @@ def reference() -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("case", REFERENCE_CASES, ids=lambda case: case.name)
 def test_codes_scale_and_waveform_match_funcodec(tmp_path: Path, reference, case: ReferenceCase):
     directory = write_funcodec_model_dir(tmp_path, case.document(), seed=case.seed)
-    model, _ = load_model(directory / "config.yaml", directory / "model.pth")
+    model, _ = load_model_dir(directory)
     speech = torch.from_numpy(reference_input())[None]
     for bit_width in case.bit_widths_bps:
         expected_codes = reference[f"{case.name}/{bit_width}/codes"]

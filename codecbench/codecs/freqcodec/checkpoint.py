@@ -55,15 +55,15 @@ class CheckpointReport:
 
 
 def load_model(
-    config_path: str | Path, checkpoint_path: str | Path, device: str = "cpu"
+    config: FreqCodecConfig, checkpoint_path: str | Path, device: str = "cpu"
 ) -> tuple[FreqCodecModel, CheckpointReport]:
-    """Build the model ``config.yaml`` describes and fill it from ``model.pth``.
+    """Build the model ``config`` describes (read it with :meth:`FreqCodecConfig.from_upstream`)
+    and fill it from ``model.pth``.
 
     Raises:
-        ValueError: the config is not a supported FreqCodec config.
-        CheckpointError: the checkpoint does not match it (the message lists the keys).
+        CheckpointError: the checkpoint is unreadable or does not match ``config`` (the message
+            lists the keys).
     """
-    config = FreqCodecConfig.from_upstream(config_path)
     model = FreqCodecModel(config)
     try:
         state = torch.load(Path(checkpoint_path), map_location="cpu", weights_only=True)

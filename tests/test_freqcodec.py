@@ -144,11 +144,44 @@ def _rewrite_checkpoint(model_dir: Path, tmp_path: Path, edit) -> Path:
         (lambda s: s.update({"encoder.model.0.conv.conv.weight": torch.zeros(4, 3, 5, 5)}),
          r"wrong shape: encoder\.model\.0\.conv\.conv\.weight \(4, 3, 5, 5\) \(model \(4, 3, 7, 7\)\)"),
         (lambda s: s["quantizer.rq.model.inited"].__setitem__(3, 0.0), r"codebooks \[3\] were never initialised"),
-        (lambda s: s.pop("quantizer.rq.model.embed"), r"missing: quantizer\.codebooks"),
+        # renamed keys are named as model.pth names them
+        (lambda s: s.pop("quantizer.rq.model.embed"), r"\(missing: quantizer\.rq\.model\.embed\)"),
+        (lambda s: s.update({"quantizer.rq.model.embed": torch.zeros(32, 1024, 4)}),
+         r"\(wrong shape: quantizer\.rq\.model\.embed \(32, 1024, 4\) \(model \(32, 1024, 8\)\)\)"),
+        (lambda s: s.pop("dec_trans_func.window"), r"\(missing: dec_trans_func\.window\)"),
     ],
 )
 def test_a_checkpoint_that_does_not_match_its_config_fails_naming_the_keys(model_dir, tmp_path, edit, message):
     directory = _rewrite_checkpoint(model_dir, tmp_path, edit)
+    with pytest.raises(CheckpointError, match=message):
+        load_model_dir(directory)
+
+
+_WEIGHT_NORM_DOCUMENT = freqcodec_config_document(
+    encoder_conf={"norm": "weight_norm", "norm_params": {}}, decoder_conf={"norm": "weight_norm", "norm_params": {}}
+)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda s: s.pop("encoder.model.0.conv.conv.weight_g"),
+         r"\(missing: encoder\.model\.0\.conv\.conv\.weight_g; unexpected: encoder\.model\.0\.conv\.conv\.weight_v\)"),
+        (lambda s: (s.pop("encoder.model.0.conv.conv.weight_g"), s.pop("encoder.model.0.conv.conv.weight_v")),
+         r"\(missing: encoder\.model\.0\.conv\.conv\.weight_g, encoder\.model\.0\.conv\.conv\.weight_v\)"),
+        (lambda s: s.update({"encoder.model.99.conv.conv.weight_g": torch.ones(2, 1, 1, 1),
+                             "encoder.model.99.conv.conv.weight_v": torch.ones(2, 3, 1, 1)}),
+         r"\(unexpected: encoder\.model\.99\.conv\.conv\.weight_g, encoder\.model\.99\.conv\.conv\.weight_v\)"),
+        (lambda s: s.update({"encoder.model.0.conv.conv.weight_g": torch.ones(4, 1, 1, 1),
+                             "encoder.model.0.conv.conv.weight_v": torch.ones(4, 3, 5, 5)}),
+         r"\(wrong shape: encoder\.model\.0\.conv\.conv\.weight_v \(4, 3, 5, 5\) \(model \(4, 3, 7, 7\)\)\)"),
+    ],
+)
+def test_weight_norm_errors_name_the_weight_g_and_weight_v_keys(tmp_path, edit, message):
+    directory = write_funcodec_model_dir(tmp_path / "weight_norm", _WEIGHT_NORM_DOCUMENT, seed=5)
+    state = torch.load(directory / "model.pth", weights_only=True)
+    edit(state)
+    torch.save(state, directory / "model.pth")
     with pytest.raises(CheckpointError, match=message):
         load_model_dir(directory)
 
@@ -160,13 +193,10 @@ def test_a_file_that_is_not_a_state_dict_is_reported(model_dir: Path, tmp_path: 
 
 
 def test_weight_norm_pairs_are_folded_into_the_weights_they_stand_for(tmp_path: Path):
-    document = freqcodec_config_document(
-        encoder_conf={"norm": "weight_norm", "norm_params": {}},
-        decoder_conf={"norm": "weight_norm", "norm_params": {}},
-    )
-    reference = randomise(FreqCodecModel(config_from_funcodec(document)), seed=5)
+    config = config_from_funcodec(_WEIGHT_NORM_DOCUMENT)
+    reference = randomise(FreqCodecModel(config), seed=5)
     torch.save(funcodec_state_dict(reference), tmp_path / "model.pth")
-    model, report = load_model(config_from_funcodec(document), tmp_path / "model.pth")
+    model, report = load_model(config, tmp_path / "model.pth")
     convolutions = [key for key in reference.state_dict() if key.endswith(("conv.conv.weight", "convtr.convtr.weight"))]
     assert report.folded_weight_norm_pairs == len(convolutions) > 0
     for key in convolutions:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,16 @@ def test_the_codec_gives_the_models_own_codes_and_audio(model_dir, codecbench_ho
     assert decoded.shape == clip.shape and decoded.dtype == np.float32
     np.testing.assert_array_equal(decoded[: expected.shape[0]], expected)
     assert expected.shape[0] == 20_960 and not decoded[20_960:].any()  # as in FunCodec, the uncovered tail is silent
+
+
+def test_loading_logs_the_training_only_keys_it_skipped(model_dir, codecbench_home, caplog):
+    with caplog.at_level(logging.INFO, logger="codecbench.codecs.freqcodec"):
+        codec = load_codec("freqcodec", LoadOptions(model_dir=model_dir))
+    assert caplog.messages == [
+        f"FreqCodec model in {model_dir}: loaded {len(codec.model.state_dict())} keys, skipped 7 training-only keys "
+        "(discriminator.*, mel_spec_transforms.*, quantizer.rq.model.cluster_size, quantizer.rq.model.embed_avg), "
+        "folded 0 weight_g/weight_v pairs"
+    ]
 
 
 # --------------------------------------------------------------------------- wrong models

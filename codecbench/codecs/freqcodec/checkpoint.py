@@ -62,6 +62,18 @@ class CheckpointReport:
     skipped_training_keys: tuple[str, ...]
     folded_weight_norm_pairs: int
 
+    def summary(self) -> str:
+        """One line: keys loaded, training-only keys skipped (by prefix), weight-norm pairs folded."""
+        groups = sorted({
+            next((prefix + "*" for prefix in TRAINING_ONLY_PREFIXES if key.startswith(prefix)), key)
+            for key in self.skipped_training_keys
+        })
+        return (
+            f"loaded {len(self.loaded_keys)} keys, skipped {len(self.skipped_training_keys)} training-only keys"
+            + (f" ({', '.join(groups)})" if groups else "")
+            + f", folded {self.folded_weight_norm_pairs} weight_g/weight_v pairs"
+        )
+
 
 def load_model(
     config: FreqCodecConfig, checkpoint_path: str | Path, device: str = "cpu"

@@ -16,6 +16,7 @@ payload, and so the measured bitrate, includes.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from codecbench.codecs.base import CodecSpec, LoadOptions
@@ -24,6 +25,8 @@ from codecbench.codecs.freqcodec.config import FreqCodecConfig
 from codecbench.codecs.funcodec import FunCodecModel
 from codecbench.codecs.funcodec_format import FUNCODEC_FILES, funcodec_codebook_counts
 from codecbench.codecs.token_codec import BatchLimits, TorchTokenCodec, check_model_matches_spec, token_operating_points
+
+logger = logging.getLogger(__name__)
 
 
 class FreqCodecCodec(TorchTokenCodec):
@@ -145,7 +148,8 @@ def _load(spec: CodecSpec, directory: Path, config: FreqCodecConfig, device: str
     quantizer = config.quantizer
     check_model_matches_spec(spec, config.frame_rate_hz, quantizer.codebook_size, quantizer.num_quantizers, str(directory))
     try:
-        model, _ = load_model(config, directory / FUNCODEC_FILES[1], device)
+        model, report = load_model(config, directory / FUNCODEC_FILES[1], device)
     except CheckpointError as error:
         raise ValueError(f"cannot load the FreqCodec model in {directory}: {error}") from None
+    logger.info("FreqCodec model in %s: %s", directory, report.summary())
     return FreqCodecCodec(spec, model, device)

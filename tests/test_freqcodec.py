@@ -89,6 +89,15 @@ def _with(section: str, **changes):
         (_with("decoder_conf", channels=2), r"channels 2 does not match codec_domain 'mag_phase'"),
         (_with("encoder_conf", norm="layer_norm"), r"norm 'layer_norm' is not supported"),
         (_with("encoder_conf", activation="Mish"), r"activation 'Mish' is not supported"),
+        (_with("decoder_conf", ratios=[[4, 1], [4, 1], [4, 1], [4, 1]]),
+         r"encoder_conf.ratios \[\[4, 1\], \[4, 1\], \[4, 2\], \[4, 1\]\] and decoder_conf.ratios "
+         r"\[\[4, 1\], \[4, 1\], \[4, 1\], \[4, 1\]\] have different time ratios \(x2 and x1 in all\)"),
+        # GroupNorm groups must divide every layer's channels: the 4 filters, but not the 3 output planes
+        (_with("decoder_conf", norm_params={"num_groups": 2}),
+         r"decoder_conf.norm_params.num_groups 2 does not divide the 3 output channels of the decoder last conv"),
+        (_with("encoder_conf", norm_params={"num_groups": 8}),
+         r"encoder_conf.norm_params.num_groups 8 does not divide the 4 output channels of the encoder first conv"),
+        (_with("encoder_conf", norm_params={"num_groups": 0}), r"encoder_conf.norm_params.num_groups 0 does not divide"),
     ],
 )
 def test_config_rejects_what_it_does_not_support_and_names_the_field(document, message):

@@ -139,6 +139,16 @@ def test_a_named_entry_refuses_a_model_with_another_token_layout(tmp_path, codec
         load_codec(GR8, LoadOptions(model_dir=directory))
 
 
+def test_a_named_entry_refuses_a_model_at_another_rate_and_says_how_to_run_it(tmp_path, codecbench_home):
+    directory = write_funcodec_model_dir(tmp_path / "24k", freqcodec_config_document(model_conf={"target_sample_hz": 24_000}))
+    with pytest.raises(ValueError, match=(
+        rf"the model in {directory} runs at 24000 Hz, but {GR8} at 16000 Hz: it is not {GR8}; "
+        r"run a FreqCodec model of your own with -c freqcodec --model-dir DIR"
+    )):
+        load_codec(GR8, LoadOptions(model_dir=directory))
+    assert load_codec("freqcodec", LoadOptions(model_dir=directory)).spec.sample_rate_hz == 24_000
+
+
 def test_each_funcodec_entry_points_to_the_other_for_the_other_kind_of_model(model_dir, tmp_path, codecbench_home):
     encodec_type = save_funcodec_model(tmp_path / "encodec_type")
     with pytest.raises(ValueError, match=r"load FunCodec's EnCodec-type models with the funcodec codec: -c funcodec --model-dir DIR"):

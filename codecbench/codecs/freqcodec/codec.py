@@ -144,7 +144,10 @@ def _load(spec: CodecSpec, directory: Path, config: FreqCodecConfig, device: str
     from codecbench.codecs.freqcodec.checkpoint import CheckpointError, load_model
 
     if config.sample_rate_hz != spec.sample_rate_hz:
-        raise ValueError(f"the model in {directory} runs at {config.sample_rate_hz} Hz, but {spec.name} at {spec.sample_rate_hz} Hz")
+        raise ValueError(
+            f"the model in {directory} runs at {config.sample_rate_hz} Hz, but {spec.name} at {spec.sample_rate_hz} Hz: "
+            f"it is not {spec.name}; run a FreqCodec model of your own with -c freqcodec --model-dir DIR"
+        )
     quantizer = config.quantizer
     check_model_matches_spec(spec, config.frame_rate_hz, quantizer.codebook_size, quantizer.num_quantizers, str(directory))
     try:

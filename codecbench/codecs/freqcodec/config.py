@@ -8,7 +8,7 @@ Derived values (frame rate, hop, frequency bins) are properties.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,8 +244,13 @@ class FreqCodecConfig:
                 f"but n_fft {self.spectral.n_fft} needs {self.spectral.frequency_bins}"
             )
         if self.encoder.time_stride != self.decoder.time_stride:
-            raise ValueError("encoder and decoder time ratios differ; codes would not line up")
-        check_group_counts(self.encoder, self.decoder)
+            raise ValueError(
+                f"encoder_conf.ratios {[list(r) for r in self.encoder.ratios]} and decoder_conf.ratios "
+                f"{[list(r) for r in self.decoder.ratios]} have different time ratios (x{self.encoder.time_stride} "
+                f"and x{self.decoder.time_stride} in all): the decoder would not rebuild the encoder's frames; "
+                "give both the same time ratios"
+            )
+        check_layer_channels(self.encoder, self.decoder)
 
     @property
     def hop_length_samples(self) -> int:
@@ -299,33 +304,61 @@ def decoder_frequency_bins(decoder: Decoder2dConfig) -> int:
     return bins
 
 
-def check_group_counts(encoder: Encoder2dConfig, decoder: Decoder2dConfig) -> None:
-    """Fail early, naming the layer, where a group ratio gives a group count torch would reject."""
-
-    def check(where: str, in_channels: int, out_channels: int, groups: int) -> None:
+def check_layer_channels(encoder: Encoder2dConfig, decoder: Decoder2dConfig) -> None:
+    """Fail early, naming the layer and the field, where a convolution's group count or its
+    GroupNorm's ``norm_params.num_groups`` does not divide its channels (torch would refuse it
+    with a bare error while building the model)."""
+    for section, config, where, in_channels, out_channels, groups in _convolutions(encoder, decoder):
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{where}: {groups} groups do not divide {in_channels} -> {out_channels} channels; "
                 "lower conv_group_ratio / tr_conv_group_ratio or raise n_filters"
             )
+        if config.norm == "time_group_norm":
+            num_groups = config.norm_params.get("num_groups", 1)
+            if not isinstance(num_groups, int) or num_groups < 1 or out_channels % num_groups:
+                raise ValueError(
+                    f"{section}.norm_params.num_groups {num_groups!r} does not divide the {out_channels} output "
+                    f"channels of the {where}: GroupNorm needs a divisor of every layer's channels "
+                    "(FunCodec's models use 1)"
+                )
 
-    def check_residual(side: str, stage: int, dim: int, config: SEANet2dConfig) -> None:
+
+def _convolutions(
+    encoder: Encoder2dConfig, decoder: Decoder2dConfig
+) -> Iterator[tuple[str, SEANet2dConfig, str, int, int, int]]:
+    """Every convolution of the encoder and decoder, in layer order:
+    ``(config section, its config, layer name, in channels, out channels, groups)``."""
+
+    def residual(side: str, stage: int, dim: int, config: SEANet2dConfig):
         hidden = dim // config.compress
         ratio = config.conv_group_ratio
-        check(f"{side} stage {stage} residual conv 1", dim, hidden, config.groups(min(dim, hidden), ratio))
-        check(f"{side} stage {stage} residual conv 2", hidden, dim, config.groups(min(dim, hidden), ratio))
+        yield f"{side} stage {stage} residual conv 1", dim, hidden, config.groups(min(dim, hidden), ratio)
+        yield f"{side} stage {stage} residual conv 2", hidden, dim, config.groups(min(dim, hidden), ratio)
         if not config.true_skip:
-            check(f"{side} stage {stage} shortcut", dim, dim, config.groups(dim, ratio))
+            yield f"{side} stage {stage} shortcut", dim, dim, config.groups(dim, ratio)
 
-    channels = encoder.n_filters
-    for stage in range(len(encoder.ratios)):
-        check_residual("encoder", stage, channels, encoder)
-        check(f"encoder stage {stage} down-sampling", channels, 2 * channels,
-              encoder.groups(channels, encoder.conv_group_ratio))
-        channels *= 2
-    channels = decoder.bottleneck_channels
-    for stage in range(len(decoder.ratios)):
-        check(f"decoder stage {stage} up-sampling", channels, channels // 2,
-              decoder.groups(channels, decoder.tr_conv_group_ratio))
-        channels //= 2
-        check_residual("decoder", stage, channels, decoder)
+    def encoder_layers():
+        channels = encoder.n_filters
+        yield "encoder first conv", encoder.input_channels, channels, 1
+        for stage in range(len(encoder.ratios)):
+            yield from residual("encoder", stage, channels, encoder)
+            yield (f"encoder stage {stage} down-sampling", channels, 2 * channels,
+                   encoder.groups(channels, encoder.conv_group_ratio))
+            channels *= 2
+        yield "encoder last conv", channels, encoder.dimension, 1
+
+    def decoder_layers():
+        channels = decoder.bottleneck_channels
+        yield "decoder first conv", decoder.input_dimension, channels, 1
+        for stage in range(len(decoder.ratios)):
+            yield (f"decoder stage {stage} up-sampling", channels, channels // 2,
+                   decoder.groups(channels, decoder.tr_conv_group_ratio))
+            channels //= 2
+            yield from residual("decoder", stage, channels, decoder)
+        yield "decoder last conv", channels, decoder.output_channels, 1
+
+    for layer in encoder_layers():
+        yield ("encoder_conf", encoder, *layer)
+    for layer in decoder_layers():
+        yield ("decoder_conf", decoder, *layer)

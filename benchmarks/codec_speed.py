@@ -34,10 +34,15 @@ FreqCodec is timed next to FunCodec's EnCodec-type model of the same frame rate
 (``funcodec_en_libritts_16k_nq32ds320``, 50 frames/s), to check the FunCodec paper's claim that
 it needs far less compute. The published FreqCodec configs could not be read here (the Hub is
 out of reach), so these are FunCodec's example config
-(``egs/LibriTTS/codec/conf/freqcodec_mag_phase_16k_n32_600k_step.yaml``, ``freqcodec_example``)
-and that config with ``conv_group_ratio`` and ``tr_conv_group_ratio`` 8 or 1
-(``freqcodec_example_gr8``, ``freqcodec_example_gr1``): labelled variants, not the published
-gr8/gr1 models (FunCodec lists those at 4.50 M and 0.52 M parameters).
+(``egs/LibriTTS/codec/conf/freqcodec_mag_phase_16k_n32_600k_step.yaml``, ``freqcodec_example``,
+16.2 M parameters) and that config with ``conv_group_ratio`` and ``tr_conv_group_ratio`` 8 or 1
+(``freqcodec_example_gr8``, ``freqcodec_example_gr1``).
+
+The gr8/gr1 variants are NOT the published gr8/gr1 models and do not have their sizes: they have
+9.9 M and 9.4 M parameters, where FunCodec lists the published models at 4.50 M and 0.52 M, so
+the published ones use settings FunCodec's example config does not show, and their speed is
+not measured here. Each codec's line prints its parameter count (codebooks excluded) so the
+difference stays visible.
 
 Adding a codec is one :class:`BenchCodec` in :data:`CODECS`: a function that writes
 full-size random weights in its upstream format, and the bare encode + decode it wraps.

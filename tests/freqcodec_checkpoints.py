@@ -9,13 +9,15 @@ statistics), so loading goes through exactly the path a published model takes.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 
-from codecbench.codecs.freqcodec import FreqCodecConfig, FreqCodecModel
+from codecbench.codecs.freqcodec import CheckpointReport, FreqCodecConfig, FreqCodecModel, load_model
+from codecbench.codecs.freqcodec.upstream_config import config_from_funcodec
 
 # FunCodec's magnitude-phase FreqCodec recipe, egs/LibriTTS/codec/conf/freqcodec_mag_phase_16k_n32_600k_step.yaml
 # (its architecture leaves n_filters 32, dimension 128 and the group ratios at their defaults).
@@ -96,6 +98,21 @@ def freqcodec_config_document(domain: str = "mag_phase", **sections: dict[str, A
     return document
 
 
+def funcodec_quantizers_for_bit_width(document: dict[str, Any], bit_width_bps: float) -> int:
+    """Quantizers FunCodec's inference uses for ``bit_width`` (bps), transcribed from its
+    ``ResidualVectorQuantizer.get_num_quantizers_for_bandwidth``: max(1, floor(bit_width / (log2(codebook_size)
+    x quantizer_conf.sampling_rate / encoder_hop_length))), sliced to the quantizers there are.
+
+    codecbench never uses this rule: its operating points come from the model's frame rate. Tests
+    use it to check the two agree, and to run the bit widths FunCodec's reference outputs were made at.
+    """
+    conf = document["quantizer_conf"]
+    per_quantizer_bps = (
+        math.log2(conf.get("codebook_size", 1024)) * conf.get("sampling_rate", 24_000) / conf.get("encoder_hop_length", 320)
+    )
+    return min(max(1, math.floor(bit_width_bps / per_quantizer_bps)), conf.get("num_quantizers", 8))
+
+
 def funcodec_state_dict(model: FreqCodecModel, *, seed: int = 0) -> dict[str, torch.Tensor]:
     """``model``'s weights under FunCodec's key names, with the training-only keys FunCodec saves.
 
@@ -162,8 +179,13 @@ def write_funcodec_model_dir(directory: Path, document: dict[str, Any] | None = 
     """Write ``config.yaml`` and a random ``model.pth`` in FunCodec's layout into ``directory``."""
     document = document if document is not None else freqcodec_config_document()
     directory.mkdir(parents=True, exist_ok=True)
-    model = randomise(FreqCodecModel(FreqCodecConfig.from_upstream_dict(document)), seed=seed)
+    model = randomise(FreqCodecModel(config_from_funcodec(document)), seed=seed)
     with (directory / "config.yaml").open("w", encoding="utf-8") as handle:
         yaml.safe_dump(document, handle)
     torch.save(funcodec_state_dict(model, seed=seed), directory / "model.pth")
     return directory
+
+
+def load_model_dir(directory: Path) -> tuple[FreqCodecModel, CheckpointReport]:
+    """Load ``directory``'s ``config.yaml`` and ``model.pth`` as codecbench's FreqCodec codec does."""
+    return load_model(FreqCodecConfig.from_upstream(directory / "config.yaml"), directory / "model.pth")

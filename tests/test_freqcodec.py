@@ -10,19 +10,20 @@ import pytest
 import torch
 import yaml
 
+from codecbench.codecs import LoadOptions, codec_spec
 from codecbench.codecs.freqcodec import (
-    TRAINING_ONLY_CODEBOOK_BUFFERS,
-    TRAINING_ONLY_PREFIXES,
     CheckpointError,
     FreqCodecCodes,
     FreqCodecConfig,
     FreqCodecModel,
     load_model,
 )
+from codecbench.codecs.freqcodec.upstream_config import config_from_funcodec
 from codecbench.synthetic import speech_like
 from tests.freqcodec_checkpoints import (
     freqcodec_config_document,
     funcodec_state_dict,
+    load_model_dir,
     randomise,
     write_funcodec_model_dir,
 )
@@ -37,7 +38,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded(model_dir: Path):
-    return load_model(model_dir / "config.yaml", model_dir / "model.pth")
+    return load_model_dir(model_dir)
 
 
 def _speech(seconds: float, seed: int = 1) -> torch.Tensor:
@@ -47,23 +48,14 @@ def _speech(seconds: float, seed: int = 1) -> torch.Tensor:
 # ------------------------------------------------------------------------------------ config
 
 
-def test_config_reads_the_ds320_recipe_and_derives_frame_rate_and_bit_widths():
-    config = FreqCodecConfig.from_upstream_dict(freqcodec_config_document())
+def test_config_reads_the_ds320_recipe_and_derives_frame_rate():
+    config = config_from_funcodec(freqcodec_config_document())
     assert config.sample_rate_hz == 16_000
     assert config.hop_length_samples == 320
     assert config.frame_rate_hz == 50.0
     assert config.spectral.frequency_bins == 257
     assert config.encoder.bottleneck_channels == 64
-    assert config.quantizer.num_quantizers == 32 and config.quantizer.bit_width_per_quantizer_bps == 500
-
-
-@pytest.mark.parametrize(
-    ("bit_width_bps", "quantizers"),
-    [(500, 1), (2000, 4), (1999, 3), (3000, 6), (100, 1), (16000, 32), (1_000_000, 32)],
-)
-def test_bit_width_picks_quantizers_as_funcodec_does(bit_width_bps, quantizers):
-    config = FreqCodecConfig.from_upstream_dict(freqcodec_config_document())
-    assert config.quantizer.num_quantizers_for_bit_width(bit_width_bps) == quantizers
+    assert (config.quantizer.num_quantizers, config.quantizer.codebook_size) == (32, 1024)
 
 
 def test_config_ignores_training_only_settings_but_keeps_architecture(tmp_path: Path):
@@ -73,7 +65,7 @@ def test_config_ignores_training_only_settings_but_keeps_architecture(tmp_path: 
     document["max_epoch"] = 1
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(document))
-    assert FreqCodecConfig.from_upstream(path) == FreqCodecConfig.from_upstream_dict(freqcodec_config_document())
+    assert FreqCodecConfig.from_upstream(path) == config_from_funcodec(freqcodec_config_document())
 
 
 def _with(section: str, **changes):
@@ -91,18 +83,26 @@ def _with(section: str, **changes):
         (_with("model_conf", codec_domain=["time", "time"]), r"codec_domain\[0\] 'time' is not a supported"),
         (_with("quantizer_conf", use_ddp=False), r"use_ddp false is not supported"),
         (_with("quantizer_conf", q0_ds_ratio=2), r"q0_ds_ratio 2 is not supported"),
-        (_with("quantizer_conf", encoder_hop_length=640), r"encoder_hop_length 640 differs .* 320"),
         (_with("encoder_conf", conv_group_ratio=8), r"encoder stage 0 residual conv 1: 0 groups"),
         (_with("encoder_conf", ratios=[[4, 1], [4, 2], [4, 1]]), r"reduce 257 frequency bins to 4, not 1"),
         (_with("decoder_conf", last_out_padding=[[0, 0], [0, 0]]), r"rebuilds 256 frequency bins"),
         (_with("decoder_conf", channels=2), r"channels 2 does not match codec_domain 'mag_phase'"),
         (_with("encoder_conf", norm="layer_norm"), r"norm 'layer_norm' is not supported"),
         (_with("encoder_conf", activation="Mish"), r"activation 'Mish' is not supported"),
+        (_with("decoder_conf", ratios=[[4, 1], [4, 1], [4, 1], [4, 1]]),
+         r"encoder_conf.ratios \[\[4, 1\], \[4, 1\], \[4, 2\], \[4, 1\]\] and decoder_conf.ratios "
+         r"\[\[4, 1\], \[4, 1\], \[4, 1\], \[4, 1\]\] have different time ratios \(x2 and x1 in all\)"),
+        # GroupNorm groups must divide every layer's channels: the 4 filters, but not the 3 output planes
+        (_with("decoder_conf", norm_params={"num_groups": 2}),
+         r"decoder_conf.norm_params.num_groups 2 does not divide the 3 output channels of the decoder last conv"),
+        (_with("encoder_conf", norm_params={"num_groups": 8}),
+         r"encoder_conf.norm_params.num_groups 8 does not divide the 4 output channels of the encoder first conv"),
+        (_with("encoder_conf", norm_params={"num_groups": 0}), r"encoder_conf.norm_params.num_groups 0 does not divide"),
     ],
 )
 def test_config_rejects_what_it_does_not_support_and_names_the_field(document, message):
     with pytest.raises(ValueError, match=message):
-        FreqCodecConfig.from_upstream_dict(document)
+        config_from_funcodec(document)
 
 
 def test_config_file_errors_name_the_file(tmp_path: Path):
@@ -121,13 +121,15 @@ def test_config_file_errors_name_the_file(tmp_path: Path):
 def test_strict_load_fills_every_model_key_and_skips_exactly_the_training_only_keys(model_dir: Path, loaded):
     model, report = loaded
     upstream = torch.load(model_dir / "model.pth", weights_only=True)
-    expected_skipped = sorted(
-        key for key in upstream
-        if key.startswith(TRAINING_ONLY_PREFIXES)
-        or key.removeprefix("quantizer.rq.model.") in TRAINING_ONLY_CODEBOOK_BUFFERS
-    )
-    assert list(report.skipped_training_keys) == expected_skipped
-    assert {key.split(".")[0] for key in expected_skipped} == {"discriminator", "mel_spec_transforms", "quantizer"}
+    assert list(report.skipped_training_keys) == [
+        "discriminator.discriminators.0.discriminators.0.conv_post.conv.bias",
+        "discriminator.discriminators.0.discriminators.0.convs.0.conv.weight_g",
+        "discriminator.discriminators.0.discriminators.0.convs.0.conv.weight_v",
+        "mel_spec_transforms.0.mel_basis",
+        "mel_spec_transforms.0.window",
+        "quantizer.rq.model.cluster_size",
+        "quantizer.rq.model.embed_avg",
+    ]
     assert set(report.loaded_keys) == set(model.state_dict())
     assert torch.equal(model.quantizer.codebooks, upstream["quantizer.rq.model.embed"])
     assert torch.equal(model.analysis.window, upstream["enc_trans_func.window"])
@@ -151,30 +153,59 @@ def _rewrite_checkpoint(model_dir: Path, tmp_path: Path, edit) -> Path:
         (lambda s: s.update({"encoder.model.0.conv.conv.weight": torch.zeros(4, 3, 5, 5)}),
          r"wrong shape: encoder\.model\.0\.conv\.conv\.weight \(4, 3, 5, 5\) \(model \(4, 3, 7, 7\)\)"),
         (lambda s: s["quantizer.rq.model.inited"].__setitem__(3, 0.0), r"codebooks \[3\] were never initialised"),
-        (lambda s: s.pop("quantizer.rq.model.embed"), r"missing: quantizer\.codebooks"),
+        # renamed keys are named as model.pth names them
+        (lambda s: s.pop("quantizer.rq.model.embed"), r"\(missing: quantizer\.rq\.model\.embed\)"),
+        (lambda s: s.update({"quantizer.rq.model.embed": torch.zeros(32, 1024, 4)}),
+         r"\(wrong shape: quantizer\.rq\.model\.embed \(32, 1024, 4\) \(model \(32, 1024, 8\)\)\)"),
+        (lambda s: s.pop("dec_trans_func.window"), r"\(missing: dec_trans_func\.window\)"),
     ],
 )
 def test_a_checkpoint_that_does_not_match_its_config_fails_naming_the_keys(model_dir, tmp_path, edit, message):
     directory = _rewrite_checkpoint(model_dir, tmp_path, edit)
     with pytest.raises(CheckpointError, match=message):
-        load_model(directory / "config.yaml", directory / "model.pth")
+        load_model_dir(directory)
+
+
+_WEIGHT_NORM_DOCUMENT = freqcodec_config_document(
+    encoder_conf={"norm": "weight_norm", "norm_params": {}}, decoder_conf={"norm": "weight_norm", "norm_params": {}}
+)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda s: s.pop("encoder.model.0.conv.conv.weight_g"),
+         r"\(missing: encoder\.model\.0\.conv\.conv\.weight_g; unexpected: encoder\.model\.0\.conv\.conv\.weight_v\)"),
+        (lambda s: (s.pop("encoder.model.0.conv.conv.weight_g"), s.pop("encoder.model.0.conv.conv.weight_v")),
+         r"\(missing: encoder\.model\.0\.conv\.conv\.weight_g, encoder\.model\.0\.conv\.conv\.weight_v\)"),
+        (lambda s: s.update({"encoder.model.99.conv.conv.weight_g": torch.ones(2, 1, 1, 1),
+                             "encoder.model.99.conv.conv.weight_v": torch.ones(2, 3, 1, 1)}),
+         r"\(unexpected: encoder\.model\.99\.conv\.conv\.weight_g, encoder\.model\.99\.conv\.conv\.weight_v\)"),
+        (lambda s: s.update({"encoder.model.0.conv.conv.weight_g": torch.ones(4, 1, 1, 1),
+                             "encoder.model.0.conv.conv.weight_v": torch.ones(4, 3, 5, 5)}),
+         r"\(wrong shape: encoder\.model\.0\.conv\.conv\.weight_v \(4, 3, 5, 5\) \(model \(4, 3, 7, 7\)\)\)"),
+    ],
+)
+def test_weight_norm_errors_name_the_weight_g_and_weight_v_keys(tmp_path, edit, message):
+    directory = write_funcodec_model_dir(tmp_path / "weight_norm", _WEIGHT_NORM_DOCUMENT, seed=5)
+    state = torch.load(directory / "model.pth", weights_only=True)
+    edit(state)
+    torch.save(state, directory / "model.pth")
+    with pytest.raises(CheckpointError, match=message):
+        load_model_dir(directory)
 
 
 def test_a_file_that_is_not_a_state_dict_is_reported(model_dir: Path, tmp_path: Path):
     (tmp_path / "model.pth").write_bytes(b"<html>rate limited</html>")
     with pytest.raises(CheckpointError, match=r"model.pth is not a readable PyTorch state dict"):
-        load_model(model_dir / "config.yaml", tmp_path / "model.pth")
+        load_model(config_from_funcodec(freqcodec_config_document()), tmp_path / "model.pth")
 
 
 def test_weight_norm_pairs_are_folded_into_the_weights_they_stand_for(tmp_path: Path):
-    document = freqcodec_config_document(
-        encoder_conf={"norm": "weight_norm", "norm_params": {}},
-        decoder_conf={"norm": "weight_norm", "norm_params": {}},
-    )
-    reference = randomise(FreqCodecModel(FreqCodecConfig.from_upstream_dict(document)), seed=5)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(document))
+    config = config_from_funcodec(_WEIGHT_NORM_DOCUMENT)
+    reference = randomise(FreqCodecModel(config), seed=5)
     torch.save(funcodec_state_dict(reference), tmp_path / "model.pth")
-    model, report = load_model(tmp_path / "config.yaml", tmp_path / "model.pth")
+    model, report = load_model(config, tmp_path / "model.pth")
     convolutions = [key for key in reference.state_dict() if key.endswith(("conv.conv.weight", "convtr.convtr.weight"))]
     assert report.folded_weight_norm_pairs == len(convolutions) > 0
     for key in convolutions:
@@ -184,19 +215,20 @@ def test_weight_norm_pairs_are_folded_into_the_weights_they_stand_for(tmp_path: 
 # ------------------------------------------------------------------------- codes and bitrate
 
 
-@pytest.mark.parametrize("num_quantizers", [1, 2, 4, 8, 16, 32])
-def test_code_shapes_and_measured_bitrate_per_bit_width(loaded, num_quantizers):
+@pytest.mark.parametrize(("bitrate_kbps", "num_quantizers"), [(0.5, 1), (1, 2), (2, 4), (4, 8), (8, 16), (16, 32)])
+def test_code_shapes_and_measured_bitrate_per_bit_width(model_dir, loaded, bitrate_kbps, num_quantizers):
     model, _ = loaded
     speech = _speech(2.0)
-    bit_width_bps = 500 * num_quantizers
-    encoded = model.encode(speech, model.config.quantizer.num_quantizers_for_bit_width(bit_width_bps))
+    point = codec_spec("freqcodec", LoadOptions(model_dir=model_dir)).operating_point(bitrate_kbps)
+    assert point.num_codebooks == num_quantizers
+    encoded = model.encode(speech, point.num_codebooks)
     frames = math.ceil((1 + speech.shape[-1] // 160) / 2)  # STFT frames, then the time stride of 2
     assert encoded.codes.shape == (1, num_quantizers, frames) == (1, num_quantizers, 101)
     assert encoded.codes.dtype == torch.int64
     assert 0 <= int(encoded.codes.min()) and int(encoded.codes.max()) < 1024
-    measured_bps = encoded.codes.numel() * model.config.quantizer.bits_per_token / 2.0
+    measured_bps = encoded.codes.numel() * 10 / 2.0  # 10 bits per code of a 1024-entry codebook
     assert measured_bps == num_quantizers * 101 * 10 / 2.0
-    assert measured_bps == pytest.approx(bit_width_bps, rel=0.011)  # one frame over 100: the centred STFT's last frame
+    assert measured_bps == pytest.approx(1000 * bitrate_kbps, rel=0.011)  # one frame over 100: the centred STFT's last frame
 
 
 def test_fewer_quantizers_give_the_leading_codes_of_more(loaded):
@@ -209,7 +241,7 @@ def test_fewer_quantizers_give_the_leading_codes_of_more(loaded):
 @pytest.mark.parametrize("num_samples", [16_000, 16_160, 16_321, 4_999, 257])
 def test_output_length_and_rate_follow_the_stft_frames(tmp_path, domain, num_samples):
     directory = write_funcodec_model_dir(tmp_path, freqcodec_config_document(domain), seed=2)
-    model, _ = load_model(directory / "config.yaml", directory / "model.pth")
+    model, _ = load_model_dir(directory)
     speech = torch.from_numpy(speech_like(num_samples / SAMPLE_RATE_HZ, SAMPLE_RATE_HZ, seed=4))[None]
     encoded = model.encode(speech, 2)
     frames = model.config.num_frames(num_samples)
@@ -243,7 +275,7 @@ def test_loudness_scale_is_removed_before_encoding_and_multiplied_back(loaded):
 def test_decoding_needs_only_the_codes_the_scale_and_the_length(model_dir: Path, loaded):
     model, _ = loaded
     encoded = model.encode(_speech(1.0), 4)
-    other_instance, _ = load_model(model_dir / "config.yaml", model_dir / "model.pth")
+    other_instance, _ = load_model_dir(model_dir)
     payload = FreqCodecCodes(
         codes=torch.from_numpy(encoded.codes.numpy().copy()),
         scale=encoded.scale.clone(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from codecbench.codecs import CodecNotReadyError, LoadOptions, TokenPayload, cod
 from codecbench.synthetic import speech_like
 from tests.checkpoints import save_funcodec_model
 from tests.fake_hub import FakeHub, serve
-from tests.freqcodec_checkpoints import freqcodec_config_document, write_funcodec_model_dir
+from tests.freqcodec_checkpoints import freqcodec_config_document, funcodec_quantizers_for_bit_width, write_funcodec_model_dir
 from tests.test_checkpoints import run_cli
 
 GR8 = "freqcodec_magphase_en_libritts_16k_gr8nq32ds320"
@@ -53,6 +54,29 @@ def test_the_freqcodec_entry_reads_its_points_from_the_model_config(tmp_path, co
     assert [(p.num_codebooks, p.nominal_kbps) for p in spec.operating_points] == [(1, 0.5), (2, 1), (4, 2), (8, 4), (12, 6)]
     assert spec.sample_rate_hz == 16_000
     assert load_codec("freqcodec", LoadOptions(model_dir=directory)).spec == spec
+
+
+def test_the_operating_points_are_the_bit_widths_funcodec_gives_the_same_quantizers(tmp_path):
+    document = freqcodec_config_document()
+    spec = codec_spec("freqcodec", LoadOptions(model_dir=write_funcodec_model_dir(tmp_path / "model", document)))
+    for point in spec.operating_points:
+        assert funcodec_quantizers_for_bit_width(document, 1000 * point.nominal_kbps) == point.num_codebooks
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [lambda conf: conf.pop("sampling_rate"), lambda conf: conf.update(encoder_hop_length=640)],
+    ids=["sampling_rate left out", "encoder_hop_length 640"],
+)
+def test_funcodecs_bit_width_labels_do_not_matter(tmp_path, edit):
+    """``quantizer_conf.sampling_rate`` (FunCodec's default 24 kHz when left out) and ``encoder_hop_length``
+    only scale FunCodec's bit_width argument; the operating points come from the model's frame rate."""
+    document = freqcodec_config_document()
+    edit(document["quantizer_conf"])
+    spec = codec_spec("freqcodec", LoadOptions(model_dir=write_funcodec_model_dir(tmp_path / "model", document)))
+    assert [(p.num_codebooks, p.nominal_kbps, p.tokens_per_second) for p in spec.operating_points] == [
+        (1, 0.5, 50), (2, 1, 100), (4, 2, 200), (8, 4, 400), (16, 8, 800), (32, 16, 1600)
+    ]
 
 
 def test_missing_weights_say_which_command_fetches_them(codecbench_home):
@@ -96,6 +120,16 @@ def test_the_codec_gives_the_models_own_codes_and_audio(model_dir, codecbench_ho
     assert expected.shape[0] == 20_960 and not decoded[20_960:].any()  # as in FunCodec, the uncovered tail is silent
 
 
+def test_loading_logs_the_training_only_keys_it_skipped(model_dir, codecbench_home, caplog):
+    with caplog.at_level(logging.INFO, logger="codecbench.codecs.freqcodec"):
+        codec = load_codec("freqcodec", LoadOptions(model_dir=model_dir))
+    assert caplog.messages == [
+        f"FreqCodec model in {model_dir}: loaded {len(codec.model.state_dict())} keys, skipped 7 training-only keys "
+        "(discriminator.*, mel_spec_transforms.*, quantizer.rq.model.cluster_size, quantizer.rq.model.embed_avg), "
+        "folded 0 weight_g/weight_v pairs"
+    ]
+
+
 # --------------------------------------------------------------------------- wrong models
 
 
@@ -103,6 +137,16 @@ def test_a_named_entry_refuses_a_model_with_another_token_layout(tmp_path, codec
     directory = write_funcodec_model_dir(tmp_path / "nq16", freqcodec_config_document(quantizer_conf={"num_quantizers": 16}))
     with pytest.raises(ValueError, match=rf"the model in {directory} has 16 codebooks of 1024 entries at 50 frames/s, but {GR8} runs 16 kbps with 32"):
         load_codec(GR8, LoadOptions(model_dir=directory))
+
+
+def test_a_named_entry_refuses_a_model_at_another_rate_and_says_how_to_run_it(tmp_path, codecbench_home):
+    directory = write_funcodec_model_dir(tmp_path / "24k", freqcodec_config_document(model_conf={"target_sample_hz": 24_000}))
+    with pytest.raises(ValueError, match=(
+        rf"the model in {directory} runs at 24000 Hz, but {GR8} at 16000 Hz: it is not {GR8}; "
+        r"run a FreqCodec model of your own with -c freqcodec --model-dir DIR"
+    )):
+        load_codec(GR8, LoadOptions(model_dir=directory))
+    assert load_codec("freqcodec", LoadOptions(model_dir=directory)).spec.sample_rate_hz == 24_000
 
 
 def test_each_funcodec_entry_points_to_the_other_for_the_other_kind_of_model(model_dir, tmp_path, codecbench_home):
@@ -124,7 +168,33 @@ def test_a_checkpoint_that_does_not_fit_its_config_names_the_directory(model_dir
         load_codec("freqcodec", LoadOptions(model_dir=broken))
 
 
+def test_a_model_dir_without_config_is_a_value_error_naming_the_file(tmp_path, codecbench_home):
+    from codecbench.evaluation.conditions import model_dir_options, parse_codec_request, resolve_conditions
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    expected = rf"cannot read the FreqCodec config {empty / 'config.yaml'} \(No such file or directory\): the model directory must hold the config.yaml and model.pth of a FunCodec FreqCodec model"
+    with pytest.raises(ValueError, match=expected):
+        resolve_conditions(parse_codec_request("freqcodec@2"), model_dir_options({"freqcodec": empty}))
+    (empty / "config.yaml").write_bytes(b"model: \xff\xfe not utf-8")
+    with pytest.raises(ValueError, match=rf"cannot read the FreqCodec config {empty / 'config.yaml'} \(.*can't decode byte 0xff"):
+        codec_spec("freqcodec", LoadOptions(model_dir=empty))
+
+
 # --------------------------------------------------------------------------------- the CLI
+
+
+def test_evaluate_with_an_empty_model_dir_says_what_the_directory_must_hold(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    completed = run_cli(
+        "evaluate", "--testset", f"mine=folder:{tmp_path}", "--codec", "freqcodec@2", "--metrics", "sisnr",
+        "--model-dir", f"freqcodec={empty}", "--db", f"sqlite:///{tmp_path / 'results.sqlite3'}",
+        env={"CODECBENCH_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"},
+    )
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert f"Error: cannot read the FreqCodec config {empty / 'config.yaml'} (No such file or directory): the model directory must hold" in completed.stderr
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ payload, and so the measured bitrate, includes.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from codecbench.codecs.base import CodecSpec, LoadOptions
@@ -24,6 +25,8 @@ from codecbench.codecs.freqcodec.config import FreqCodecConfig
 from codecbench.codecs.funcodec import FunCodecModel
 from codecbench.codecs.funcodec_format import FUNCODEC_FILES, funcodec_codebook_counts
 from codecbench.codecs.token_codec import BatchLimits, TorchTokenCodec, check_model_matches_spec, token_operating_points
+
+logger = logging.getLogger(__name__)
 
 
 class FreqCodecCodec(TorchTokenCodec):
@@ -64,7 +67,8 @@ class FreqCodecRelease(FunCodecModel):
     quantizers of 1024 entries), loaded as a FreqCodec."""
 
     def load(self, options: LoadOptions) -> FreqCodecCodec:
-        return _load(self.spec, weights_dir(self.weights, options), options.device)
+        directory = weights_dir(self.weights, options)
+        return _load(self.spec, directory, _read_config(directory), options.device)
 
 
 FREQCODEC_MODELS = (
@@ -105,7 +109,10 @@ def freqcodec_dir_spec(directory: Path) -> CodecSpec:
     Raises:
         ValueError: the config is not a FreqCodec config codecbench can run (names the field).
     """
-    config = FreqCodecConfig.from_upstream(directory / FUNCODEC_FILES[0])
+    return _dir_spec(directory, _read_config(directory))
+
+
+def _dir_spec(directory: Path, config: FreqCodecConfig) -> CodecSpec:
     return CodecSpec(
         name=FREQCODEC_DIR_SPEC.name,
         family="neural",
@@ -119,25 +126,33 @@ def freqcodec_dir_spec(directory: Path) -> CodecSpec:
 
 def load_freqcodec_dir(options: LoadOptions) -> FreqCodecCodec:
     directory = weights_dir(FREQCODEC_DIR_WEIGHTS, options)
-    return _load(freqcodec_dir_spec(directory), directory, options.device)
+    config = _read_config(directory)
+    return _load(_dir_spec(directory, config), directory, config, options.device)
 
 
-def _load(spec: CodecSpec, directory: Path, device: str) -> FreqCodecCodec:
-    """Check the model's token layout against ``spec`` from its config, then load it strictly.
+def _read_config(directory: Path) -> FreqCodecConfig:
+    return FreqCodecConfig.from_upstream(directory / FUNCODEC_FILES[0])
+
+
+def _load(spec: CodecSpec, directory: Path, config: FreqCodecConfig, device: str) -> FreqCodecCodec:
+    """Check the model's token layout (``config``, read from ``directory``) against ``spec``, then
+    load ``directory``'s weights strictly.
 
     Raises:
         ValueError: the config or the weights do not fit (the message names the directory).
     """
     from codecbench.codecs.freqcodec.checkpoint import CheckpointError, load_model
 
-    config_path, weights_path = directory / FUNCODEC_FILES[0], directory / FUNCODEC_FILES[1]
-    config = FreqCodecConfig.from_upstream(config_path)
     if config.sample_rate_hz != spec.sample_rate_hz:
-        raise ValueError(f"the model in {directory} runs at {config.sample_rate_hz} Hz, but {spec.name} at {spec.sample_rate_hz} Hz")
+        raise ValueError(
+            f"the model in {directory} runs at {config.sample_rate_hz} Hz, but {spec.name} at {spec.sample_rate_hz} Hz: "
+            f"it is not {spec.name}; run a FreqCodec model of your own with -c freqcodec --model-dir DIR"
+        )
     quantizer = config.quantizer
     check_model_matches_spec(spec, config.frame_rate_hz, quantizer.codebook_size, quantizer.num_quantizers, str(directory))
     try:
-        model, _ = load_model(config_path, weights_path, device)
+        model, report = load_model(config, directory / FUNCODEC_FILES[1], device)
     except CheckpointError as error:
         raise ValueError(f"cannot load the FreqCodec model in {directory}: {error}") from None
+    logger.info("FreqCodec model in %s: %s", directory, report.summary())
     return FreqCodecCodec(spec, model, device)

@@ -2,13 +2,13 @@
 
 Field names and defaults are FunCodec's constructor arguments, so a ``config.yaml`` that leaves
 a field out builds what FunCodec builds; :meth:`FreqCodecConfig.from_upstream` reads that file.
-Derived values (frame rate, hop, bit widths, frequency bins) are properties.
+Derived values (frame rate, hop, frequency bins) are properties.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,7 +141,6 @@ class QuantizerConfig:
         code_dimension: ``codec_dim``; when it differs from ``input_dimension`` the latent is
             projected to it (and back) by linear layers.
         code_range: ``codec_range``; when set the projected latent is ``tanh`` times this.
-        sampling_rate_hz, encoder_hop_length: what FunCodec's ``bit_width`` rule divides by.
     """
 
     input_dimension: int
@@ -149,8 +148,6 @@ class QuantizerConfig:
     num_quantizers: int = 8
     code_dimension: int | None = None
     code_range: float | None = None
-    sampling_rate_hz: int = 24_000
-    encoder_hop_length: int = 320
 
     def __post_init__(self) -> None:
         if self.codebook_size < 2:
@@ -161,26 +158,6 @@ class QuantizerConfig:
     @property
     def codebook_dimension(self) -> int:
         return self.code_dimension if self.code_dimension is not None else self.input_dimension
-
-    @property
-    def bits_per_token(self) -> int:
-        """Bits one code index needs on the wire."""
-        return math.ceil(math.log2(self.codebook_size))
-
-    @property
-    def bit_width_per_quantizer_bps(self) -> float:
-        """FunCodec's bits per second per quantizer: log2(codebook size) x sampling rate / hop."""
-        return math.log2(self.codebook_size) * self.sampling_rate_hz / self.encoder_hop_length
-
-    def num_quantizers_for_bit_width(self, bit_width_bps: float) -> int:
-        """Quantizers FunCodec uses for ``bit_width`` (bps): max(1, floor(bit_width / per-quantizer bps)).
-
-        FunCodec slices its quantizer list, so a bit width above the maximum uses all of them.
-        """
-        if not bit_width_bps > 0:
-            raise ValueError(f"bit_width must be > 0 bps, got {bit_width_bps}")
-        wanted = max(1, math.floor(bit_width_bps / self.bit_width_per_quantizer_bps))
-        return min(wanted, self.num_quantizers)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,19 +244,13 @@ class FreqCodecConfig:
                 f"but n_fft {self.spectral.n_fft} needs {self.spectral.frequency_bins}"
             )
         if self.encoder.time_stride != self.decoder.time_stride:
-            raise ValueError("encoder and decoder time ratios differ; codes would not line up")
-        if self.quantizer.sampling_rate_hz != self.sample_rate_hz:
             raise ValueError(
-                f"quantizer_conf.sampling_rate {self.quantizer.sampling_rate_hz} differs from "
-                f"target_sample_hz {self.sample_rate_hz}: FunCodec's bit_width labels would be wrong"
+                f"encoder_conf.ratios {[list(r) for r in self.encoder.ratios]} and decoder_conf.ratios "
+                f"{[list(r) for r in self.decoder.ratios]} have different time ratios (x{self.encoder.time_stride} "
+                f"and x{self.decoder.time_stride} in all): the decoder would not rebuild the encoder's frames; "
+                "give both the same time ratios"
             )
-        if self.quantizer.encoder_hop_length != self.hop_length_samples:
-            raise ValueError(
-                f"quantizer_conf.encoder_hop_length {self.quantizer.encoder_hop_length} differs from the "
-                f"model's hop of {self.hop_length_samples} samples (STFT hop x time ratios): "
-                "FunCodec's bit_width labels would be wrong"
-            )
-        check_group_counts(self.encoder, self.decoder)
+        check_layer_channels(self.encoder, self.decoder)
 
     @property
     def hop_length_samples(self) -> int:
@@ -308,13 +279,6 @@ class FreqCodecConfig:
 
         return read_funcodec_config(path)
 
-    @classmethod
-    def from_upstream_dict(cls, document: Mapping[str, Any]) -> FreqCodecConfig:
-        """Build from the parsed ``config.yaml`` mapping (see :meth:`from_upstream`)."""
-        from codecbench.codecs.freqcodec.upstream_config import config_from_funcodec
-
-        return config_from_funcodec(document)
-
 
 def encoder_frequency_bins(encoder: Encoder2dConfig, bins: int) -> int:
     """Frequency bins left after the encoder's down-sampling convolutions.
@@ -340,33 +304,61 @@ def decoder_frequency_bins(decoder: Decoder2dConfig) -> int:
     return bins
 
 
-def check_group_counts(encoder: Encoder2dConfig, decoder: Decoder2dConfig) -> None:
-    """Fail early, naming the layer, where a group ratio gives a group count torch would reject."""
-
-    def check(where: str, in_channels: int, out_channels: int, groups: int) -> None:
+def check_layer_channels(encoder: Encoder2dConfig, decoder: Decoder2dConfig) -> None:
+    """Fail early, naming the layer and the field, where a convolution's group count or its
+    GroupNorm's ``norm_params.num_groups`` does not divide its channels (torch would refuse it
+    with a bare error while building the model)."""
+    for section, config, where, in_channels, out_channels, groups in _convolutions(encoder, decoder):
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{where}: {groups} groups do not divide {in_channels} -> {out_channels} channels; "
                 "lower conv_group_ratio / tr_conv_group_ratio or raise n_filters"
             )
+        if config.norm == "time_group_norm":
+            num_groups = config.norm_params.get("num_groups", 1)
+            if not isinstance(num_groups, int) or num_groups < 1 or out_channels % num_groups:
+                raise ValueError(
+                    f"{section}.norm_params.num_groups {num_groups!r} does not divide the {out_channels} output "
+                    f"channels of the {where}: GroupNorm needs a divisor of every layer's channels "
+                    "(FunCodec's models use 1)"
+                )
 
-    def check_residual(side: str, stage: int, dim: int, config: SEANet2dConfig) -> None:
+
+def _convolutions(
+    encoder: Encoder2dConfig, decoder: Decoder2dConfig
+) -> Iterator[tuple[str, SEANet2dConfig, str, int, int, int]]:
+    """Every convolution of the encoder and decoder, in layer order:
+    ``(config section, its config, layer name, in channels, out channels, groups)``."""
+
+    def residual(side: str, stage: int, dim: int, config: SEANet2dConfig):
         hidden = dim // config.compress
         ratio = config.conv_group_ratio
-        check(f"{side} stage {stage} residual conv 1", dim, hidden, config.groups(min(dim, hidden), ratio))
-        check(f"{side} stage {stage} residual conv 2", hidden, dim, config.groups(min(dim, hidden), ratio))
+        yield f"{side} stage {stage} residual conv 1", dim, hidden, config.groups(min(dim, hidden), ratio)
+        yield f"{side} stage {stage} residual conv 2", hidden, dim, config.groups(min(dim, hidden), ratio)
         if not config.true_skip:
-            check(f"{side} stage {stage} shortcut", dim, dim, config.groups(dim, ratio))
+            yield f"{side} stage {stage} shortcut", dim, dim, config.groups(dim, ratio)
 
-    channels = encoder.n_filters
-    for stage in range(len(encoder.ratios)):
-        check_residual("encoder", stage, channels, encoder)
-        check(f"encoder stage {stage} down-sampling", channels, 2 * channels,
-              encoder.groups(channels, encoder.conv_group_ratio))
-        channels *= 2
-    channels = decoder.bottleneck_channels
-    for stage in range(len(decoder.ratios)):
-        check(f"decoder stage {stage} up-sampling", channels, channels // 2,
-              decoder.groups(channels, decoder.tr_conv_group_ratio))
-        channels //= 2
-        check_residual("decoder", stage, channels, decoder)
+    def encoder_layers():
+        channels = encoder.n_filters
+        yield "encoder first conv", encoder.input_channels, channels, 1
+        for stage in range(len(encoder.ratios)):
+            yield from residual("encoder", stage, channels, encoder)
+            yield (f"encoder stage {stage} down-sampling", channels, 2 * channels,
+                   encoder.groups(channels, encoder.conv_group_ratio))
+            channels *= 2
+        yield "encoder last conv", channels, encoder.dimension, 1
+
+    def decoder_layers():
+        channels = decoder.bottleneck_channels
+        yield "decoder first conv", decoder.input_dimension, channels, 1
+        for stage in range(len(decoder.ratios)):
+            yield (f"decoder stage {stage} up-sampling", channels, channels // 2,
+                   decoder.groups(channels, decoder.tr_conv_group_ratio))
+            channels //= 2
+            yield from residual("decoder", stage, channels, decoder)
+        yield "decoder last conv", channels, decoder.output_channels, 1
+
+    for layer in encoder_layers():
+        yield ("encoder_conf", encoder, *layer)
+    for layer in decoder_layers():
+        yield ("decoder_conf", decoder, *layer)

@@ -57,10 +57,6 @@ class FreqCodecModel(nn.Module):
         self.synthesis = SpectralSynthesis(config.spectral)
         self.eval()
 
-    def parameter_count(self) -> int:
-        """Learnt weights of the encoder, quantizer projections and decoder (codebooks excluded)."""
-        return sum(parameter.numel() for parameter in self.parameters())
-
     @torch.inference_mode()
     def encode(self, waveform: torch.Tensor, num_quantizers: int) -> FreqCodecCodes:
         """Encode ``[B, L]`` float32 audio at ``config.sample_rate_hz`` with ``num_quantizers`` codebooks.

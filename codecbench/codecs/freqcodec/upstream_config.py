@@ -4,7 +4,8 @@ FunCodec writes its whole training namespace to ``config.yaml``. The architectur
 ``input_size``, ``encoder_conf`` (``encodec_seanet_encoder_2d``), ``quantizer_conf``
 (``costume_quantizer``), ``decoder_conf`` (``encodec_seanet_decoder_2d``) and ``model_conf``
 (``freq_codec``). Every field of those sections is honoured, skipped as training-only (losses,
-EMA settings, structured dropout) or rejected with a :class:`ValueError` naming it; other
+EMA settings, structured dropout) or as a mere ``bit_width`` label (``quantizer_conf``'s
+``sampling_rate`` and ``encoder_hop_length``), or rejected with a :class:`ValueError` naming it; other
 top-level keys (optimisers, data loading, epochs) only concern training and are ignored.
 """
 
@@ -36,6 +37,10 @@ _TRAINING_ONLY_MODEL_FIELDS = frozenset({
     "pit_feat_loss_weight", "pit_disc_loss_weight", "feat_match_layer_start",
 })
 _TRAINING_ONLY_QUANTIZER_FIELDS = frozenset({"ema_decay", "kmeans_init", "quantize_dropout", "rand_num_quant", "use_ddp"})
+# Fields FunCodec only divides its ``bit_width`` argument by (bits per second per quantizer =
+# log2(codebook_size) x sampling_rate / encoder_hop_length). codecbench's operating points come
+# from the model's real frame rate and quantizer count, so these labels never matter.
+_BIT_WIDTH_LABEL_FIELDS = frozenset({"sampling_rate", "encoder_hop_length"})
 
 
 def _ratio_pairs(value: Any, name: str) -> tuple[tuple[int, int], ...]:
@@ -103,13 +108,24 @@ def _seanet_kwargs(conf: Mapping[str, Any], section: str, extra: Mapping[str, st
 
 
 def read_funcodec_config(path: str | Path) -> FreqCodecConfig:
-    """Parse FunCodec's ``config.yaml`` at ``path``; errors name the file."""
+    """Parse FunCodec's ``config.yaml`` at ``path``.
+
+    Raises:
+        ValueError: the file is missing, unreadable, not YAML or not a FreqCodec config codecbench
+            can run; the message names the file and what is wrong with it.
+    """
     import yaml
 
     path = Path(path)
     try:
         with path.open("r", encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise ValueError(
+            f"cannot read the FreqCodec config {path} ({reason}): the model directory must hold the "
+            "config.yaml and model.pth of a FunCodec FreqCodec model"
+        ) from None
     except yaml.YAMLError as error:
         raise ValueError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(document, dict):
@@ -175,10 +191,9 @@ def config_from_funcodec(document: Mapping[str, Any]) -> FreqCodecConfig:
         # CostumeQuantizer always passes, so no such model can have been trained with this code.
         raise ValueError("quantizer_conf.use_ddp false is not supported (FunCodec itself cannot build it)")
     quantizer_kwargs = _take(quantizer_conf, "quantizer_conf", {
-        **{key: None for key in _TRAINING_ONLY_QUANTIZER_FIELDS}, "q0_ds_ratio": None,
+        **{key: None for key in _TRAINING_ONLY_QUANTIZER_FIELDS | _BIT_WIDTH_LABEL_FIELDS}, "q0_ds_ratio": None,
         "codebook_size": "codebook_size", "num_quantizers": "num_quantizers", "codec_dim": "code_dimension",
-        "codec_range": "code_range", "sampling_rate": "sampling_rate_hz",
-        "encoder_hop_length": "encoder_hop_length",
+        "codec_range": "code_range",
     })
     quantizer = QuantizerConfig(input_dimension=encoder.dimension, **quantizer_kwargs)
     decoder_kwargs = _seanet_kwargs(document.get("decoder_conf") or {}, "decoder_conf", {

@@ -5,8 +5,8 @@ with torchaudio's ``Spectrogram``/``InverseSpectrogram`` transcribed for the STF
 checkpoints :func:`tests.freqcodec_checkpoints.write_funcodec_model_dir` writes for the cases below
 (same seeds), and on :func:`reference_input`. FunCodec loaded every encoder, quantizer and decoder
 key of those checkpoints. The test rebuilds the checkpoints and expects the same codes and
-loudness scale, and the same waveforms: exactly without weight norm (measured difference 0.0),
-within 1e-5 of the peak with it (measured at most 5.5e-6 of the peak; codecbench folds
+loudness scale, and the same waveforms: within 1e-6 of the peak without weight norm (measured
+difference 0.0 here; the margin is for other CPUs' float kernels), within 1e-5 of the peak with it (measured at most 5.5e-6 of the peak; codecbench folds
 weight_g/weight_v once, FunCodec recomputes the weight in every call).
 """
 
@@ -47,7 +47,7 @@ class ReferenceCase:
 
 _CAUSAL_WEIGHT_NORM_SNAKE = (("norm", "weight_norm"), ("norm_params", {}), ("causal", True), ("activation", "snake"))
 REFERENCE_CASES = (
-    ReferenceCase("magphase_gr1", "mag_phase", seed=11, bit_widths_bps=(500, 2000, 16000), waveform_atol_of_peak=0.0),
+    ReferenceCase("magphase_gr1", "mag_phase", seed=11, bit_widths_bps=(500, 2000, 16000), waveform_atol_of_peak=1e-6),
     ReferenceCase(
         "magangle_causal_weightnorm_snake", "mag_angle", seed=12, bit_widths_bps=(1000, 6000), waveform_atol_of_peak=1e-5,
         sections=(

@@ -65,14 +65,14 @@ _ENTRIES: dict[str, RegistryEntry] = {
             encodec.ENCODEC_24KHZ_SPEC, encodec.load_encodec_24khz, torch_readiness, encodec.ENCODEC_24KHZ_WEIGHTS
         ),
         *(RegistryEntry(model.spec, model.load, torch_readiness, model.weights) for model in funcodec.FUNCODEC_MODELS),
-        *(RegistryEntry(model.spec, model.load, torch_readiness, model.weights) for model in freqcodec.FREQCODEC_MODELS),
+        *(RegistryEntry(model.spec, model.load, torch_only_readiness, model.weights) for model in freqcodec.FREQCODEC_MODELS),
         *(RegistryEntry(variant.spec, variant.load, torch_readiness, variant.weights) for variant in dac.DAC_VARIANTS),
         RegistryEntry(
             funcodec.FUNCODEC_DIR_SPEC, funcodec.load_funcodec_dir, torch_readiness,
             funcodec.FUNCODEC_DIR_WEIGHTS, funcodec.funcodec_dir_spec,
         ),
         RegistryEntry(
-            freqcodec.FREQCODEC_DIR_SPEC, freqcodec.load_freqcodec_dir, torch_readiness,
+            freqcodec.FREQCODEC_DIR_SPEC, freqcodec.load_freqcodec_dir, torch_only_readiness,
             freqcodec.FREQCODEC_DIR_WEIGHTS, freqcodec.freqcodec_dir_spec,
         ),
         RegistryEntry(

@@ -90,7 +90,7 @@ def torch_readiness(options: LoadOptions) -> Readiness:
 
 
 def torch_only_readiness(options: LoadOptions) -> Readiness:
-    """torch is installed and the requested device exists: for codecs in plain PyTorch (FACodec)."""
+    """torch is installed and the requested device exists: for codecs in plain PyTorch (FACodec, FreqCodec)."""
     return _packages_and_device_readiness(("torch",), options)
 
 

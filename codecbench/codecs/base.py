@@ -98,6 +98,13 @@ class CodecSpec:
         if not self.operating_points and not self.points_from_model:
             raise ValueError(f"codec {self.name!r} lists no operating points")
 
+    @classmethod
+    def for_model_dir(cls, name: str, description: str) -> CodecSpec:
+        """The spec of a neural entry that runs any model of its kind (``--model-dir DIR``):
+        rate and operating points come from the model it loads."""
+        return cls(name=name, family="neural", description=description, sample_rate_hz=None,
+                   operating_points=(), points_from_model=True)
+
     def operating_point(self, kbps: float | None = None) -> OperatingPoint:
         """The operating point for a requested bitrate.
 

@@ -36,14 +36,7 @@ ENCODEC_24KHZ_WEIGHTS = Weights(
     hub=HubCheckpoint("facebook/encodec_24khz", "c1dbe2ae3f1de713481a3b3e7c47f357092ee040"),
 )
 
-ENCODEC_DIR_SPEC = CodecSpec(
-    name="encodec",
-    family="neural",
-    description="any mono EnCodec model saved by transformers (--model-dir DIR)",
-    sample_rate_hz=None,
-    operating_points=(),
-    points_from_model=True,
-)
+ENCODEC_DIR_SPEC = CodecSpec.for_model_dir("encodec", "any mono EnCodec model saved by transformers (--model-dir DIR)")
 ENCODEC_DIR_WEIGHTS = Weights(files=ENCODEC_WEIGHTS_FILES)
 
 

@@ -91,14 +91,7 @@ FUNCODEC_MODELS = (
     ),
 )
 
-FUNCODEC_DIR_SPEC = CodecSpec(
-    name="funcodec",
-    family="neural",
-    description="any FunCodec EnCodec-type model (--model-dir DIR)",
-    sample_rate_hz=None,
-    operating_points=(),
-    points_from_model=True,
-)
+FUNCODEC_DIR_SPEC = CodecSpec.for_model_dir("funcodec", "any FunCodec EnCodec-type model (--model-dir DIR)")
 FUNCODEC_DIR_WEIGHTS = Weights(files=FUNCODEC_FILES)
 
 

@@ -92,14 +92,7 @@ FREQCODEC_MODELS = (
     ),
 )
 
-FREQCODEC_DIR_SPEC = CodecSpec(
-    name="freqcodec",
-    family="neural",
-    description="any FunCodec FreqCodec model (--model-dir DIR)",
-    sample_rate_hz=None,
-    operating_points=(),
-    points_from_model=True,
-)
+FREQCODEC_DIR_SPEC = CodecSpec.for_model_dir("freqcodec", "any FunCodec FreqCodec model (--model-dir DIR)")
 FREQCODEC_DIR_WEIGHTS = Weights(files=FUNCODEC_FILES)
 
 

@@ -2,8 +2,11 @@
 
 A token codec's payload is its integer codes ``[num_codebooks, num_frames]``, so its measured
 bitrate is ``num_codebooks x num_frames x bits_per_token`` over the clip's duration: the nominal
-rate, with the last, partial frame paid in full (models whose frames are centred on the input,
-like FreqCodec's STFT, emit one frame more; see :meth:`TorchTokenCodec.num_frames`). Codecs
+rate, with a last, partial frame paid in full where the model emits one (models whose frames
+are centred on the input, like FreqCodec's STFT, emit one frame more; FACodec's encoder drops a
+partial frame of fewer than 152 samples; see :meth:`TorchTokenCodec.num_frames`). Every model
+encodes the input as upstream's inference does (padded to whole frames only where upstream
+pads: DAC), so the codes are upstream's codes for the input as given. Codecs
 that normalise their input also send a loudness scale once per clip, counted as side
 information (``side_info_bits``), not as bitrate; FACodec sends its timbre vector the same way.
 
@@ -129,8 +132,11 @@ def check_model_matches_spec(spec: CodecSpec, frame_rate_hz: float, codebook_siz
 class TorchTokenCodec(Codec):
     """A token codec running a torch model.
 
-    Subclasses implement :meth:`_encode_batch_tensor` and :meth:`_decode_batch_tensor` on
-    padded tensors; this class handles conversion, devices, batching and payloads.
+    Subclasses set ``self.model`` (a ``torch.nn.Module``) and implement
+    :meth:`_encode_batch_tensor` and :meth:`_decode_batch_tensor` on padded tensors; this class
+    handles conversion, devices, batching and payloads. Audio and side information reach the
+    model in its own float type (float32 as published; float64 where tests need batches and
+    single clips to agree beyond float32 rounding, which can flip a code at a near tie).
 
     Args:
         spec: the codec's spec; every operating point carries its token fields.
@@ -205,6 +211,8 @@ class TorchTokenCodec(Codec):
         clips = [np.asarray(clip, dtype=np.float32) for clip in clips]
         if any(clip.ndim != 1 or clip.size == 0 for clip in clips):
             raise ValueError(f"{self.spec.name} encodes mono clips [num_samples], not empty or multichannel arrays")
+        for clip in clips:
+            self._check_long_enough(clip.shape[0], "a clip")
         input_lengths = [self._input_length(clip.shape[0]) for clip in clips]
         bits = operating_point.bits_per_token
         results: list[EncodedAudio | None] = [None] * len(clips)
@@ -214,7 +222,7 @@ class TorchTokenCodec(Codec):
                 batch[row, 0, : clips[index].shape[0]] = clips[index]
             with torch.inference_mode():
                 codes, scales = self._encode_batch_tensor(
-                    torch.from_numpy(batch).to(self.device), operating_point.num_codebooks
+                    torch.from_numpy(batch).to(self.device, self._model_dtype), operating_point.num_codebooks
                 )
                 codes = codes.cpu().numpy()
                 scales = None if scales is None else scales.float().cpu().numpy()
@@ -258,23 +266,39 @@ class TorchTokenCodec(Codec):
                 with torch.inference_mode():
                     audio = self._decode_batch_tensor(
                         torch.from_numpy(codes).to(self.device),
-                        None if scales is None else torch.from_numpy(scales).to(self.device),
+                        None if scales is None else torch.from_numpy(scales).to(self.device, self._model_dtype),
                     )
                     audio = audio.float().cpu().numpy()
                 for row, index in enumerate(members):
-                    wanted = encoded[index].num_samples
-                    decoded = audio[row, :wanted]
-                    if decoded.shape[0] < wanted:  # some decoders (DAC) stop a few samples short
-                        decoded = np.pad(decoded, (0, wanted - decoded.shape[0]))
+                    # Cut to the input's length; a decoder that stops short (DAC by a few samples,
+                    # FACodec by up to 151) is left short: transcode pads and reports it.
+                    decoded = audio[row, : encoded[index].num_samples]
                     results[index] = np.ascontiguousarray(decoded, dtype=np.float32)
         return results  # type: ignore[return-value]
 
     # ------------------------------------------------------------------------------- helpers
 
+    @property
+    def _model_dtype(self):
+        return next(self.model.parameters()).dtype
+
     def num_frames(self, num_samples: int) -> int:
         """Token frames the model emits for ``num_samples`` of input: one per ``hop_length``
         samples begun. Models with centred frames override it."""
         return math.ceil(num_samples / self.hop_length)
+
+    def _check_long_enough(self, num_samples: int, what: str) -> None:
+        """Refuse input the encoder gives no frame for.
+
+        Raises:
+            ValueError: naming the length and the codec.
+        """
+        if self.num_frames(num_samples) < 1:
+            rate = self.spec.sample_rate_hz
+            raise ValueError(
+                f"{what} of {num_samples} samples ({1000 * num_samples / rate:.1f} ms at {rate} Hz) is too short for "
+                f"{self.spec.name}: its encoder gives no frame for it. Give it a longer clip."
+            )
 
     def _input_length(self, num_samples: int) -> int:
         if not self.pad_to_frames:

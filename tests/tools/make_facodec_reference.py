@@ -2,9 +2,12 @@
 
 Writes the tiny FACodec checkpoint tests/test_facodec.py loads (same config, same seeded
 weights, Amphion's key names), loads it into Amphion's ``FACodecEncoder``, ``FACodecDecoder``
-and ``FACodecRedecoder`` built with the same sizes, and stores what they return for two clips:
-encoder output, codes, timbre vectors, reconstructions (all codes, and prosody + content only)
-and a voice conversion, the way Amphion's README runs them.
+and ``FACodecRedecoder`` built with the same sizes, and stores what they return for three clips of lengths
+that are not whole 200-sample frames (two that Amphion's encoder gives fewer frames than the
+samples begun, one it gives one frame more): encoder output, codes with each code's margin
+(see tests/reference_codes.py), timbre vectors, reconstructions (all codes, and prosody +
+content only) and a voice conversion, the way Amphion's README runs them: on the clips as
+given, unpadded.
 
     python tests/tools/make_facodec_reference.py /path/to/Amphion/models/codec
 
@@ -31,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from codecbench.codecs.facodec import DECODER_FILENAME, ENCODER_FILENAME, REDECODER_FILENAME, FACodecConfig  # noqa: E402
 from codecbench.codecs.facodec.checkpoint import decoder_training_only_prefixes, read_state_dict  # noqa: E402
 from tests.facodec_fixtures import TINY_CONFIG, write_tiny_facodec  # noqa: E402
+from tests.reference_codes import FLOAT_NOISE, nearest_codeword_margins  # noqa: E402
 from tests.test_facodec import REFERENCE_PATH, REFERENCE_SEED, parity_inputs  # noqa: E402
 
 TRAINING_ONLY = decoder_training_only_prefixes(FACodecConfig.from_dict(TINY_CONFIG).decoder)
@@ -71,6 +75,54 @@ def load_into(module: torch.nn.Module, path: Path) -> None:
     assert all(key.startswith(TRAINING_ONLY) or key.endswith("position_emb.pe") for key in missing), missing
 
 
+class QuantizerInputs:
+    """Records, for one decoder call, each residual VQ's input and each of its layers' input."""
+
+    def __init__(self, decoder: torch.nn.Module):
+        self.rvq_inputs: list[torch.Tensor] = []
+        self.layer_inputs: list[list[torch.Tensor]] = []
+        for rvq in decoder.quantizer:  # prosody, content, residual
+            rvq.register_forward_pre_hook(self._rvq_input)
+            for layer in rvq.layers:
+                layer.register_forward_pre_hook(self._layer_input)
+
+    def _rvq_input(self, module, args) -> None:
+        self.rvq_inputs.append(args[0].detach().clone())
+        self.layer_inputs.append([])
+
+    def _layer_input(self, module, args) -> None:
+        self.layer_inputs[-1].append(args[0].detach().clone())
+
+    def clear(self) -> None:
+        self.rvq_inputs.clear()
+        self.layer_inputs.clear()
+
+
+def factorized_vq_margins(decoder: torch.nn.Module, recorded: QuantizerInputs, codes: np.ndarray) -> np.ndarray:
+    """Margins ``[6, T]`` of the codes ``[6, T]`` Amphion's decoder chose for one clip.
+
+    Each factorized VQ layer compares ``normalize(in_proj(residual))`` with its normalised
+    codebook. Rounding moves the residual by about ``|latent|`` relative (the RVQ's input),
+    the projection by ``|W|_2`` times that, and the normalisation divides by ``|in_proj(residual)|``:
+    that is the sensitivity each margin is divided by.
+    """
+    margins = []
+    row = 0
+    for rvq, rvq_input, layer_inputs in zip(decoder.quantizer, recorded.rvq_inputs, recorded.layer_inputs):
+        latent_norm = rvq_input[0].double().norm(dim=0).numpy()  # [T]
+        for layer, residual in zip(rvq.layers, layer_inputs):
+            weight = layer.in_proj.weight.detach().double()
+            projected = residual[0].double().T @ weight.T + layer.in_proj.bias.detach().double()  # [T, d]
+            projected_norm = projected.norm(dim=1).clamp_min(1e-12)
+            vectors = (projected / projected_norm[:, None]).numpy()
+            codebook = torch.nn.functional.normalize(layer.codebook.weight.detach().double()).numpy()
+            sensitivity = float(torch.linalg.matrix_norm(weight, ord=2)) * latent_norm / projected_norm.numpy()
+            margins.append(nearest_codeword_margins(vectors, codebook, codes[row], sensitivity))
+            row += 1
+    assert row == codes.shape[0], (row, codes.shape)
+    return np.stack(margins).astype(np.float32)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("codec_dir", type=Path, help="Amphion's models/codec (the directory holding ns3_codec/)")
@@ -94,6 +146,7 @@ def main() -> None:
             load_into(module, Path(folder) / name)
     for module in (encoder, decoder, redecoder):
         module.eval()
+    recorded = QuantizerInputs(decoder)
 
     arrays: dict[str, np.ndarray] = {}
     outputs = {}
@@ -101,10 +154,15 @@ def main() -> None:
         for name, clip in parity_inputs().items():
             arrays[f"{name}/input"] = clip
             latents = encoder(torch.from_numpy(clip)[None, None])
+            recorded.clear()
             embedding, codes, _, _, timbre = decoder(latents, eval_vq=False, vq=True)  # codes: [6, 1, T]
             outputs[name] = (codes, timbre)
+            margins = factorized_vq_margins(decoder, recorded, codes[:, 0].numpy())
+            print(name, clip.shape[0], "samples,", codes.shape[-1], "frames, smallest margin",
+                  f"{margins.min():.2g}, {int((margins < FLOAT_NOISE).sum())} below {FLOAT_NOISE:g}")
             arrays[f"{name}/encoder_output"] = latents[0].numpy()
             arrays[f"{name}/codes"] = codes[:, 0].numpy().astype(np.int16)
+            arrays[f"{name}/margins"] = margins
             arrays[f"{name}/timbre"] = timbre[0].numpy()
             arrays[f"{name}/reconstruction"] = decoder.inference(decoder.vq2emb(codes), timbre)[0, 0].numpy()
             arrays[f"{name}/reconstruction_prosody_content"] = decoder.inference(

@@ -123,6 +123,13 @@ def _model_options(command):
     )(command)
 
 
+_subtype_option = click.option(
+    "--subtype", type=click.Choice(["PCM_16", "PCM_24", "FLOAT"], case_sensitive=False), default=None,
+    help="Sample format of a .wav or .flac output: PCM_16 (the default), PCM_24, or FLOAT (.wav only; the "
+    "codec's output exactly as computed).",
+)
+
+
 @main.command("transcode")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-c", "--codec", "codec_name", required=True, help="Codec name (see `codecbench codecs`).")
@@ -132,20 +139,22 @@ def _model_options(command):
     help="Where to write the reconstruction (.wav, .flac or .ogg), at the input's sample rate.",
 )
 @click.option("--max-duration", type=float, default=None, help="Refuse input longer than this many seconds.")
+@_subtype_option
 @_model_options
 def transcode_command(
     input_path: Path, codec_name: str, kbps: float | None, output_path: Path, max_duration: float | None,
-    model_dir: Path | None, device: str,
+    subtype: str | None, model_dir: Path | None, device: str,
 ) -> None:
     """Encode and decode INPUT with one codec; print what happened as one JSON object.
 
     The output is time-aligned with INPUT (codec delay removed) and has the same length and
     sample rate.
     """
-    from codecbench.audio import AudioError, AudioLimits, load_audio, write_audio
+    from codecbench.audio import AudioError, AudioLimits, load_audio, output_format, write_audio
     from codecbench.codecs import CodecNotReadyError, LoadOptions, load_codec, transcode
 
     try:
+        output_format(output_path, subtype)
         options = LoadOptions(model_dir=model_dir, device=device)
         audio = load_audio(input_path, limits=AudioLimits(max_duration_s=max_duration))
         codec = load_codec(codec_name, options)
@@ -156,7 +165,7 @@ def transcode_command(
         click.echo(f"warning: {warning}", err=True)
     result = transcode(codec, audio, operating_point)
     try:
-        write_audio(output_path, result.samples, result.sample_rate_hz)
+        write_audio(output_path, result.samples, result.sample_rate_hz, subtype)
     except (AudioError, OSError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(result.summary()))
@@ -176,10 +185,11 @@ def transcode_command(
     help="Where to write the result (.wav, .flac or .ogg), at the content clip's sample rate and length.",
 )
 @click.option("--max-duration", type=float, default=None, help="Refuse clips longer than this many seconds.")
+@_subtype_option
 @_model_options
 def convert_voice_command(
-    content_path: Path, timbre_path: Path, output_path: Path, max_duration: float | None, model_dir: Path | None,
-    device: str,
+    content_path: Path, timbre_path: Path, output_path: Path, max_duration: float | None, subtype: str | None,
+    model_dir: Path | None, device: str,
 ) -> None:
     """Speak the --content clip in the voice of the --timbre clip (FACodec); print one JSON object.
 
@@ -187,18 +197,19 @@ def convert_voice_command(
     clip's timbre vector. It needs ns3_facodec_redecoder.bin (`codecbench download facodec`
     fetches it where the Hub repository has it, or --model-dir DIR holding it).
     """
-    from codecbench.audio import AudioError, AudioLimits, load_audio, write_audio
+    from codecbench.audio import AudioError, AudioLimits, load_audio, output_format, write_audio
     from codecbench.codecs import CodecNotReadyError, LoadOptions
     from codecbench.voice_conversion import convert_voice
 
     try:
+        output_format(output_path, subtype)
         options = LoadOptions(model_dir=model_dir, device=device)
         limits = AudioLimits(max_duration_s=max_duration)
         content, timbre = load_audio(content_path, limits=limits), load_audio(timbre_path, limits=limits)
         for warning in (*content.warnings, *timbre.warnings):
             click.echo(f"warning: {warning}", err=True)
         result = convert_voice(content, timbre, options)
-        write_audio(output_path, result.samples, result.sample_rate_hz)
+        write_audio(output_path, result.samples, result.sample_rate_hz, subtype)
     except (AudioError, CodecNotReadyError, ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(result.summary()))

@@ -32,12 +32,15 @@ class VoiceConversionResult:
         sample_rate_hz: the content clip's rate.
         timbre_duration_s: length of the clip the voice was taken from.
         processing_s: wall-clock time of resampling, encoding both clips and redecoding.
+        padded_samples: zeros added at the end (at FACodec's 16 kHz) where the redecoder's
+            output was shorter than the content clip; not FACodec's.
     """
 
     samples: np.ndarray
     sample_rate_hz: int
     timbre_duration_s: float
     processing_s: float
+    padded_samples: int = 0
 
     @property
     def duration_s(self) -> float:
@@ -50,6 +53,7 @@ class VoiceConversionResult:
             "sample_rate": self.sample_rate_hz,
             "duration_s": round(self.duration_s, 4),
             "timbre_duration_s": round(self.timbre_duration_s, 4),
+            "padded_samples": self.padded_samples,
             "processing_s": round(self.processing_s, 4),
             "realtime_factor": round(self.processing_s / self.duration_s, 4),
         }
@@ -79,10 +83,11 @@ def convert_voice(content: Audio, timbre: Audio, options: LoadOptions = LoadOpti
         raise VoiceConversionUnavailableError(f"{state.reason} {state.remedy or ''}".strip())
     codec = load_codec(FACODEC_NAME, options)
     started = time.perf_counter()
-    samples = codec.convert_voice(content, timbre)
+    converted = codec.convert_voice(content, timbre)
     return VoiceConversionResult(
-        samples=samples,
+        samples=converted.samples,
         sample_rate_hz=content.sample_rate_hz,
         timbre_duration_s=timbre.duration_s,
         processing_s=time.perf_counter() - started,
+        padded_samples=converted.padded_samples,
     )

@@ -233,6 +233,32 @@ def test_write_audio_refuses_unknown_extensions(tmp_path, speech_16k):
         write_audio(tmp_path / "out.xyz", speech_16k, 16_000)
 
 
+def test_write_audio_keeps_float_samples_exactly_and_clips_pcm(tmp_path):
+    samples = np.array([0.5, -1.25, 1.5, 1e-6, -0.0123456], dtype=np.float32)
+    floats = write_audio(tmp_path / "exact.wav", samples, 16_000, subtype="FLOAT")
+    np.testing.assert_array_equal(soundfile.read(floats, dtype="float32")[0], samples)  # beyond full scale too
+    pcm = write_audio(tmp_path / "pcm24.flac", samples, 16_000, subtype="pcm_24")
+    assert soundfile.info(pcm).subtype == "PCM_24"
+    read = soundfile.read(pcm, dtype="float64")[0]
+    assert read.max() == pytest.approx(1.0, abs=2**-23) and read.min() == -1.0
+    assert soundfile.info(write_audio(tmp_path / "default.flac", samples, 16_000)).subtype == "PCM_16"
+    assert soundfile.info(write_audio(tmp_path / "vorbis.ogg", samples, 16_000)).subtype == "VORBIS"
+
+
+@pytest.mark.parametrize(
+    ("name", "subtype", "message"),
+    [
+        ("x.flac", "FLOAT", r"\.flac files cannot hold FLOAT samples; use one of PCM_16, PCM_24, or write \.wav"),
+        ("x.ogg", "PCM_16", r"\.ogg files are Vorbis \(lossy\) and take no sample format"),
+        ("x.wav", "ULAW", r"sample format 'ULAW' is not one of PCM_16, PCM_24, FLOAT"),
+    ],
+)
+def test_write_audio_names_a_sample_format_the_file_cannot_hold(tmp_path, name, subtype, message):
+    with pytest.raises(AudioError, match=message):
+        write_audio(tmp_path / name, np.zeros(16, dtype=np.float32), 16_000, subtype=subtype)
+    assert not (tmp_path / name).exists()
+
+
 def test_write_then_load_round_trips(tmp_path, speech_16k):
     path = write_audio(tmp_path / "round.flac", speech_16k, 16_000)
     np.testing.assert_allclose(load_audio(path).samples, speech_16k, atol=1 / 32768)

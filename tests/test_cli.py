@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,10 +91,11 @@ def test_transcode_writes_an_aligned_same_length_file_and_prints_its_json(tmp_pa
     assert completed.returncode == 0, completed.stderr
 
     record = json.loads(completed.stdout)
-    assert list(record)[:11] == [
+    assert list(record)[:12] == [
         "codec", "operating_point", "nominal_kbps", "measured_kbps", "side_info_bits", "tokens_per_second",
-        "input_sample_rate", "codec_sample_rate", "duration_s", "delay_samples", "realtime_factor",
+        "input_sample_rate", "codec_sample_rate", "duration_s", "delay_samples", "padded_samples", "realtime_factor",
     ]
+    assert record["padded_samples"] == 0
     assert record["codec"] == codec
     assert record["input_sample_rate"] == 22_050
     assert record["codec_sample_rate"] == codec_rate
@@ -148,6 +150,54 @@ def test_transcode_respects_max_duration(speech_flac, tmp_path):
     completed = run_cli("transcode", str(speech_flac), "-c", "opus", "-b", "6", "-o", str(tmp_path / "o.wav"), "--max-duration", "2")
     assert completed.returncode == 1
     assert "over the limit of 2 s" in completed.stderr
+
+
+@pytest.fixture
+def quiet_flac(tmp_path: Path) -> Path:
+    """A quiet clip (peak 0.015), where 16-bit rounding is about 1e-3 of the signal's peak."""
+    path = tmp_path / "quiet.flac"
+    soundfile.write(path, speech_like(2.0, 16_000, seed=3, peak=0.015), 16_000, subtype="PCM_24")
+    return path
+
+
+def test_transcode_writes_the_sample_format_asked_for(tmp_path, quiet_flac):
+    from codecbench.audio import load_audio
+    from codecbench.codecs import load_codec, transcode
+
+    audio = load_audio(quiet_flac)
+    expected = transcode(load_codec("lowpass_3500"), audio, load_codec("lowpass_3500").spec.operating_point()).samples
+    written = {}
+    for subtype, name in ((None, "default.wav"), ("PCM_16", "pcm16.flac"), ("PCM_24", "pcm24.wav"), ("float", "float.wav")):
+        args = ["transcode", str(quiet_flac), "-c", "lowpass_3500", "-o", str(tmp_path / name)]
+        completed = run_cli(*args, *(["--subtype", subtype] if subtype else []))
+        assert completed.returncode == 0, completed.stderr
+        info = soundfile.info(tmp_path / name)
+        assert info.subtype == (subtype or "PCM_16").upper()
+        written[info.subtype, name] = soundfile.read(tmp_path / name, dtype="float32")[0]
+    np.testing.assert_array_equal(written["FLOAT", "float.wav"], expected)  # the codec's output, exactly
+    error = {key: float(np.abs(samples - expected).max()) for key, samples in written.items()}
+    assert error["PCM_24", "pcm24.wav"] <= 2**-23 + 1e-9  # within one 24-bit step
+    for name in ("default.wav", "pcm16.flac"):  # within one 16-bit step: 2e-3 of the clip's 0.015 peak
+        assert 1e-5 < error["PCM_16", name] <= 2**-15 + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("output", "subtype", "message"),
+    [
+        ("out.flac", "FLOAT", r"\.flac files cannot hold FLOAT samples; use one of PCM_16, PCM_24, or write \.wav"),
+        ("out.ogg", "PCM_24", r"\.ogg files are Vorbis \(lossy\) and take no sample format"),
+    ],
+)
+def test_transcode_refuses_a_sample_format_the_file_cannot_hold_before_running(tmp_path, quiet_flac, output, subtype, message):
+    completed = run_cli("transcode", str(quiet_flac), "-c", "opus", "-b", "6", "-o", str(tmp_path / output), "--subtype", subtype)
+    assert completed.returncode == 1
+    assert re.search(message, completed.stderr), completed.stderr
+    assert not (tmp_path / output).exists()
+
+
+def test_transcode_refuses_an_unknown_sample_format(tmp_path, quiet_flac):
+    completed = run_cli("transcode", str(quiet_flac), "-c", "opus", "-b", "6", "-o", str(tmp_path / "o.wav"), "--subtype", "PCM_8")
+    assert completed.returncode == 2 and "'PCM_8' is not one of" in completed.stderr
 
 
 # --------------------------------------------------------------------------------------

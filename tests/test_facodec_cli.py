@@ -84,10 +84,15 @@ def test_download_fetches_encoder_decoder_and_redecoder_then_everything_runs(tmp
         assert rate == 22_050 and written.shape == (2 * 22_050,)
 
     converted = tmp_path / "a_in_b_voice.wav"
-    completed = run_cli("convert-voice", "--content", str(content), "--timbre", str(timbre), *with_dir, "-o", str(converted), env=offline)
+    completed = run_cli(
+        "convert-voice", "--content", str(content), "--timbre", str(timbre), *with_dir, "-o", str(converted),
+        "--subtype", "FLOAT", env=offline,
+    )
     assert completed.returncode == 0, completed.stderr
     record = json.loads(completed.stdout)
     assert (record["codec"], record["sample_rate"], record["duration_s"], record["timbre_duration_s"]) == ("facodec", 22_050, 2.0, 1.5)
+    assert record["padded_samples"] == 0  # 2 s at 16 kHz: 160 whole frames
+    assert soundfile.info(converted).subtype == "FLOAT"
     written, rate = soundfile.read(converted, dtype="float32")
     assert rate == 22_050 and written.shape == (2 * 22_050,) and abs(written).max() > 0
 

@@ -11,7 +11,9 @@ import pytest
 import soundfile
 import torch
 
+from codecbench.audio import prepare_audio
 from codecbench.codecs import CodecNotReadyError, LoadOptions, TokenPayload, codec_spec, get_entry, load_codec, readiness
+from codecbench.codecs.transcode import transcode
 from codecbench.synthetic import speech_like
 from tests.checkpoints import save_funcodec_model
 from tests.fake_hub import FakeHub, serve
@@ -115,9 +117,13 @@ def test_the_codec_gives_the_models_own_codes_and_audio(model_dir, codecbench_ho
     assert encoded.payload.scale == float(direct.scale[0])
     decoded = codec.decode(encoded)
     expected = codec.model.decode(direct)[0].numpy()
-    assert decoded.shape == clip.shape and decoded.dtype == np.float32
-    np.testing.assert_array_equal(decoded[: expected.shape[0]], expected)
-    assert expected.shape[0] == 20_960 and not decoded[20_960:].any()  # as in FunCodec, the uncovered tail is silent
+    assert expected.shape[0] == 20_960  # as in FunCodec, the uncovered tail is not decoded
+    assert decoded.dtype == np.float32
+    np.testing.assert_array_equal(decoded, expected)
+    result = transcode(codec, prepare_audio(clip, 16_000), codec.spec.operating_point(8))
+    assert result.samples.shape == clip.shape and result.padded_samples == 57 == result.summary()["padded_samples"]
+    np.testing.assert_array_equal(result.samples[:20_960], expected)
+    assert not result.samples[20_960:].any()  # padded with silence, and reported
 
 
 def test_loading_logs_the_training_only_keys_it_skipped(model_dir, codecbench_home, caplog):

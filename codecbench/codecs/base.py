@@ -262,8 +262,10 @@ class Codec(ABC):
     def decode(self, encoded: EncodedAudio) -> np.ndarray:
         """Rebuild float32 audio ``[n]`` at ``encoded.sample_rate_hz`` from the payload alone.
 
-        The result may be longer than the input (frame padding) and delayed by
-        :meth:`delay_samples`; :func:`codecbench.codecs.transcode` trims and aligns it.
+        The result is what the codec's decoder gives: it may be longer than the input (frame
+        padding), shorter (a decoder that stops short of the last samples) and delayed by
+        :meth:`delay_samples`; :func:`codecbench.codecs.transcode` aligns it, trims it, pads
+        a short one with zeros and reports how many (``padded_samples``).
         """
 
     def delay_samples(self, operating_point: OperatingPoint) -> int:

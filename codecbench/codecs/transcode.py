@@ -2,7 +2,9 @@
 
 The input is resampled to the codec's rate, encoded, decoded from the payload alone, freed of
 the codec's known delay, resampled back, and cut to the input's length, so the output can be
-played, plotted and scored sample-aligned against the input.
+played, plotted and scored sample-aligned against the input. Where the codec's output stops
+short of the input's end, it is padded with zeros to the input's length, and the result says
+how many samples that took (``padded_samples``): they are not the codec's.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class TranscodeResult:
             ``measured_kbps``).
         codec_sample_rate_hz: the rate the codec ran at.
         delay_samples: codec delay removed from the output, in samples at the codec rate.
+        padded_samples: zeros added at the end, at the codec rate, where the codec's output
+            (after removing the delay) was shorter than the input; 0 for most codecs.
         processing_s: wall-clock time of resampling, encoding and decoding.
         encoded: what the encoder emitted (its payload: a token codec's codes, for instance).
     """
@@ -47,6 +51,7 @@ class TranscodeResult:
     delay_samples: int
     processing_s: float
     encoded: EncodedAudio
+    padded_samples: int = 0
 
     @property
     def duration_s(self) -> float:
@@ -70,6 +75,7 @@ class TranscodeResult:
             "codec_sample_rate": self.codec_sample_rate_hz,
             "duration_s": round(self.duration_s, 4),
             "delay_samples": self.delay_samples,
+            "padded_samples": self.padded_samples,
             "realtime_factor": round(self.realtime_factor, 4),
             "processing_s": round(self.processing_s, 4),
         }
@@ -93,20 +99,22 @@ def transcode_batch(codec: Codec, clips: Sequence[Audio], operating_point: Opera
         groups.setdefault(codec.codec_sample_rate_hz(audio.sample_rate_hz), []).append(index)
     delay = codec.delay_samples(operating_point)
     assert delay >= 0, f"{codec.spec.name} reports a negative delay"
-    outputs: dict[int, tuple[np.ndarray, EncodedAudio, int]] = {}
+    outputs: dict[int, tuple[np.ndarray, EncodedAudio, int, int]] = {}
     for codec_rate, indices in groups.items():
         inputs = [resample(clips[i].samples, clips[i].sample_rate_hz, codec_rate) for i in indices]
         encoded = codec.encode_batch(inputs, codec_rate, operating_point)
         decoded = codec.decode_batch(encoded)
         for index, at_codec_rate, payload, reconstruction in zip(indices, inputs, encoded, decoded):
-            reconstruction = fit_length(reconstruction[delay:], at_codec_rate.shape[0])
+            aligned = reconstruction[delay:]
+            padded = max(0, at_codec_rate.shape[0] - aligned.shape[0])
+            reconstruction = fit_length(aligned, at_codec_rate.shape[0])
             audio = clips[index]
             output = fit_length(resample(reconstruction, codec_rate, audio.sample_rate_hz), audio.num_samples)
-            outputs[index] = (output, payload, codec_rate)
+            outputs[index] = (output, payload, codec_rate, padded)
     processing_s = (time.perf_counter() - started) / max(len(clips), 1)
     results = []
     for index, audio in enumerate(clips):
-        output, payload, codec_rate = outputs[index]
+        output, payload, codec_rate, padded = outputs[index]
         results.append(TranscodeResult(
             samples=output.astype(np.float32, copy=False),
             sample_rate_hz=audio.sample_rate_hz,
@@ -118,5 +126,6 @@ def transcode_batch(codec: Codec, clips: Sequence[Audio], operating_point: Opera
             delay_samples=delay,
             processing_s=processing_s,
             encoded=payload,
+            padded_samples=padded,
         ))
     return results

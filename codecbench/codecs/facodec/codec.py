@@ -6,14 +6,16 @@ rows, content rows, then the residual rows the operating point keeps) and the fl
 vector, which every operating point sends once per utterance; it is counted in
 ``side_info_bits`` (256 x 32 = 8192 bits for the published model), not in the bitrate.
 
-Input is zero-padded to a whole number of 200-sample frames before encoding, so the codes cover
-all of it and the decoded audio, cut to the input's length, has its tail. (Upstream's own
-inference drops an incomplete last frame, and returns audio that much shorter.) For input of
-whole frames the codes are upstream's.
+The encoder runs on the input exactly as given, as Amphion's does: the codes are upstream's
+codes for any length. Its strided convolutions give ``T`` frames for ``N = 200 T + r`` samples
+when ``r < 152`` and ``T + 1`` when ``r >= 152`` (:meth:`FACodecEncoder.num_frames`), and the
+decoder gives 200 samples a frame: the reconstruction is cut to the input's length when it is
+longer, and when it is shorter :func:`~codecbench.codecs.transcode` pads it with zeros and
+reports how many (``padded_samples``). Zero-padding the input instead would change the codes
+of the last frames and, the decoder not being causal, the whole reconstruction.
 
-FACodec is not causal, so zero padding changes the frames near a clip's end: clips share a
-model call only when their padded lengths are equal, and then each gets what it gets alone
-(see :mod:`codecbench.codecs.facodec.model` for the positional-table quirk this needs).
+Clips share a model call only when their lengths are equal, and then each gets what it gets
+alone (see :mod:`codecbench.codecs.facodec.model` for the positional-table quirk this needs).
 """
 
 from __future__ import annotations
@@ -81,6 +83,20 @@ class FACodecPayload(TokenPayload):
         return tuple((name, codes) for name, codes in streams if codes.shape[0])
 
 
+@dataclass(frozen=True)
+class ConvertedSpeech:
+    """What :meth:`FACodecCodec.convert_voice` gives.
+
+    Attributes:
+        samples: float32 ``[num_samples]`` at the content clip's rate and length.
+        padded_samples: zeros added at the end (at 16 kHz) where the redecoder's output was
+            shorter than the content clip (see the module docstring); not FACodec's.
+    """
+
+    samples: np.ndarray
+    padded_samples: int
+
+
 class FACodecCodec(TorchTokenCodec):
     """FACodec at its operating points, on ``device``.
 
@@ -97,11 +113,15 @@ class FACodecCodec(TorchTokenCodec):
             device=device,
             hop_length=config.hop_length,
             pads_safely=False,
-            pad_to_frames=True,
+            pad_to_frames=False,
             batch_limits=batch_limits,
         )
         self.model = model
         self.config = config
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames Amphion's encoder gives for ``num_samples`` (see the module docstring)."""
+        return self.model.encoder.num_frames(num_samples)
 
     def _encode_batch_tensor(self, audio, num_codebooks: int):
         encoding = self.model.encode(audio[:, 0])
@@ -140,11 +160,13 @@ class FACodecCodec(TorchTokenCodec):
     def _prosody_and_content_codebooks(self) -> int:
         return self.config.decoder.vq_num_q_p + self.config.decoder.vq_num_q_c
 
-    def convert_voice(self, content: Audio, timbre: Audio) -> np.ndarray:
-        """``content`` spoken in the voice of ``timbre``: float32 at the content's rate and length.
+    def convert_voice(self, content: Audio, timbre: Audio) -> ConvertedSpeech:
+        """``content`` spoken in the voice of ``timbre``, at the content's rate and length.
 
         Prosody and content codes come from ``content``, the timbre vector from ``timbre`` (each
-        resampled to 16 kHz and padded to whole frames); FACodec's redecoder speaks them.
+        resampled to 16 kHz and encoded as it is, as Amphion does); FACodec's redecoder speaks
+        them. Where the redecoder's output is shorter than the content clip, it is padded with
+        zeros (as :func:`~codecbench.codecs.transcode` pads reconstructions).
 
         Raises:
             RedecoderMissingError: the model was loaded without ``ns3_facodec_redecoder.bin``.
@@ -152,13 +174,16 @@ class FACodecCodec(TorchTokenCodec):
         self.model.require_redecoder()
         rate = self.config.sample_rate_hz
         content_at_rate = resample(content.samples, content.sample_rate_hz, rate)
-        codes = self.model.encode(self._padded(content_at_rate)).codes
-        timbre_vector = self.model.encode(self._padded(resample(timbre.samples, timbre.sample_rate_hz, rate))).timbre
+        timbre_at_rate = resample(timbre.samples, timbre.sample_rate_hz, rate)
+        for name, samples in (("content", content_at_rate), ("timbre", timbre_at_rate)):
+            self._check_long_enough(samples.shape[0], f"the {name} clip")
+        codes = self.model.encode(self._as_batch(content_at_rate)).codes
+        timbre_vector = self.model.encode(self._as_batch(timbre_at_rate)).timbre
         converted = self.model.convert_voice(codes, timbre_vector)[0].float().cpu().numpy()
+        padded = max(0, content_at_rate.shape[0] - converted.shape[0])
         converted = fit_length(converted, content_at_rate.shape[0])
-        return fit_length(resample(converted, rate, content.sample_rate_hz), content.num_samples).astype(np.float32)
+        samples = fit_length(resample(converted, rate, content.sample_rate_hz), content.num_samples).astype(np.float32)
+        return ConvertedSpeech(samples, padded)
 
-    def _padded(self, samples: np.ndarray) -> torch.Tensor:
-        padded = np.zeros(self._input_length(samples.shape[0]), dtype=np.float32)
-        padded[: samples.shape[0]] = samples
-        return torch.from_numpy(padded)[None].to(self.device)
+    def _as_batch(self, samples: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))[None].to(self.device)

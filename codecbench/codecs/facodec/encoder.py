@@ -18,7 +18,7 @@ class FACodecEncoder(nn.Module):
     """``[B, 1, N]`` waveform to ``[B, out_channels, T]`` latents.
 
     No padding is added: like upstream, ``T`` is whatever the strided convolutions give
-    (``N / hop_length`` when ``N`` is a multiple of it).
+    (:meth:`num_frames`; ``N / hop_length`` when ``N`` is a multiple of it).
     """
 
     def __init__(self, config: FACodecEncoderConfig):
@@ -38,6 +38,20 @@ class FACodecEncoder(nn.Module):
         channels = config.ngf * 2**blocks
         self.output_activation = AliasFreeSnakeBeta(channels)
         self.output_conv = WNConv1d(channels, config.out_channels, _OUTPUT_KERNEL, padding=_OUTPUT_KERNEL // 2)
+
+    def num_frames(self, num_samples: int) -> int:
+        """Latent frames for ``num_samples`` of input: each block's strided convolution (kernel
+        ``2s``, stride ``s``, padding ``s // 2 + s % 2``) maps ``L`` to
+        ``(L + 2 * padding - 2s) // s + 1``; the other layers keep the length.
+
+        For the published strides (2, 4, 5, 5) and ``N = 200 T + r`` that is ``T + 1`` when
+        ``r >= 152`` and ``T`` otherwise: upstream neither rounds up nor down to whole frames.
+        """
+        length = num_samples
+        for stride in self.config.up_ratios:
+            padding = stride // 2 + stride % 2
+            length = (length + 2 * padding - 2 * stride) // stride + 1
+        return max(length, 0)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         if waveform.dim() != 3 or waveform.shape[1] != 1:

@@ -484,6 +484,7 @@ def mushra_export_command(
 
 # The evaluation commands (testsets, evaluate, leaderboard, export) live in their own module.
 import codecbench.cli_evaluation  # noqa: E402,F401  (registers its commands on main)
+import codecbench.cli_reproduce  # noqa: E402,F401  (registers `reproduce` on main)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -137,7 +137,6 @@ def evaluate_command(
     from codecbench.codecs import CodecNotReadyError
     from codecbench.evaluation.conditions import parse_codec_request
     from codecbench.evaluation.datasets import TestSetError
-    from codecbench.evaluation.executor import LocalExecutor
     from codecbench.evaluation.metrics import ScoringConfig
     from codecbench.evaluation.progress import TerminalProgress
     from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
@@ -153,14 +152,26 @@ def evaluate_command(
         plan = plan_evaluation(request)
     except (TestSetError, CodecNotReadyError, ValueError) as error:
         raise click.ClickException(str(error)) from None
+    summary = run_on_local_engine(
+        database_url, plan.testsets, workers, batch_size,
+        lambda database, executor: run_evaluation(database, plan, executor, TerminalProgress()),
+    )
+    click.echo(summary.describe())
+
+
+def run_on_local_engine(database_url: str | None, testsets, workers: int, batch_size: int, run):
+    """Open the database, say what will run, and return ``run(database, executor)`` on a local
+    executor; on Ctrl-C every finished unit stays stored and the command exits with 130."""
+    from codecbench.evaluation.executor import LocalExecutor
+
     database = _open_database(database_url)
     click.echo(f"database: {database.describe()}", err=True)
-    _warn_about_moved_testsets(database, plan.testsets)
-    for testset in plan.testsets:
+    _warn_about_moved_testsets(database, testsets)
+    for testset in testsets:
         click.echo(testset.summary(), err=True)
     executor = LocalExecutor(workers, batch_size=batch_size)
     try:
-        summary = run_evaluation(database, plan, executor, TerminalProgress())
+        return run(database, executor)
     except KeyboardInterrupt:
         executor.terminate()
         click.echo("interrupted: every finished unit is stored; run the same command again to continue.", err=True)
@@ -168,7 +179,6 @@ def evaluate_command(
     finally:
         executor.close()
         database.close()
-    click.echo(summary.describe())
 
 
 def _check_evaluation_database(database_url: str | None) -> None:

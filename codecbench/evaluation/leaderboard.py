@@ -180,6 +180,22 @@ class Leaderboard:
             LeaderboardError: no such metric or protocol is stored.
         """
         metric, protocol = resolve_metric_choice(stored_metrics(session), metric, protocol)
+        return cls.stored(session, metric, protocol, testsets=testsets, codecs=codecs)
+
+    @classmethod
+    def stored(
+        cls,
+        session: Session,
+        metric: str,
+        protocol: str,
+        *,
+        testsets: Sequence[str] | None = None,
+        codecs: Sequence[str] | None = None,
+    ) -> Leaderboard:
+        """The leaderboard of exactly this stored ``metric`` and ``protocol``, without resolving
+        aliases or checking what is stored: a metric with no stored scores gives only the cells of
+        units that failed when it was asked of them (n = 0), or none. ``codecbench reproduce``
+        reads its cells here, after runs that may have stored failures only."""
         units = load_units(session, testsets=testsets, codecs=codecs)
         scores = load_scores(session, metric=metric, protocol=protocol, testsets=testsets, codecs=codecs)
         requests = load_unit_requests(session, units.loc[units["unit_error"].notna(), "unit_id"])

@@ -1,0 +1,109 @@
+"""``codecbench reproduce``: check a published table in one command.
+
+A thin wrapper over :mod:`codecbench.evaluation.reproduce`, registered on the main command
+group (:mod:`codecbench.cli` imports this module); heavy imports stay inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from codecbench.cli import database_option, main
+from codecbench.cli_evaluation import TestSetSpecType, _check_evaluation_database, run_on_local_engine
+
+
+@main.command("reproduce")
+@click.argument("table_name", metavar="TABLE", required=False)
+@click.option("--list", "list_tables", is_flag=True, help="Describe every published table and exit.")
+@click.option(
+    "--testset", "specs", multiple=True, type=TestSetSpecType(),
+    help="Where a row of the table is: NAME=ROOT, NAME a codecbench test set the table has a row for "
+    "(`--list` shows them). Repeatable; rows not given are reported as not run.",
+)
+@click.option("--model-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run the table's model from this local copy of its files instead of codecbench's Hub cache.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Evaluate a reproducible sample of at most this many utterances per test set.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --limit sample.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes scoring metrics (one core each); with 1, everything runs in this process.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Utterances per codec call.")
+@click.option("--device", default="cpu", show_default=True, help="Where the model runs: cpu, cuda or cuda:N.")
+@database_option
+@click.option("--format", "output_format", type=click.Choice(["markdown", "csv"]), default="markdown",
+              show_default=True, help="markdown: a table with a header naming source, model, metric and protocol; "
+              "csv: one row per test set × operating point, with provenance.")
+@click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of stdout.")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a plotly chart of published vs measured values (with 95 % CI bars) to this .html file.")
+def reproduce_command(
+    table_name: str | None, list_tables: bool, specs: tuple, model_dir: Path | None, limit: int | None, seed: int,
+    workers: int, batch_size: int, device: str, database_url: str | None, output_format: str,
+    output_path: Path | None, chart_path: Path | None,
+) -> None:
+    """Run the evaluation behind published TABLE and print published vs measured side by side.
+
+    The table's model runs at each of its operating points on the test sets given, scored with
+    its metric under the protocol that measures what the authors measured, through the same
+    engine and database as `evaluate` (resumable: running it again computes only what is not
+    stored, and `codecbench leaderboard` shows the same cells). Each row shows the published
+    value, the measured mean ± 95 % CI with n, Δ = measured − published, and whether the
+    published value lies inside the interval; rows not given, or whose ROOT does not hold the
+    test set, say why they were not run.
+    """
+    from codecbench.codecs import CodecNotReadyError
+    from codecbench.evaluation.progress import TerminalProgress
+    from codecbench.evaluation.published import PUBLISHED_TABLES, UnknownTableError, get_table
+    from codecbench.evaluation.reproduce import ReproductionRequest, plan_reproduction, run_reproduction
+    if list_tables:
+        click.echo("\n\n".join(table.describe() for table in PUBLISHED_TABLES.values()))
+        return
+    if table_name is None:
+        raise click.UsageError(f"name a published table ({', '.join(PUBLISHED_TABLES)}), or pass --list.")
+    try:
+        table = get_table(table_name)
+        _check_evaluation_database(database_url)
+        request = ReproductionRequest(table, specs, model_dir=model_dir, limit=limit, seed=seed, device=device)
+        plan = plan_reproduction(request)
+    except (UnknownTableError, CodecNotReadyError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    unreadable = {spec.name: plan.not_run[spec.name] for spec in specs if spec.name in plan.not_run}
+    if plan.evaluation is None:
+        raise click.ClickException("none of the given test sets can be read, so nothing was run:\n" + "\n".join(
+            f"  {reason}" for reason in unreadable.values()))
+    for name, reason in unreadable.items():
+        click.echo(f"warning: {name} is not run: {reason}", err=True)
+    reproduction = run_on_local_engine(
+        database_url, plan.evaluation.testsets, workers, batch_size,
+        lambda database, executor: run_reproduction(database, plan, executor, TerminalProgress()),
+    )
+    if reproduction.summary is not None:
+        click.echo(reproduction.summary.describe(), err=True)
+    try:
+        _write_outputs(reproduction, output_format, output_path, chart_path)
+    except OSError as error:
+        raise click.ClickException(f"the results are stored, but the output could not be written: {error}") from None
+
+
+def _write_outputs(reproduction, output_format: str, output_path: Path | None, chart_path: Path | None) -> None:
+    from codecbench.evaluation.results import write_csv
+
+    if output_format == "csv":
+        frame = reproduction.csv_frame()
+        if output_path is None:
+            click.echo(frame.to_csv(index=False), nl=False)
+        else:
+            write_csv(frame, output_path)
+    elif output_path is None:
+        click.echo(reproduction.markdown(), nl=False)
+    else:
+        output_path.write_text(reproduction.markdown(), encoding="utf-8")
+    if output_path is not None:
+        click.echo(f"wrote {len(reproduction.rows)} row(s) to {output_path}", err=True)
+    if chart_path is not None:
+        reproduction.chart().write_html(chart_path, include_plotlyjs="cdn")
+        click.echo(f"wrote the chart to {chart_path}", err=True)

@@ -487,4 +487,8 @@ import codecbench.cli_evaluation  # noqa: E402,F401  (registers its commands on 
 import codecbench.cli_reproduce  # noqa: E402,F401  (registers `reproduce` on main)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m codecbench.cli`: this file runs as `__main__`, but the command modules above
+    # registered their commands on the group of the module `codecbench.cli`; run that one.
+    from codecbench.cli import main as registered_main
+
+    sys.exit(registered_main())

@@ -6,17 +6,18 @@ group (:mod:`codecbench.cli` imports this module); heavy imports stay inside the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from codecbench.cli import database_option, main
-from codecbench.cli_evaluation import TestSetSpecType, _check_evaluation_database, run_on_local_engine
+from codecbench.cli_engine import TestSetSpecType, check_evaluation_database, run_on_local_engine
 
 
 @main.command("reproduce")
 @click.argument("table_name", metavar="TABLE", required=False)
-@click.option("--list", "list_tables", is_flag=True, help="Describe every published table and exit.")
+@click.option("--list", "list_tables", is_flag=True, help="Describe TABLE (or every published table) and exit.")
 @click.option(
     "--testset", "specs", multiple=True, type=TestSetSpecType(),
     help="Where a row of the table is: NAME=ROOT, NAME a codecbench test set the table has a row for "
@@ -60,13 +61,22 @@ def reproduce_command(
     from codecbench.evaluation.published import PUBLISHED_TABLES, UnknownTableError, get_table
     from codecbench.evaluation.reproduce import ReproductionRequest, plan_reproduction, run_reproduction
     if list_tables:
-        click.echo("\n\n".join(table.describe() for table in PUBLISHED_TABLES.values()))
+        try:
+            tables = list(PUBLISHED_TABLES.values()) if table_name is None else [get_table(table_name)]
+        except UnknownTableError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo("\n\n".join(table.describe() for table in tables))
         return
     if table_name is None:
         raise click.UsageError(f"name a published table ({', '.join(PUBLISHED_TABLES)}), or pass --list.")
+    _check_writable(output_path, "-o/--output")
+    _check_writable(chart_path, "--chart")
+    if chart_path is not None and chart_path.suffix.lower() not in (".html", ".htm"):
+        raise click.BadParameter(f"{chart_path} is not an .html file; the chart is written as HTML.",
+                                 param_hint="--chart")
     try:
         table = get_table(table_name)
-        _check_evaluation_database(database_url)
+        check_evaluation_database(database_url)
         request = ReproductionRequest(table, specs, model_dir=model_dir, limit=limit, seed=seed, device=device)
         plan = plan_reproduction(request)
     except (UnknownTableError, CodecNotReadyError, ValueError) as error:
@@ -89,6 +99,27 @@ def reproduce_command(
         raise click.ClickException(f"the results are stored, but the output could not be written: {error}") from None
 
 
+def _check_writable(path: Path | None, option: str) -> None:
+    """Refuse, before hours of evaluation, an output that could not be written afterwards: a
+    folder, a read-only file, or a place under a file or a folder this user cannot write to
+    (missing folders are made when writing)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise click.BadParameter(f"{path} is a folder; give a file name.", param_hint=option)
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise click.BadParameter(f"{path} exists and is not writable.", param_hint=option)
+        return
+    ancestor = path.parent.absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise click.BadParameter(f"{path} cannot be made: {ancestor} is a file, not a folder.", param_hint=option)
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"{path} cannot be written: {ancestor} is not writable.", param_hint=option)
+
+
 def _write_outputs(reproduction, output_format: str, output_path: Path | None, chart_path: Path | None) -> None:
     from codecbench.evaluation.results import write_csv
 
@@ -101,9 +132,12 @@ def _write_outputs(reproduction, output_format: str, output_path: Path | None, c
     elif output_path is None:
         click.echo(reproduction.markdown(), nl=False)
     else:
+        output_path.parent.mkdir(parents=True, exist_ok=True)
         output_path.write_text(reproduction.markdown(), encoding="utf-8")
     if output_path is not None:
         click.echo(f"wrote {len(reproduction.rows)} row(s) to {output_path}", err=True)
     if chart_path is not None:
-        reproduction.chart().write_html(chart_path, include_plotlyjs="cdn")
+        chart_path.parent.mkdir(parents=True, exist_ok=True)
+        # plotly.js embedded, so that the chart also opens on a machine without internet
+        reproduction.chart().write_html(chart_path, include_plotlyjs=True)
         click.echo(f"wrote the chart to {chart_path}", err=True)

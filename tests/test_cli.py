@@ -336,3 +336,12 @@ def test_app_refuses_bad_model_dirs_and_devices_before_starting():
     assert "--model-dir 'funcodec': write CODEC=DIR" in run_cli("app", "--model-dir", "funcodec").stderr
     assert "unknown codec 'funcodek'" in run_cli("app", "--model-dir", "funcodek=./m").stderr
     assert "device 'gpu' is not one of cpu, cuda, cuda:N" in run_cli("app", "--device", "gpu").stderr
+
+
+@pytest.mark.parametrize("module", ["codecbench", "codecbench.cli"])
+def test_python_dash_m_runs_the_full_command_line(module):
+    """`python -m` runs the group every command module registered on, not a copy without them."""
+    completed = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    for command in ("transcode", "evaluate", "leaderboard", "reproduce", "mushra"):
+        assert f"  {command} " in completed.stdout

@@ -330,6 +330,41 @@ def test_when_no_given_test_set_can_be_read_nothing_runs(tmp_path, corpora, code
     assert not db_file.exists()
 
 
+def test_outputs_that_could_not_be_written_are_refused_before_anything_runs(tmp_path, corpora, codecbench_home):
+    from click.testing import CliRunner
+
+    from codecbench.cli import main
+
+    db_file = tmp_path / "results.sqlite3"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+
+    def reproduce(*args: str):
+        return CliRunner().invoke(main, ["reproduce", TABLE, *_testsets(corpora), "--model-dir", str(corpora["model"]),
+                                         "--db", f"sqlite:///{db_file}", *args])
+
+    under_a_file = reproduce("-o", str(a_file / "table.md"))
+    assert under_a_file.exit_code == 2 and f"cannot be made: {a_file} is a file, not a folder" in under_a_file.stderr
+    a_folder = reproduce("-o", str(tmp_path))
+    assert a_folder.exit_code == 2 and "is a directory" in a_folder.stderr
+    not_html = reproduce("--chart", str(tmp_path / "chart.png"))
+    assert not_html.exit_code == 2 and "is not an .html file" in not_html.stderr
+    for result in (under_a_file, a_folder, not_html):
+        assert result.stdout == "" and "Traceback" not in result.stderr
+    assert not db_file.exists()
+
+
+def test_list_names_one_table_when_given_and_refuses_an_unknown_one():
+    from click.testing import CliRunner
+
+    from codecbench.cli import main
+
+    one = CliRunner().invoke(main, ["reproduce", "--list", TABLE])
+    assert one.exit_code == 0 and one.stdout.startswith(f"{TABLE}\n    source: model card,")
+    unknown = CliRunner().invoke(main, ["reproduce", "--list", "funcodec"])
+    assert unknown.exit_code == 1 and f"unknown published table 'funcodec'; known tables: {TABLE}" in unknown.stderr
+
+
 def test_list_describes_each_table_with_its_source_rows_and_mappings():
     from click.testing import CliRunner
 

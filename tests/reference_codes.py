@@ -7,10 +7,11 @@ machine may pick the other one. Such an entry says nothing about whether a model
 correctly, and every entry that is not near a tie must be equal.
 
 So each stored reference keeps, next to its codes ``[K, T]``, their **margins** ``[K, T]``:
-for entry ``(k, t)`` the gap between the second-nearest and the nearest codeword's squared
-distance, divided by how fast that gap can move when the quantizer's latent input is
-perturbed (``2 |c1 - c2|`` times the size of the perturbation of the compared vector per
-unit of relative perturbation of the latent). A margin is thus the relative perturbation of
+for entry ``(k, t)`` and every other codeword ``j``, the gap between ``j``'s and the chosen
+codeword ``c``'s squared distance divided by how fast that gap can move when the quantizer's
+latent input is perturbed (``2 |c - j|`` times the size of the perturbation of the compared
+vector per unit of relative perturbation of the latent), smallest over ``j``. A margin is
+thus the relative perturbation of
 the frame's latent (the input of the first codebook) that could flip the choice: rounding
 moves latents by about 1e-7 to 1e-5 relative, and :data:`FLOAT_NOISE` is the margin below
 which an entry may differ.
@@ -49,13 +50,17 @@ def nearest_codeword_margins(
     codebook = np.asarray(codebook, dtype=np.float64)
     distances = ((vectors[:, None, :] - codebook[None, :, :]) ** 2).sum(-1)  # [T, N]
     frames = np.arange(vectors.shape[0])
-    chosen_distance = distances[frames, chosen]
-    others = distances.copy()
-    others[frames, chosen] = np.inf
-    runner_up = others.argmin(axis=1)
-    gap = others[frames, runner_up] - chosen_distance
-    spread = np.linalg.norm(codebook[chosen] - codebook[runner_up], axis=1)
-    margins = gap / (2.0 * spread * np.maximum(sensitivity, 1e-30))
+    gaps = distances - distances[frames, chosen][:, None]  # [T, N]
+    # A codeword j overtakes the chosen one c when the vector moves by gap_j / (2 |c - j|) along
+    # c - j; the margin is the smallest such move over all j (not only the runner-up: a farther
+    # codeword in another direction can be closer to overtaking).
+    chosen_words = codebook[chosen]  # [T, D]
+    spreads = np.sqrt(np.maximum(
+        (chosen_words**2).sum(1)[:, None] + (codebook**2).sum(1)[None, :] - 2.0 * chosen_words @ codebook.T, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moves = np.where(spreads > 0, gaps / (2.0 * spreads), np.inf)  # identical codewords never decide anything
+    moves[frames, chosen] = np.inf
+    margins = moves.min(axis=1) / np.maximum(sensitivity, 1e-30)
     # Upstream may pick a farther codeword only by rounding, i.e. within a tiny negative margin.
     assert (margins > -1e-5).all(), f"upstream's choice is not the nearest codeword (margin {margins.min():.3g})"
     return np.maximum(margins, 0.0)

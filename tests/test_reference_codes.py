@@ -24,6 +24,14 @@ def test_a_margin_is_the_relative_perturbation_that_flips_the_choice():
     np.testing.assert_allclose(margins, [0.1, 0.25])
 
 
+def test_the_margin_is_set_by_the_codeword_closest_to_overtaking_not_the_runner_up():
+    # For (0.45, 0) the runner-up by distance is (0, 0.3) (0.15 from its boundary with the
+    # chosen (0, 0)), but (1, 0) takes over after a move of only 0.05 (its boundary is x = 0.5).
+    codebook = np.array([[0.0, 0.0], [0.0, 0.3], [1.0, 0.0]])
+    margins = nearest_codeword_margins(np.array([[0.45, 0.0]]), codebook, np.array([0]), sensitivity=np.ones(1))
+    np.testing.assert_allclose(margins, [0.05], rtol=1e-9)
+
+
 def test_a_choice_that_is_not_the_nearest_codeword_is_caught():
     with pytest.raises(AssertionError, match="not the nearest codeword"):
         nearest_codeword_margins(np.array([[0.5, 0.0]]), np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([1]), np.ones(1))

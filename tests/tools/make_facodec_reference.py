@@ -102,14 +102,19 @@ def factorized_vq_margins(decoder: torch.nn.Module, recorded: QuantizerInputs, c
     """Margins ``[6, T]`` of the codes ``[6, T]`` Amphion's decoder chose for one clip.
 
     Each factorized VQ layer compares ``normalize(in_proj(residual))`` with its normalised
-    codebook. Rounding moves the residual by about ``|latent|`` relative (the RVQ's input),
+    codebook. Rounding moves the residual by about ``|latent|`` relative (the RVQ's input; for
+    the residual RVQ also the encoder output it is computed from),
     the projection by ``|W|_2`` times that, and the normalisation divides by ``|in_proj(residual)|``:
     that is the sensitivity each margin is divided by.
     """
+    norms = [rvq_input[0].double().norm(dim=0).numpy() for rvq_input in recorded.rvq_inputs]  # [T] each
+    # Prosody quantizes its own mel-derived input and content the encoder output x; the residual
+    # quantizer's input is x minus the other two's output, so its rounding is relative to |x|
+    # as much as to its own (smaller) input.
+    latent_norms = [norms[0], norms[1], np.maximum(norms[1], norms[2])]
     margins = []
     row = 0
-    for rvq, rvq_input, layer_inputs in zip(decoder.quantizer, recorded.rvq_inputs, recorded.layer_inputs):
-        latent_norm = rvq_input[0].double().norm(dim=0).numpy()  # [T]
+    for rvq, latent_norm, layer_inputs in zip(decoder.quantizer, latent_norms, recorded.layer_inputs):
         for layer, residual in zip(rvq.layers, layer_inputs):
             weight = layer.in_proj.weight.detach().double()
             projected = residual[0].double().T @ weight.T + layer.in_proj.bias.detach().double()  # [T, d]

@@ -163,10 +163,10 @@ def transcode_command(
         raise click.ClickException(str(error)) from None
     for warning in audio.warnings:
         click.echo(f"warning: {warning}", err=True)
-    result = transcode(codec, audio, operating_point)
     try:
+        result = transcode(codec, audio, operating_point)  # ValueError: e.g. a clip too short for the codec
         write_audio(output_path, result.samples, result.sample_rate_hz, subtype)
-    except (AudioError, OSError) as error:
+    except (AudioError, ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(result.summary()))
 

@@ -270,9 +270,11 @@ class TorchTokenCodec(Codec):
                     )
                     audio = audio.float().cpu().numpy()
                 for row, index in enumerate(members):
-                    # Cut to the input's length; a decoder that stops short (DAC by a few samples,
-                    # FACodec by up to 151) is left short: transcode pads and reports it.
-                    decoded = audio[row, : encoded[index].num_samples]
+                    # Cut to the input's length plus the codec's delay (transcode removes the
+                    # delay); a decoder that stops short (DAC by a few samples, FACodec by up to
+                    # 151) is left short: transcode pads and reports it.
+                    item = encoded[index]
+                    decoded = audio[row, : item.num_samples + self.delay_samples(item.operating_point)]
                     results[index] = np.ascontiguousarray(decoded, dtype=np.float32)
         return results  # type: ignore[return-value]
 
@@ -280,7 +282,9 @@ class TorchTokenCodec(Codec):
 
     @property
     def _model_dtype(self):
-        return next(self.model.parameters()).dtype
+        """The dtype inputs are cast to: the model's first floating-point parameter's (codebook
+        indices or buffers may come first), float32 for a model without one."""
+        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), torch_float32())
 
     def num_frames(self, num_samples: int) -> int:
         """Token frames the model emits for ``num_samples`` of input: one per ``hop_length``
@@ -296,8 +300,8 @@ class TorchTokenCodec(Codec):
         if self.num_frames(num_samples) < 1:
             rate = self.spec.sample_rate_hz
             raise ValueError(
-                f"{what} of {num_samples} samples ({1000 * num_samples / rate:.1f} ms at {rate} Hz) is too short for "
-                f"{self.spec.name}: its encoder gives no frame for it. Give it a longer clip."
+                f"{what} of {1000 * num_samples / rate:.1f} ms ({num_samples} samples at {self.spec.name}'s {rate} Hz) "
+                f"is too short for {self.spec.name}: its encoder gives no frame for it. Give it a longer clip."
             )
 
     def _input_length(self, num_samples: int) -> int:
@@ -350,3 +354,9 @@ class TorchTokenCodec(Codec):
         if payload.codes.size and (payload.codes.min() < 0 or payload.codes.max() >= encoded.operating_point.codebook_size):
             raise ValueError(f"payload codes fall outside 0..{encoded.operating_point.codebook_size - 1}")
         return payload
+
+
+def torch_float32():
+    import torch
+
+    return torch.float32

@@ -22,7 +22,7 @@ import torch
 class Spectrogram(torch.nn.Module):
     """torchaudio.transforms.Spectrogram(n_fft, hop_length, power=None) as FreqCodec builds it."""
 
-    def __init__(self, n_fft: int = 400, hop_length: int | None = None, power: float | None = 2.0, **_):
+    def __init__(self, n_fft: int = 400, hop_length: int | None = None, power: float | None = 2.0):
         super().__init__()
         self.n_fft, self.hop_length, self.power = n_fft, hop_length or n_fft // 2, power
         self.register_buffer("window", torch.hann_window(n_fft))
@@ -40,7 +40,7 @@ class Spectrogram(torch.nn.Module):
 class InverseSpectrogram(torch.nn.Module):
     """torchaudio.transforms.InverseSpectrogram(n_fft, hop_length) as FreqCodec builds it."""
 
-    def __init__(self, n_fft: int = 400, hop_length: int | None = None, **_):
+    def __init__(self, n_fft: int = 400, hop_length: int | None = None):
         super().__init__()
         self.n_fft, self.hop_length = n_fft, hop_length or n_fft // 2
         self.register_buffer("window", torch.hann_window(n_fft))

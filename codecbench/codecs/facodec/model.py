@@ -96,7 +96,9 @@ class FACodecModel(nn.Module):
 
     @torch.inference_mode()
     def encode(self, waveform: torch.Tensor) -> FACodecEncoding:
-        """Codes and timbre for 16 kHz waveforms ``[B, N]`` (``T = N / hop`` frames when ``N`` is a multiple of the hop)."""
+        """Codes and timbre for 16 kHz waveforms ``[B, N]``; ``T`` frames as the encoder's strided
+        convolutions give them (:meth:`FACodecEncoder.num_frames`: ``N // hop``, plus one when
+        the remainder is 152 samples or more)."""
         waveform = _batch_of_waveforms(waveform).to(self.device, self.dtype)
         latents = self.encoder(waveform)
         codes = self.decoder.quantize(latents)
@@ -105,7 +107,8 @@ class FACodecModel(nn.Module):
 
     @torch.inference_mode()
     def decode(self, codes: FactorizedCodes, timbre: torch.Tensor) -> torch.Tensor:
-        """Waveforms ``[B, T * hop]`` from codes (any number of residual codebooks) and timbre ``[B, D]``."""
+        """Waveforms ``[B, T * hop]`` from codes (any number of residual codebooks) and timbre ``[B, D]``
+        (up to a hop longer or shorter than the encoded clip: callers cut or pad)."""
         codes = _to_device(codes, self.device)
         embedding = self.decoder.embed(codes)
         return self.decoder.synthesize(embedding, timbre.to(self.device, self.dtype)).squeeze(1)

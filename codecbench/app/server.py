@@ -55,18 +55,30 @@ def build_server(settings, public_url: str) -> FastAPI:
     head, css = player_assets()
     participant_page = build_participant_page(database)
     participant_page.queue(default_concurrency_limit=None)
-    gr.mount_gradio_app(server, participant_page, path=PARTICIPANT_PAGE_PATH.rstrip("/"), head=head, css=css,
-                        footer_links=[], run_history=False, show_error=True)
+    _mount(server, participant_page, path=PARTICIPANT_PAGE_PATH.rstrip("/"), head=head, css=css,
+           footer_links=[], run_history=False, show_error=True)
     admin_page = build_admin_page(database, settings.admin_password, public_url)
     admin_page.queue(default_concurrency_limit=4)
-    gr.mount_gradio_app(server, admin_page, path=ADMIN_PAGE_PATH.rstrip("/"), footer_links=[], run_history=False,
-                        show_error=True)
+    _mount(server, admin_page, path=ADMIN_PAGE_PATH.rstrip("/"), footer_links=[], run_history=False, show_error=True)
     listen_app = build_app(settings, scorer, database)
     listen_app.queue(default_concurrency_limit=2)
-    gr.mount_gradio_app(server, listen_app, path="/", allowed_paths=[str(settings.work_dir)], max_file_size="1gb",
-                        footer_links=["settings"], show_error=True)
+    _mount(server, listen_app, path="/", allowed_paths=[str(settings.work_dir)], max_file_size="1gb",
+           footer_links=["settings"], show_error=True)
     server.state.database = database
     return server
+
+
+def _mount(server: FastAPI, blocks: gr.Blocks, *, path: str, **options) -> None:
+    """Mount a Gradio app with Gradio's file checks on.
+
+    Gradio checks that a file given to an event was uploaded through it (and that a file an
+    event returns lies in an allowed folder) only for apps it has launched: ``mount_gradio_app``
+    leaves ``has_launched`` false, and every file-taking event would then open any server path
+    a stranger names (reading its audio back, or telling whether it exists). Marking the app
+    launched turns the checks on; nothing else in Gradio reads the flag.
+    """
+    gr.mount_gradio_app(server, blocks, path=path, **options)
+    blocks.has_launched = True
 
 
 def _redirect_to_slash(server: FastAPI, path: str) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import soundfile
 import yaml
 
-from codecbench.listening_test import flow, submission
+from codecbench.listening_test import flow, serving, submission
 from codecbench.listening_test.design import PreparedTest, TestInfo, prepare_test, store_test
 from codecbench.listening_test.spec_yaml import load_test_spec
 from codecbench.storage import Database
+from codecbench.storage.base import utc_now
 from codecbench.synthetic import speech_like
 
 ITEM_RATE_HZ = 16_000
@@ -60,17 +62,37 @@ def to_trials(database: Database, view: flow.SessionView) -> flow.SessionView:
     return view
 
 
+# When each trial's plays (simulated by play_all) ended: its ratings are submitted then, not
+# sooner, as the server refuses ratings faster than the versions can be heard.
+_PLAYED_UNTIL: dict[str, datetime] = {}
+
+
+def serve_trial(database: Database, view: flow.SessionView, now: datetime | None = None) -> datetime:
+    """Fetch every stimulus of the current trial as the player does; returns the time it was sent."""
+    now = now or utc_now()
+    with database.session() as session:
+        for token in (view.trial.reference_token, *(s.token for s in view.trial.stimuli)):
+            serving.stimulus_audio(session, token, now=now)
+    return now
+
+
 def play_all(database: Database, view: flow.SessionView, listened_s: float = 1.0) -> None:
+    """Load the trial, then play each version for ``listened_s`` one after the other (in simulated time)."""
+    moment = serve_trial(database, view, max(utc_now(), _PLAYED_UNTIL.get(view.trial.token, utc_now())))
     with database.session() as session:
         for stimulus in view.trial.stimuli:
-            submission.log_play(session, view.session_token, stimulus.token, "start", position_s=0.0)
+            submission.log_play(session, view.session_token, stimulus.token, "start", position_s=0.0, now=moment)
+            moment += timedelta(seconds=listened_s)
             submission.log_play(session, view.session_token, stimulus.token, "stop", position_s=listened_s,
-                                listened_s=listened_s)
+                                listened_s=listened_s, now=moment)
+    _PLAYED_UNTIL[view.trial.token] = moment
 
 
 def submit(database: Database, view: flow.SessionView, ratings: dict[str, float]) -> submission.SubmitResult:
+    """Submit ratings once the trial's simulated plays are over (or now, if it was not played here)."""
+    now = max(utc_now(), _PLAYED_UNTIL.get(view.trial.token, utc_now()))
     with database.session() as session:
-        return submission.submit_trial(session, view.session_token, view.trial.token, ratings)
+        return submission.submit_trial(session, view.session_token, view.trial.token, ratings, now=now)
 
 
 def conditions_of(database: Database, view: flow.SessionView) -> dict[str, str]:

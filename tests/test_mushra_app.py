@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import httpx
 import numpy as np
@@ -30,7 +31,8 @@ def app(tmp_path_factory):
     url = f"http://127.0.0.1:{port}/"
     spec_path = write_test_files(
         folder, num_items=3, duration_s=1.2,
-        crowd={"completion_code": "C0DE4U", "redirect_url": f"{url}?returned=1"},
+        # every participant here comes from 127.0.0.1
+        crowd={"completion_code": "C0DE4U", "redirect_url": f"{url}?returned=1", "sessions_per_address_per_hour": 100},
     )
     database_url = f"sqlite:///{folder / 'db.sqlite3'}"
     database = open_database(database_url)
@@ -79,6 +81,9 @@ def test_the_participant_api_checks_every_step(app):
         assert bad.status_code == 409
         out_of_range = client.post(f"{api}/sessions/{token}/trials/{trial['token']}", json={"ratings": {**ratings, trial["stimuli"][0]["token"]: 101}})
         assert out_of_range.status_code == 409 and "ratings go from 0 to 100" in out_of_range.json()["detail"]
+        too_fast = client.post(f"{api}/sessions/{token}/trials/{trial['token']}", json={"ratings": ratings})
+        assert too_fast.status_code == 409 and "Please listen to every version before rating" in too_fast.json()["detail"]
+        time.sleep(len(trial["stimuli"]) * 0.5)  # each version can be heard in part
         accepted = client.post(f"{api}/sessions/{token}/trials/{trial['token']}", json={"ratings": ratings})
         assert accepted.status_code == 200 and accepted.json()["duplicate"] is False
         again = client.post(f"{api}/sessions/{token}/trials/{trial['token']}", json={"ratings": ratings})
@@ -138,9 +143,9 @@ def play_every_stimulus(page) -> None:
     count = page.locator(".mushra-slider").count()
     page.keyboard.press("r")
     page.wait_for_timeout(150)
-    for key in range(1, count + 1):
+    for key in range(1, count + 1):  # half a second each: the server refuses ratings faster than that
         page.keyboard.press(str(key))
-        page.wait_for_timeout(150)
+        page.wait_for_timeout(550)
     page.keyboard.press(" ")  # pause: the last stimulus's listening time is reported
     page.wait_for_function(f"document.querySelectorAll('.mushra-column.is-played').length === {count}")
 
@@ -224,10 +229,10 @@ def test_three_participants_one_reloading_midway_and_nothing_leaks(app):
     assert sorted(browser_ratings.groupby("participant")["rating"].apply(lambda r: sorted(set(r))).tolist()) == [[50.0, 70.0]] * 3
     assert len(with_training[with_training["participant"].str.startswith("crowd-")]) == 3 * 3 * 5
 
-    with chromium_page() as page:  # the same ID again: the completion page, not a second test
+    with chromium_page() as page:  # the same ID from another browser: refused, neither the session nor a second test
         page.goto(participant_url(app, "crowd-1"))
-        page.locator("#mushra-complete").wait_for(state="visible")
-        assert "C0DE4U" in page.inner_text("#mushra-complete")
+        page.get_by_text("This study was started in another browser").wait_for()
+        assert "C0DE4U" not in page.content()
 
 
 @pytest.mark.browser

@@ -12,7 +12,9 @@ from codecbench.listening_test.assignment import item_rating_counts, least_rated
 from codecbench.listening_test.design import list_tests, set_test_status
 from codecbench.listening_test.ratings import load_ratings, progress_of
 from codecbench.storage.listening_tables import PlayEventRow, RatingRow, StimulusAudioRow
-from tests.mushra_helpers import complete, play_all, prepare, start, store, submit, to_trials, write_test_files
+from tests.mushra_helpers import (
+    complete, play_all, prepare, serve_trial, start, store, submit, to_trials, write_test_files,
+)
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +157,7 @@ def test_submission_rules_are_checked_on_the_server(database, crowd_test):
             submit(database, view, ratings)
 
     refused(all_rated, r"play every version before going on \(not yet: A, B, C, D, E\)")
+    serve_trial(database, view)
     with database.session() as session:  # play all but the last
         for token in tokens[:-1]:
             submission.log_play(session, view.session_token, token, "start", position_s=0.0)

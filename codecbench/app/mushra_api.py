@@ -1,10 +1,14 @@
 """The participant API of MUSHRA tests: JSON routes the player calls, and stimulus audio by token.
 
 Each route is one library call in one transaction; a :class:`FlowError` becomes its HTTP status
-with ``{"detail": message}``, the message meant for the participant.
+with ``{"detail": message}``, the message meant for the participant. Starting a session gives
+the browser a key in an HttpOnly cookie; every other route acts only for the browser holding
+the key of the session it names.
 """
 
 from __future__ import annotations
+
+import secrets
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -14,6 +18,60 @@ from codecbench.listening_test import flow, serving, submission
 from codecbench.storage import Database
 
 MUSHRA_API_PATH = "/mushra-api"
+#: The cookie that ties a session to the browser that started it (see codecbench.listening_test.guard).
+BROWSER_KEY_COOKIE = "codecbench_mushra_key"
+BROWSER_KEY_BYTES = 32
+BROWSER_KEY_MAX_AGE_S = 60 * 24 * 3600
+
+
+def browser_key_cookie(key: str, *, secure: bool) -> str:
+    """The ``Set-Cookie`` value that gives a browser its key (HttpOnly: page scripts never see it)."""
+    return (f"{BROWSER_KEY_COOKIE}={key}; Max-Age={BROWSER_KEY_MAX_AGE_S}; Path=/; HttpOnly; SameSite=Lax"
+            + ("; Secure" if secure else ""))
+
+
+class BrowserKeyMiddleware:
+    """Give every browser that opens a page under ``prefix`` a key cookie, from its first request.
+
+    The participant page starts sessions in Gradio events, which cannot set cookies; the key
+    is given with the page itself (and added to that first request, so that the request
+    already carries it), and the page's later requests carry it to both the page's events
+    and the participant API.
+    """
+
+    def __init__(self, app, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix) or _has_key(scope):
+            return await self.app(scope, receive, send)
+        key = secrets.token_urlsafe(BROWSER_KEY_BYTES)
+        cookie = f"{BROWSER_KEY_COOKIE}={key}".encode()
+        headers = [(name, value) for name, value in scope["headers"] if name != b"cookie"]
+        existing = next((value for name, value in scope["headers"] if name == b"cookie"), b"")
+        headers.append((b"cookie", existing + b"; " + cookie if existing else cookie))
+        set_cookie = browser_key_cookie(key, secure=scope.get("scheme") == "https").encode("latin-1")
+
+        async def send_with_cookie(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", set_cookie)]}
+            await send(message)
+
+        await self.app({**scope, "headers": headers}, receive, send_with_cookie)
+
+
+def _has_key(scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"cookie" and f"{BROWSER_KEY_COOKIE}=".encode() in value:
+            return True
+    return False
+
+
+def browser_key(request: Request) -> str:
+    """The key the requesting browser holds, or ``""`` (never ``None``: every HTTP request is checked)."""
+    key = request.cookies.get(BROWSER_KEY_COOKIE, "")
+    return key if 0 < len(key) <= 100 else ""
 
 
 class StartRequest(BaseModel):
@@ -52,37 +110,45 @@ def mushra_api_router(database: Database) -> APIRouter:
     @router.post("/sessions")
     def start(body: StartRequest, request: Request):
         user_agent = request.headers.get("user-agent", "")
-        return call(lambda s: flow.start_session(s, body.test, body.params, user_agent=user_agent).to_dict())
+        key = browser_key(request) or secrets.token_urlsafe(BROWSER_KEY_BYTES)  # first visit: a new key
+        address = request.client.host if request.client else ""
+        response = call(lambda s: flow.start_session(s, body.test, body.params, user_agent=user_agent,
+                                                     browser_key=key, address=address).to_dict())
+        if not isinstance(response, Response):
+            response = JSONResponse(response)
+        response.headers.append("set-cookie", browser_key_cookie(key, secure=request.url.scheme == "https"))
+        return response
 
     @router.get("/sessions/{session_token}")
-    def view(session_token: str):
-        return call(lambda s: flow.session_view(s, session_token).to_dict(), read_only=True)
+    def view(session_token: str, request: Request):
+        return call(lambda s: flow.session_view(s, session_token, browser_key(request)).to_dict())
 
     @router.post("/sessions/{session_token}/advance")
-    def advance(session_token: str, body: AdvanceRequest):
-        return call(lambda s: flow.advance(s, session_token, body.from_stage).to_dict())
+    def advance(session_token: str, body: AdvanceRequest, request: Request):
+        return call(lambda s: flow.advance(s, session_token, body.from_stage, browser_key(request)).to_dict())
 
     @router.post("/sessions/{session_token}/plays", status_code=204)
-    def play(session_token: str, body: PlayRequest):
+    def play(session_token: str, body: PlayRequest, request: Request):
         def log(session):
-            submission.log_play(session, session_token, body.stimulus, body.kind,
-                                position_s=body.position_s, listened_s=body.listened_s)
+            submission.log_play(session, session_token, body.stimulus, body.kind, position_s=body.position_s,
+                                listened_s=body.listened_s, browser_key=browser_key(request))
             return Response(status_code=204)
         return call(log)
 
     @router.post("/sessions/{session_token}/trials/{trial_token}")
-    def submit(session_token: str, trial_token: str, body: SubmitRequest):
+    def submit(session_token: str, trial_token: str, body: SubmitRequest, request: Request):
         def store(session):
-            result = submission.submit_trial(session, session_token, trial_token, body.ratings)
+            result = submission.submit_trial(session, session_token, trial_token, body.ratings,
+                                             browser_key=browser_key(request))
             return {"duplicate": result.duplicate, "view": result.view.to_dict()}
         return call(store)
 
     @router.get("/stimuli/{stimulus_token}")
-    def stimulus(stimulus_token: str):
+    def stimulus(stimulus_token: str, request: Request):
         def fetch(session):
-            audio = serving.stimulus_audio(session, stimulus_token)
+            audio = serving.stimulus_audio(session, stimulus_token, browser_key=browser_key(request))
             return Response(audio.data, media_type=audio.media_type,
                             headers={"Cache-Control": "private, max-age=86400"})
-        return call(fetch, read_only=True)
+        return call(fetch)
 
     return router

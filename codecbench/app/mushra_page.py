@@ -14,7 +14,7 @@ from importlib import resources
 
 import gradio as gr
 
-from codecbench.app.mushra_api import MUSHRA_API_PATH
+from codecbench.app.mushra_api import MUSHRA_API_PATH, browser_key
 from codecbench.listening_test import flow
 from codecbench.storage import Database
 
@@ -80,19 +80,22 @@ def build_participant_page(database: Database) -> gr.Blocks:
             user_agent = request.headers.get("user-agent", "")
             if not params.get("test"):
                 return show(None, "**This page needs the test link you were given (it ends in `?test=...`).**")
-            return run(lambda s: flow.start_session(s, params["test"], params, user_agent=user_agent))
+            key = browser_key(request)
+            address = request.client.host if request.client else ""
+            return run(lambda s: flow.start_session(s, params["test"], params, user_agent=user_agent,
+                                                    browser_key=key, address=address))
 
-        def start(token: str | None) -> tuple:
-            return run(lambda s: flow.advance(s, token or "", "instructions"))
+        def start(token: str | None, request: gr.Request) -> tuple:
+            return run(lambda s: flow.advance(s, token or "", "instructions", browser_key(request)))
 
-        def level_checked(token: str | None, confirmed: bool) -> tuple:
+        def level_checked(token: str | None, confirmed: bool, request: gr.Request) -> tuple:
             if not confirmed:
                 gr.Warning("Please confirm that you wear headphones and that the level is comfortable.")
                 return tuple(gr.update() for _ in outputs)
-            return run(lambda s: flow.advance(s, token or "", "level_check"))
+            return run(lambda s: flow.advance(s, token or "", "level_check", browser_key(request)))
 
-        def refresh(token: str | None) -> tuple:
-            return run(lambda s: flow.session_view(s, token or ""))
+        def refresh(token: str | None, request: gr.Request) -> tuple:
+            return run(lambda s: flow.session_view(s, token or "", browser_key(request)))
 
         fast = {"outputs": outputs, "concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
         page.load(open_link, **fast)

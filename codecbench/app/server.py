@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
 from codecbench.app.admin_page import build_admin_page
-from codecbench.app.mushra_api import mushra_api_router
+from codecbench.app.mushra_api import BrowserKeyMiddleware, mushra_api_router
 from codecbench.app.mushra_page import build_participant_page, player_assets
 from codecbench.comparison import ReconstructionScorer
 from codecbench.listening_test.design import ADMIN_PAGE_PATH, PARTICIPANT_PAGE_PATH
@@ -49,6 +49,7 @@ def build_server(settings, public_url: str) -> FastAPI:
 
     server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     server.include_router(mushra_api_router(database))
+    server.add_middleware(BrowserKeyMiddleware, prefix=PARTICIPANT_PAGE_PATH)
     for page_path in (PARTICIPANT_PAGE_PATH, ADMIN_PAGE_PATH):
         _redirect_to_slash(server, page_path.rstrip("/"))
 

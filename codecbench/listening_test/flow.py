@@ -20,7 +20,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from codecbench.listening_test import guard
 from codecbench.listening_test.assignment import item_rating_counts, least_rated_items
+from codecbench.listening_test.errors import (  # noqa: F401  (re-exported: the flow's errors)
+    FlowError,
+    LinkNotValidError,
+    ParticipantRefusedError,
+    SubmissionRefusedError,
+    TooManySessionsError,
+)
 from codecbench.listening_test.spec import TestSettings
 from codecbench.storage.base import utc_now
 from codecbench.storage.listening_tables import (
@@ -56,30 +64,6 @@ Some versions are deliberately degraded, so use the whole scale.
 The first trial is for practice. Your progress is saved: if the page reloads, you continue
 where you were.
 """
-
-
-class FlowError(Exception):
-    """A participant request that cannot be honoured; ``message`` is shown to the participant."""
-
-    status_code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class LinkNotValidError(FlowError):
-    status_code = 404
-
-
-class ParticipantRefusedError(FlowError):
-    status_code = 403
-
-
-class SubmissionRefusedError(FlowError):
-    """The submission breaks a rule of the test (not all played, no 100, already final, ...)."""
-
-    status_code = 409
 
 
 @dataclass(frozen=True)
@@ -129,6 +113,8 @@ def start_session(
     *,
     user_agent: str = "",
     rng: random.Random | None = None,
+    browser_key: str | None = None,
+    address: str = "",
 ) -> SessionView:
     """Open a test link: resume the participant's session, or start one with assigned trials.
 
@@ -136,9 +122,15 @@ def start_session(
     the crowd ID parameter (e.g. ``PROLIFIC_PID``) resumes that participant's session, or shows
     the completion page again if they finished: nobody takes a test twice under one ID.
 
+    ``browser_key``: the key the requesting browser holds (see :mod:`codecbench.listening_test.guard`);
+    a session is resumed only for the browser that started it. ``address``: the client's
+    network address, counted (hashed) against the test's cap of new sessions per address.
+
     Raises:
         LinkNotValidError: no test has this link, or the session token is unknown.
-        ParticipantRefusedError: the ID is missing where the test needs one, or the test is closed.
+        ParticipantRefusedError: the ID is missing where the test needs one, the test is
+            closed, or the session was started in another browser.
+        TooManySessionsError: the test's cap of new sessions (per minute, per address) is reached.
     """
     test = session.scalars(
         select(ListeningTestRow).where(ListeningTestRow.link_token == link_token).with_for_update()
@@ -149,7 +141,7 @@ def start_session(
 
     session_token = link_params.get("session")
     if session_token:
-        row = find_session(session, session_token)
+        row = find_session(session, session_token, browser_key)
         if row.participant.test_id != test.id:
             raise LinkNotValidError("This session belongs to another test.")
         return _touch_and_view(session, row)
@@ -158,30 +150,36 @@ def start_session(
     if external_id is not None:
         existing = _participant_session(session, test.id, external_id)
         if existing is not None:
-            return _touch_and_view(session, existing)
+            return _touch_and_view(session, _checked_browser(session, existing, browser_key))
     if test.status != "open":
         raise ParticipantRefusedError("This test is closed and takes no new participants. Thank you for your interest.")
 
+    now = utc_now()
+    address_sha256 = guard.address_digest(address, link_token)
+    guard.check_new_session_allowed(session, test.id, settings, address_sha256, now)
     rng = rng or random.Random(secrets.randbits(64))
     try:
         with session.begin_nested():
             row = _create_session(session, test, settings, external_id, link_params, user_agent, rng)
+            guard.guard_new_session(session, row, browser_key, address_sha256, now)
+            session.flush()
     except IntegrityError:
         # The same ID arrived twice at once (PostgreSQL); the other request created the session.
         existing = _participant_session(session, test.id, external_id) if external_id else None
         if existing is None:
             raise
-        row = existing
+        row = _checked_browser(session, existing, browser_key)
     return session_view(session, row.token)
 
 
-def session_view(session: Session, session_token: str) -> SessionView:
+def session_view(session: Session, session_token: str, browser_key: str | None = None) -> SessionView:
     """The current view of a session.
 
     Raises:
         LinkNotValidError: unknown session token.
+        ParticipantRefusedError: the session belongs to another browser.
     """
-    row = find_session(session, session_token)
+    row = find_session(session, session_token, browser_key)
     test = row.participant.test
     settings = TestSettings.from_json(test.settings_json)
     crowd = settings.crowd
@@ -201,11 +199,11 @@ def session_view(session: Session, session_token: str) -> SessionView:
     return SessionView(**base)
 
 
-def advance(session: Session, session_token: str, from_stage: str) -> SessionView:
+def advance(session: Session, session_token: str, from_stage: str, browser_key: str | None = None) -> SessionView:
     """Leave ``from_stage`` (instructions or level check); a repeated or stale request changes nothing."""
     if from_stage not in ("instructions", "level_check"):
         raise FlowError(f"cannot advance from {from_stage!r}; only from instructions or level_check.")
-    row = find_session(session, session_token)
+    row = find_session(session, session_token, browser_key)
     if row.stage == from_stage:
         settings = TestSettings.from_json(row.participant.test.settings_json)
         row.stage = "level_check" if from_stage == "instructions" and settings.level_check else "trials"
@@ -325,15 +323,23 @@ def _trial_view(session: Session, row: SessionRow, settings: TestSettings) -> Tr
     )
 
 
-def find_session(session: Session, session_token: str) -> SessionRow:
-    """The session with this token.
+def find_session(session: Session, session_token: str, browser_key: str | None = None) -> SessionRow:
+    """The session with this token, for a request from the browser holding ``browser_key``
+    (``None``: an in-process caller, not checked).
 
     Raises:
         LinkNotValidError: there is none.
+        ParticipantRefusedError: it belongs to another browser.
     """
     row = session.scalars(select(SessionRow).where(SessionRow.token == session_token)).first()
     if row is None:
         raise LinkNotValidError("This session is not known. Please open the test link you were given again.")
+    return _checked_browser(session, row, browser_key)
+
+
+def _checked_browser(session: Session, row: SessionRow, browser_key: str | None) -> SessionRow:
+    if not guard.browser_may_act(session, row, browser_key):
+        raise ParticipantRefusedError(guard.ANOTHER_BROWSER_MESSAGE)
     return row
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ from codecbench.listening_test.design import TestInfo, get_test
 from codecbench.listening_test.ratings import RATING_COLUMNS, condition_order, load_ratings
 from codecbench.listening_test.screening import ScreeningResult, ScreeningRule
 from codecbench.listening_test.sources import objective_scores
+from codecbench.listening_test.suspicion import suspicious_sessions
 from codecbench.listening_test.statistics import (
     ObjectiveCorrelation,
     condition_summary,
@@ -34,6 +35,7 @@ class TestResults:
         items: :func:`item_condition_summary` of ``ratings``.
         comparisons: :func:`paired_comparisons` of ``ratings``.
         correlations: condition means against stored objective scores, one per metric.
+        suspicious: :func:`~codecbench.listening_test.suspicion.suspicious_sessions` (flags, no verdict).
     """
 
     __test__ = False  # not a pytest test class
@@ -46,6 +48,7 @@ class TestResults:
     items: pd.DataFrame
     comparisons: pd.DataFrame
     correlations: tuple[ObjectiveCorrelation, ...] = ()
+    suspicious: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def compute_results(session: Session, test_id: int, rule: ScreeningRule) -> TestResults:
@@ -76,6 +79,7 @@ def compute_results(session: Session, test_id: int, rule: ScreeningRule) -> Test
         items=item_condition_summary(ratings, order),
         comparisons=paired_comparisons(ratings, order) if len(ratings) else pd.DataFrame(),
         correlations=correlations,
+        suspicious=suspicious_sessions(session, test_id),
     )
 
 
@@ -98,6 +102,11 @@ def results_text(results: TestResults, *, per_item: bool = False) -> str:
     if len(results.comparisons):
         lines += ["", "Paired comparisons (Wilcoxon signed-rank, Holm-corrected over all pairs):",
                   format_table(_comparison_display(results.comparisons))]
+    if len(results.suspicious):
+        lines += ["", f"Suspicious sessions ({len(results.suspicious)}; flagged for you to check, not excluded):",
+                  format_table(results.suspicious)]
+    else:
+        lines += ["", "Suspicious sessions: none (too fast, flat, same pattern, same ratings, shared address)."]
     for correlation in results.correlations:
         lines.append(
             f"Correlation with {correlation.metric} over {correlation.n_conditions} conditions: "

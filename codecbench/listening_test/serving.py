@@ -1,4 +1,5 @@
-"""Serving stimulus audio to the player by opaque per-session token, checked against its checksum."""
+"""Serving stimulus audio to the player by opaque per-session token, checked against its checksum,
+dithered per token, and noted as sent (for :mod:`codecbench.listening_test.pacing`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from codecbench.listening_test.flow import LinkNotValidError
+from codecbench.listening_test import pacing
+from codecbench.listening_test.dither import dithered_wav
+from codecbench.listening_test.flow import LinkNotValidError, find_session
+from codecbench.storage.base import utc_now
 from codecbench.storage.listening_tables import StimulusAudioRow, StimulusRow, TrialStimulusRow
 
 # Verified stimulus audio, keyed by its SHA-256 (content-addressed, so safe across databases).
@@ -23,26 +28,41 @@ class StimulusIntegrityError(RuntimeError):
 
 @dataclass(frozen=True)
 class StimulusAudio:
+    """Audio as sent; ``sha256`` is the stored (undithered) audio's."""
+
     data: bytes
     media_type: str
     sha256: str
 
 
-def stimulus_audio(session: Session, stimulus_token: str) -> StimulusAudio:
-    """The audio behind a trial-stimulus token.
+def stimulus_audio(
+    session: Session, stimulus_token: str, *, browser_key: str | None = None, now: datetime | None = None
+) -> StimulusAudio:
+    """The audio behind a trial-stimulus token, with the token's own dither
+    (:mod:`codecbench.listening_test.dither`); notes when it was first sent.
+
+    ``browser_key``: the requesting browser's key (``None``: an in-process caller).
 
     Raises:
         LinkNotValidError: no stimulus has this token.
+        ParticipantRefusedError: the stimulus belongs to another browser's session.
         StimulusIntegrityError: the stored bytes fail their checksum (the file is not served).
     """
-    found = session.execute(
-        select(StimulusRow.id, StimulusRow.sha256)
-        .join(TrialStimulusRow, TrialStimulusRow.stimulus_id == StimulusRow.id)
-        .where(TrialStimulusRow.token == stimulus_token)
-    ).first()
-    if found is None:
+    trial_stimulus = session.scalars(select(TrialStimulusRow).where(TrialStimulusRow.token == stimulus_token)).first()
+    if trial_stimulus is None:
         raise LinkNotValidError("No such stimulus.")
-    stimulus_id, sha256 = found
+    find_session(session, trial_stimulus.trial.session.token, browser_key)
+    pacing.mark_served(session, trial_stimulus, now or utc_now())
+    verified = _verified_audio(session, trial_stimulus.stimulus_id)
+    # Seeded by the token and the stored audio's SHA-256, which never leaves the server: knowing
+    # the token and this code, a client still cannot regenerate the dither and remove it.
+    return StimulusAudio(data=dithered_wav(verified.data, f"{verified.sha256}:{stimulus_token}"),
+                         media_type=verified.media_type, sha256=verified.sha256)
+
+
+def _verified_audio(session: Session, stimulus_id: int) -> StimulusAudio:
+    """A stimulus's stored audio, checked against its SHA-256 (and cached once checked)."""
+    sha256 = session.scalar(select(StimulusRow.sha256).where(StimulusRow.id == stimulus_id))
     cached = _CACHE.get(sha256)
     if cached is not None:
         return cached

@@ -115,12 +115,17 @@ class CrowdSettings:
             yourself if the platform wants it there).
         redirect_url: where the participant is sent after the completion page.
         require_id: refuse a link without the ID parameter.
+        new_sessions_per_minute: new sessions the test takes per minute (from everyone).
+        sessions_per_address_per_hour: new sessions one client address may start per hour
+            (participants behind one network address, as in a lab, need a larger value).
     """
 
     id_param: str = "PROLIFIC_PID"
     completion_code: str | None = None
     redirect_url: str | None = None
     require_id: bool = True
+    new_sessions_per_minute: int = 30
+    sessions_per_address_per_hour: int = 3
 
 
 @dataclass(frozen=True)

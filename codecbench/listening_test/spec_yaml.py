@@ -275,7 +275,8 @@ def _parse_crowd(reader: _Reader, value: Any) -> CrowdSettings | None:
     if value is None:
         return None
     mapping = reader.mapping(value, "crowd", required=True)
-    reader.only_keys(mapping, "crowd", ("id_param", "completion_code", "redirect_url", "require_id"))
+    reader.only_keys(mapping, "crowd", ("id_param", "completion_code", "redirect_url", "require_id",
+                                        "new_sessions_per_minute", "sessions_per_address_per_hour"))
     id_param = reader.string(mapping.get("id_param"), "crowd.id_param") or "PROLIFIC_PID"
     if id_param in RESERVED_LINK_PARAMS:
         raise SpecError(f"{reader.source}: crowd.id_param: {id_param!r} is used by the link itself; pick another.")
@@ -287,6 +288,12 @@ def _parse_crowd(reader: _Reader, value: Any) -> CrowdSettings | None:
         completion_code=reader.string(mapping.get("completion_code"), "crowd.completion_code"),
         redirect_url=redirect_url,
         require_id=reader.boolean(mapping.get("require_id"), "crowd.require_id", default=True),
+        new_sessions_per_minute=reader.positive_int(mapping.get("new_sessions_per_minute"),
+                                                    "crowd.new_sessions_per_minute")
+        or CrowdSettings.new_sessions_per_minute,
+        sessions_per_address_per_hour=reader.positive_int(mapping.get("sessions_per_address_per_hour"),
+                                                          "crowd.sessions_per_address_per_hour")
+        or CrowdSettings.sessions_per_address_per_hour,
     )
 
 

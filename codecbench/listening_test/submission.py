@@ -3,7 +3,8 @@
 Everything is checked on the server, whatever the page did: the trial must be this session's
 current one, every rated stimulus must carry one finite rating in 0-100, every stimulus must
 have been played (from the logged play events), and, if the test says so, one must be rated
-100. Submitting the same ratings again (a retry after a lost connection) succeeds without
+100, and the trial must not come faster than its versions can be heard (see
+:mod:`codecbench.listening_test.pacing`). Submitting the same ratings again (a retry after a lost connection) succeeds without
 storing anything twice; different ratings for a submitted trial are refused.
 """
 
@@ -12,10 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from codecbench.listening_test import pacing
 from codecbench.listening_test.flow import (
     LABELS,
     FlowError,
@@ -51,20 +54,26 @@ def log_play(
     *,
     position_s: float,
     listened_s: float = 0.0,
+    browser_key: str | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Record that a stimulus became audible (``start``) or stopped after ``listened_s`` (``stop``).
 
     Events for trials already submitted are ignored (a late retry of the player's queue).
 
+    ``now``: the server's time of the event (default: the clock; see :mod:`codecbench.listening_test.pacing`).
+
     Raises:
         FlowError: unknown kind or numbers out of range.
-        SubmissionRefusedError: the stimulus is not in this session.
+        SubmissionRefusedError: the stimulus is not in this session, was never sent to the
+            player, or more listening is reported than time has passed.
     """
     if kind not in PLAY_EVENT_KINDS:
         raise FlowError(f"play event kind {kind!r}; allowed: {', '.join(PLAY_EVENT_KINDS)}.")
     position_s = _finite(position_s, "position_s", 0.0, 24 * 3600.0)
     listened_s = _finite(listened_s, "listened_s", 0.0, MAX_LISTENED_S)
-    row = find_session(session, session_token)
+    now = now or utc_now()
+    row = find_session(session, session_token, browser_key)
     stimulus = session.scalars(
         select(TrialStimulusRow)
         .join(TrialRow, TrialRow.id == TrialStimulusRow.trial_id)
@@ -72,23 +81,29 @@ def log_play(
     ).first()
     if stimulus is None:
         raise SubmissionRefusedError("This stimulus is not part of your session.")
-    row.last_active_at = utc_now()
+    row.last_active_at = now
     if stimulus.trial.submitted_at is not None:
         return
-    session.add(PlayEventRow(trial_stimulus_id=stimulus.id, kind=kind, position_s=position_s, listened_s=listened_s))
+    pacing.check_play(session, stimulus, kind, listened_s, now)
+    session.add(PlayEventRow(trial_stimulus_id=stimulus.id, kind=kind, position_s=position_s, listened_s=listened_s,
+                             created_at=now))
     session.flush()
 
 
 def submit_trial(
-    session: Session, session_token: str, trial_token: str, ratings: Mapping[str, object]
+    session: Session, session_token: str, trial_token: str, ratings: Mapping[str, object], *,
+    browser_key: str | None = None, now: datetime | None = None,
 ) -> SubmitResult:
     """Store the ratings of the session's current trial (stimulus token -> 0..100) and move on.
 
     Raises:
         LinkNotValidError: unknown session.
-        SubmissionRefusedError: the submission breaks a rule; the message says which.
+        ParticipantRefusedError: the session belongs to another browser.
+        SubmissionRefusedError: the submission breaks a rule (including coming faster than
+            the trial's versions can be heard); the message says which.
     """
-    row = find_session(session, session_token)
+    now = now or utc_now()
+    row = find_session(session, session_token, browser_key)
     trial = session.scalars(
         select(TrialRow).where(TrialRow.token == trial_token, TrialRow.session_id == row.id).with_for_update()
     ).first()
@@ -99,7 +114,7 @@ def submit_trial(
     if trial.submitted_at is not None:
         stored = {s.token: s.rating.value for s in trial.stimuli if s.rating is not None}
         if stored == _checked_ratings(trial, ratings):
-            return SubmitResult(session_view(session, row.token), duplicate=True)
+            return SubmitResult(session_view(session, row.token, browser_key), duplicate=True)
         raise SubmissionRefusedError("This trial was already submitted; its ratings are final.")
     if current_trial(row) is not trial:
         raise SubmissionRefusedError("Please rate the trials in the order they are shown.")
@@ -114,16 +129,16 @@ def submit_trial(
         raise SubmissionRefusedError(f"Please {wanted} every version before going on (not yet: {', '.join(unplayed)}).")
     if settings.require_100 and not any(value == RATING_RANGE[1] for value in values.values()):
         raise SubmissionRefusedError("Please rate at least one version 100 (the one you find identical to the reference).")
+    pacing.check_submission_time(session, trial, settings.min_listen_s, now)
 
-    now = utc_now()
     for stimulus in rated:
         session.add(RatingRow(trial_stimulus_id=stimulus.id, value=values[stimulus.token], created_at=now))
     trial.submitted_at = now
     row.last_active_at = now
     if current_trial(row) is None:
-        _complete(row)
+        _complete(row, now)
     session.flush()
-    return SubmitResult(session_view(session, row.token))
+    return SubmitResult(session_view(session, row.token, browser_key))
 
 
 def _checked_ratings(trial: TrialRow, ratings: Mapping[str, object]) -> dict[str, float]:
@@ -148,9 +163,9 @@ def _checked_ratings(trial: TrialRow, ratings: Mapping[str, object]) -> dict[str
     return values
 
 
-def _complete(row: SessionRow) -> None:
+def _complete(row: SessionRow, now: datetime) -> None:
     row.stage = "complete"
-    row.completed_at = utc_now()
+    row.completed_at = now
 
 
 def _finite(value: object, name: str, low: float, high: float) -> float:

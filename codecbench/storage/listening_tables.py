@@ -226,7 +226,8 @@ class RatingRow(Base):
 
 
 class PlayEventRow(Base):
-    """The player reporting that a stimulus became audible (``start``) or stopped (``stop``)."""
+    """The player reporting that a stimulus became audible (``start``) or stopped (``stop``), and
+    the server noting when it first sent the stimulus's audio (``served``)."""
 
     __tablename__ = "mushra_play_events"
 
@@ -234,7 +235,26 @@ class PlayEventRow(Base):
     trial_stimulus_id: Mapped[int] = mapped_column(
         ForeignKey("mushra_trial_stimuli.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(8))  # start | stop
+    kind: Mapped[str] = mapped_column(String(8))  # start | stop | served (the audio was sent to the player)
     position_s: Mapped[float] = mapped_column(Float)
     listened_s: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class SessionGuardRow(Base):
+    """What ties a session to the browser that started it, and where it came from.
+
+    ``browser_key_sha256``: SHA-256 of the random key the server gave that browser (in a
+    cookie) when the session started; only requests carrying the key reach the session.
+    ``address_sha256``: SHA-256 of the client address salted with the test's link token, so
+    that new sessions per address can be counted without storing addresses. A table of its
+    own, so that databases made before it gain it without a migration (their sessions are
+    bound to the first browser that comes back).
+    """
+
+    __tablename__ = "mushra_session_guards"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("mushra_sessions.id", ondelete="CASCADE"), primary_key=True)
+    browser_key_sha256: Mapped[str] = mapped_column(String(64))
+    address_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)

@@ -135,3 +135,44 @@ def _view(view: dict):
     trial = view["trial"]
     return flow.SessionView(stage=view["stage"], session_token=view["session_token"], test_name="", instructions="",
                             trial=flow.TrialView(**{**trial, "stimuli": tuple(trial["stimuli"])}))
+
+
+def test_nul_bytes_and_giant_numbers_get_clear_answers_not_server_errors(database_url, tmp_path):
+    """On PostgreSQL a NUL byte in a query parameter fails the driver, and a 401-digit rating
+    overflows float(): both must be refusals, on either database."""
+    database = open_database(database_url)
+    test = store(database, prepare(write_test_files(tmp_path / "t", num_items=2, duration_s=1.2, training=False,
+                                                    level_check=False, crowd={})))
+    server, url = launch(AppSettings(work_dir=tmp_path / "work", database_url=database_url),
+                         host="127.0.0.1", port=free_port(), block=False)
+    api = url + "mushra-api"
+    try:
+        with httpx.Client(timeout=30) as client:
+            nul_id = client.post(f"{api}/sessions", json={"test": test.link_token, "params": {"PROLIFIC_PID": "a\x00b"}})
+            assert nul_id.status_code == 403 and "control characters" in nul_id.json()["detail"]
+            nul_test = client.post(f"{api}/sessions", json={"test": "ab\x00c", "params": {"PROLIFIC_PID": "p"}})
+            assert nul_test.status_code == 404
+            nul_session = client.post(f"{api}/sessions", json={"test": test.link_token,
+                                                               "params": {"PROLIFIC_PID": "p", "session": "s\x00"}})
+            assert nul_session.status_code == 404
+            for path in ("/sessions/ab%00cd", "/stimuli/ab%00cd"):
+                assert client.get(api + path).status_code == 404, path
+
+            view = client.post(f"{api}/sessions", json={"test": test.link_token, "params": {"PROLIFIC_PID": "p"}}).json()
+            token = view["session_token"]
+            view = client.post(f"{api}/sessions/{token}/advance", json={"from_stage": "instructions"}).json()
+            trial = view["trial"]
+            played = client.post(f"{api}/sessions/{token}/plays",
+                                 json={"stimulus": "x\x00", "kind": "start", "position_s": 0})
+            assert played.status_code == 404
+            for stimulus in [trial["reference_token"], *(s["token"] for s in trial["stimuli"])]:
+                client.get(f"{api}/stimuli/{stimulus}")
+                if stimulus != trial["reference_token"]:
+                    client.post(f"{api}/sessions/{token}/plays", json={"stimulus": stimulus, "kind": "start", "position_s": 0})
+            giant = "{" + ", ".join(f'"{s["token"]}": {"9" * 401}' for s in trial["stimuli"]) + "}"
+            rated = client.post(f"{api}/sessions/{token}/trials/{trial['token']}",
+                                content='{"ratings": ' + giant + "}", headers={"content-type": "application/json"})
+            assert rated.status_code == 409 and "is inf; ratings go from 0 to 100" in rated.json()["detail"]
+    finally:
+        server.close()
+        database.close()

@@ -8,6 +8,7 @@ the key of the session it names.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from fastapi import APIRouter, Request
@@ -74,9 +75,14 @@ def browser_key(request: Request) -> str:
     return key if 0 < len(key) <= 100 else ""
 
 
+# Every token the server issues is URL-safe base64 (codecbench.storage.listening_tables.new_token);
+# anything else is refused before it reaches the database (a NUL byte, for one, makes PostgreSQL fail).
+TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
 class StartRequest(BaseModel):
     test: str = Field(max_length=100)
-    params: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, str] = Field(default_factory=dict, max_length=50)
 
 
 class AdvanceRequest(BaseModel):
@@ -98,7 +104,10 @@ def mushra_api_router(database: Database) -> APIRouter:
     """Routes under :data:`MUSHRA_API_PATH` (start/resume, advance, play events, submit, stimuli)."""
     router = APIRouter(prefix=MUSHRA_API_PATH)
 
-    def call(action, *, read_only: bool = False):
+    def call(action, *, read_only: bool = False, tokens: tuple[str, ...] = ()):
+        if not all(re.fullmatch(TOKEN_PATTERN, token) for token in tokens):
+            return JSONResponse({"detail": "This link is not valid. Please check the address you were given."},
+                                status_code=404)
         try:
             with database.session(read_only=read_only) as session:
                 return action(session)
@@ -113,7 +122,8 @@ def mushra_api_router(database: Database) -> APIRouter:
         key = browser_key(request) or secrets.token_urlsafe(BROWSER_KEY_BYTES)  # first visit: a new key
         address = request.client.host if request.client else ""
         response = call(lambda s: flow.start_session(s, body.test, body.params, user_agent=user_agent,
-                                                     browser_key=key, address=address).to_dict())
+                                                     browser_key=key, address=address).to_dict(),
+                        tokens=(body.test, *([body.params["session"]] if "session" in body.params else [])))
         if not isinstance(response, Response):
             response = JSONResponse(response)
         response.headers.append("set-cookie", browser_key_cookie(key, secure=request.url.scheme == "https"))
@@ -121,11 +131,13 @@ def mushra_api_router(database: Database) -> APIRouter:
 
     @router.get("/sessions/{session_token}")
     def view(session_token: str, request: Request):
-        return call(lambda s: flow.session_view(s, session_token, browser_key(request)).to_dict())
+        return call(lambda s: flow.session_view(s, session_token, browser_key(request)).to_dict(),
+                    tokens=(session_token,))
 
     @router.post("/sessions/{session_token}/advance")
     def advance(session_token: str, body: AdvanceRequest, request: Request):
-        return call(lambda s: flow.advance(s, session_token, body.from_stage, browser_key(request)).to_dict())
+        return call(lambda s: flow.advance(s, session_token, body.from_stage, browser_key(request)).to_dict(),
+                    tokens=(session_token,))
 
     @router.post("/sessions/{session_token}/plays", status_code=204)
     def play(session_token: str, body: PlayRequest, request: Request):
@@ -133,7 +145,7 @@ def mushra_api_router(database: Database) -> APIRouter:
             submission.log_play(session, session_token, body.stimulus, body.kind, position_s=body.position_s,
                                 listened_s=body.listened_s, browser_key=browser_key(request))
             return Response(status_code=204)
-        return call(log)
+        return call(log, tokens=(session_token, body.stimulus))
 
     @router.post("/sessions/{session_token}/trials/{trial_token}")
     def submit(session_token: str, trial_token: str, body: SubmitRequest, request: Request):
@@ -141,7 +153,7 @@ def mushra_api_router(database: Database) -> APIRouter:
             result = submission.submit_trial(session, session_token, trial_token, body.ratings,
                                              browser_key=browser_key(request))
             return {"duplicate": result.duplicate, "view": result.view.to_dict()}
-        return call(store)
+        return call(store, tokens=(session_token, trial_token))
 
     @router.get("/stimuli/{stimulus_token}")
     def stimulus(stimulus_token: str, request: Request):
@@ -149,6 +161,6 @@ def mushra_api_router(database: Database) -> APIRouter:
             audio = serving.stimulus_audio(session, stimulus_token, browser_key=browser_key(request))
             return Response(audio.data, media_type=audio.media_type,
                             headers={"Cache-Control": "private, max-age=86400"})
-        return call(fetch)
+        return call(fetch, tokens=(stimulus_token,))
 
     return router

@@ -13,6 +13,7 @@ import json
 import random
 import secrets
 import string
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
@@ -132,7 +133,7 @@ def start_session(
             closed, or the session was started in another browser.
         TooManySessionsError: the test's cap of new sessions (per minute, per address) is reached.
     """
-    test = session.scalars(
+    test = None if not _is_token(link_token) else session.scalars(
         select(ListeningTestRow).where(ListeningTestRow.link_token == link_token).with_for_update()
     ).first()
     if test is None:
@@ -140,6 +141,8 @@ def start_session(
     settings = TestSettings.from_json(test.settings_json)
 
     session_token = link_params.get("session")
+    if session_token and not _is_token(session_token):
+        raise LinkNotValidError("This session is not known. Please open the test link you were given again.")
     if session_token:
         row = find_session(session, session_token, browser_key)
         if row.participant.test_id != test.id:
@@ -247,6 +250,10 @@ def _external_id(link_params: Mapping[str, str], settings: TestSettings) -> str 
         )
     if len(value) > MAX_LINK_VALUE_CHARS:
         raise ParticipantRefusedError(f"The participant ID ({crowd.id_param}) is too long.")
+    if any(unicodedata.category(character) in ("Cc", "Cf", "Cs") for character in value):
+        raise ParticipantRefusedError(
+            f"The participant ID ({crowd.id_param}) holds control characters. Please open the study again "
+            "from the platform you came from.")
     return value or None
 
 
@@ -268,7 +275,7 @@ def _create_session(
     rng: random.Random,
 ) -> SessionRow:
     stored_params = {
-        str(key)[:MAX_LINK_VALUE_CHARS]: str(value)[:MAX_LINK_VALUE_CHARS]
+        _printable(str(key))[:MAX_LINK_VALUE_CHARS]: _printable(str(value))[:MAX_LINK_VALUE_CHARS]
         for key, value in list(link_params.items())[:MAX_LINK_PARAMS]
         if key not in ("test", "session")
     }
@@ -299,6 +306,11 @@ def _create_session(
     return row
 
 
+def _printable(text: str) -> str:
+    """``text`` without control and format characters (NUL, bidirectional overrides, ...)."""
+    return "".join(character for character in text if unicodedata.category(character) not in ("Cc", "Cf", "Cs"))
+
+
 def _item_stimuli(session: Session, item: ItemRow) -> list[StimulusRow]:
     return list(session.scalars(select(StimulusRow).where(StimulusRow.item_id == item.id)))
 
@@ -323,6 +335,13 @@ def _trial_view(session: Session, row: SessionRow, settings: TestSettings) -> Tr
     )
 
 
+def _is_token(text: str) -> bool:
+    """Whether ``text`` could be a token the server issued (URL-safe base64): anything else is
+    refused before it reaches the database."""
+    return 0 < len(text) <= 64 and all(character.isascii() and (character.isalnum() or character in "-_")
+                                       for character in text)
+
+
 def find_session(session: Session, session_token: str, browser_key: str | None = None) -> SessionRow:
     """The session with this token, for a request from the browser holding ``browser_key``
     (``None``: an in-process caller, not checked).
@@ -331,7 +350,8 @@ def find_session(session: Session, session_token: str, browser_key: str | None =
         LinkNotValidError: there is none.
         ParticipantRefusedError: it belongs to another browser.
     """
-    row = session.scalars(select(SessionRow).where(SessionRow.token == session_token)).first()
+    row = session.scalars(select(SessionRow).where(SessionRow.token == session_token)).first() \
+        if _is_token(session_token) else None
     if row is None:
         raise LinkNotValidError("This session is not known. Please open the test link you were given again.")
     return _checked_browser(session, row, browser_key)

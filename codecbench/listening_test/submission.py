@@ -154,12 +154,13 @@ def _checked_ratings(trial: TrialRow, ratings: Mapping[str, object]) -> dict[str
     values = {}
     for token, value in ratings.items():
         label = expected[token]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        number = _number(value)
+        if number is None or math.isnan(number):
             raise SubmissionRefusedError(f"The rating of {label} is not a number.")
         low, high = RATING_RANGE
-        if not low <= value <= high:
-            raise SubmissionRefusedError(f"The rating of {label} is {value:g}; ratings go from {low:g} to {high:g}.")
-        values[token] = float(value)
+        if not low <= number <= high:
+            raise SubmissionRefusedError(f"The rating of {label} is {number:g}; ratings go from {low:g} to {high:g}.")
+        values[token] = number
     return values
 
 
@@ -168,9 +169,20 @@ def _complete(row: SessionRow, now: datetime) -> None:
     row.completed_at = now
 
 
+def _number(value: object) -> float | None:
+    """``value`` as a float (an integer too large for one as infinity); ``None`` if it is no number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer of hundreds of digits
+        return math.inf if value > 0 else -math.inf
+
+
 def _finite(value: object, name: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    number = _number(value)
+    if number is None or not math.isfinite(number):
         raise FlowError(f"{name} must be a number.")
-    if not low <= value <= high:
-        raise FlowError(f"{name} {value:g} is outside {low:g}-{high:g}.")
-    return float(value)
+    if not low <= number <= high:
+        raise FlowError(f"{name} {number:g} is outside {low:g}-{high:g}.")
+    return number

@@ -435,3 +435,78 @@ def test_exports_say_which_sample_a_result_came_from(tmp_path, database):
         "mini": {"--limit 2 --seed 7"}, "more": {"all"}}
     assert dict(zip(board["testset"], board["sample"])) == {"mini": "--limit 2 --seed 7", "more": "all"}
     assert list(exported.columns[:4]) == list(board.columns[:4]) == ["testset", "testset_kind", "testset_utterances", "sample"]
+
+
+def hold_leases(database, plan, run_id: int, how_many: int) -> list[tuple[int, int]]:
+    """Claim the first ``how_many`` units of the plan's first condition for another run, as a
+    second ``evaluate`` on the same database would while computing them."""
+    from codecbench.evaluation.store import claim_unit, sync_condition, sync_testset
+
+    with database.session() as session:
+        condition_id = sync_condition(session, plan.conditions[0])
+        _, utterances = sync_testset(session, plan.testsets[0], plan.skipped[plan.testsets[0].name])
+        held = [(condition_id, row.row_id) for row in list(utterances.values())[:how_many]]
+        for condition, utterance in held:
+            assert claim_unit(session, run_id, condition, utterance)
+    return held
+
+
+def test_units_another_run_is_computing_are_left_to_it_and_taken_once_it_ends(tmp_path, database):
+    from codecbench.evaluation.store import create_run, finish_run
+    from codecbench.storage.evaluation_tables import EvalUnitLeaseRow
+
+    make_librispeech(tmp_path / "corpora")
+    request = EvaluationRequest(testsets=(parse_testset_spec(f"librispeech-test-clean={tmp_path / 'corpora'}"),),
+                                conditions=OPUS_AND_ANCHOR, scoring=CHEAP)
+    plan = plan_evaluation(request)
+    with database.session() as session:
+        other_run = create_run(session, "test", {})
+    held = hold_leases(database, plan, other_run, 2)
+
+    summary, planned, _ = run(database, request)
+    assert summary.left_to_other_runs == 2
+    assert "2 unit(s) were being computed by another run on this database" in summary.describe()
+    with database.session(read_only=True) as session:
+        stored = set(session.execute(select(EvalUnitRow.condition_id, EvalUnitRow.utterance_id)))
+        leases = set(session.execute(select(EvalUnitLeaseRow.condition_id, EvalUnitLeaseRow.utterance_id)))
+    assert not stored & set(held)  # not computed twice
+    assert leases == set(held)  # this run's own leases ended with it; the other's stand
+
+    with database.session() as session:
+        finish_run(session, other_run)
+    again, _, _ = run(database, request)
+    assert again.left_to_other_runs == 0 and again.computed == 2
+    assert count(database, EvalUnitLeaseRow) == 0
+
+
+def test_a_killed_runs_lease_ends_when_its_process_is_gone_here_or_at_its_expiry_elsewhere(tmp_path, database):
+    import socket
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from codecbench.evaluation.store import claim_unit, create_run
+    from codecbench.storage.base import utc_now
+    from codecbench.storage.evaluation_tables import EvalUnitLeaseRow
+
+    make_librispeech(tmp_path / "corpora")
+    plan = plan_evaluation(EvaluationRequest(
+        testsets=(parse_testset_spec(f"librispeech-test-clean={tmp_path / 'corpora'}"),),
+        conditions=OPUS_AND_ANCHOR, scoring=CHEAP))
+    with database.session() as session:
+        killed, later = create_run(session, "test", {}), create_run(session, "test", {})
+    [(condition_id, utterance_id)] = hold_leases(database, plan, killed, 1)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with database.session() as session:
+        assert not claim_unit(session, later, condition_id, utterance_id)  # its process (this one) is alive
+        session.execute(update(EvalUnitLeaseRow).values(host="another-host", pid=gone.pid))
+        assert not claim_unit(session, later, condition_id, utterance_id)  # a pid on another host says nothing
+        session.execute(update(EvalUnitLeaseRow).values(expires_at=utc_now() - timedelta(seconds=1)))
+        assert claim_unit(session, later, condition_id, utterance_id)  # until the lease expires
+
+        session.execute(update(EvalUnitLeaseRow).values(run_id=killed, host=socket.gethostname(), pid=gone.pid,
+                                                        expires_at=utc_now() + timedelta(hours=1)))
+        assert claim_unit(session, later, condition_id, utterance_id)  # here, a dead process frees it at once

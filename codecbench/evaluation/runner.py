@@ -33,11 +33,15 @@ from codecbench.evaluation.store import (
     ScoreKey,
     StoredUnit,
     check_evaluation_dialect,
+    claim_unit,
     create_run,
     finish_run,
     record_requests,
+    release_leases,
+    renew_leases,
     store_outcome,
     store_skipped,
+    stored_unit,
     stored_units,
     sync_condition,
     sync_testset,
@@ -166,12 +170,15 @@ class CellSummary:
 class RunSummary:
     """What a run did, per cell; ``unkept_audio``: why reconstructions ``--keep-audio`` asked
     for could not be written (their units were scored and stored all the same);
-    ``unfinished``: why units were left uncomputed (a worker died), for the next run to do."""
+    ``unfinished``: why units were left uncomputed (a worker died), for the next run to do;
+    ``left_to_other_runs``: units another run was computing at the same time (or had stored
+    since this one planned), left to it."""
 
     run_id: int
     cells: tuple[CellSummary, ...]
     unkept_audio: tuple[str, ...] = ()
     unfinished: tuple[str, ...] = ()
+    left_to_other_runs: int = 0
 
     @property
     def computed(self) -> int:
@@ -200,6 +207,9 @@ class RunSummary:
             lines += [f"  {count}x {error}" for error, count in ranked[:SHOWN_ERRORS]]
             if len(ranked) > SHOWN_ERRORS:
                 lines.append(f"  ... and {len(ranked) - SHOWN_ERRORS} more distinct errors")
+        if self.left_to_other_runs:
+            lines.append(f"{self.left_to_other_runs} unit(s) were being computed by another run on this database "
+                         "at the same time, and were left to it.")
         if self.unfinished:
             lines.append(f"{len(self.unfinished)} unit(s) were left uncomputed because {self.unfinished[0]}; "
                          "nothing was stored for them: run the same command again to compute them.")
@@ -259,9 +269,9 @@ def run_evaluation(
                                               row.sample_rate_hz, retry_failed=request.retry_failed)
                     if missing is None:
                         already_done += 1
-                        stored_unit = stored.get((condition_id, row.row_id))
-                        if stored_unit is not None and stored_unit.error is not None:  # failed before; not retried
-                            record_requests(session, stored_unit.unit_id, request.scoring, row.sample_rate_hz)
+                        previous = stored.get((condition_id, row.row_id))
+                        if previous is not None and previous.error is not None:  # failed before; not retried
+                            record_requests(session, previous.unit_id, request.scoring, row.sample_rate_hz)
                         continue
                     keep = None if request.keep_audio_dir is None else kept_audio_path(
                         request.keep_audio_dir, testset.name, condition, utterance.id)
@@ -273,8 +283,31 @@ def run_evaluation(
     computed: dict[tuple[str, str], int] = {}
     unkept_audio: list[str] = []
     unfinished: list[str] = []
+    left_to_others: list[WorkUnit] = []
+
+    def claimed(units: list[WorkUnit]) -> Iterator[WorkUnit]:
+        """The units this run may compute, each claimed as the executor takes it: another run on
+        the same database may hold it, or have stored it since this run planned."""
+        for unit in units:
+            target = targets[unit.key]
+            with database.session() as session:  # closed before the unit is yielded: SQLite has one writer
+                ours = claim_unit(session, run_id, target.condition_id, target.utterance_row_id)
+                if ours:
+                    rate = session.scalar(select(EvalUtteranceRow.sample_rate_hz)
+                                          .where(EvalUtteranceRow.id == target.utterance_row_id))
+                    now_stored = stored_unit(session, target.condition_id, target.utterance_row_id)
+                    ours = missing_scoring(request.scoring, now_stored, rate,
+                                           retry_failed=request.retry_failed) is not None
+                    if not ours:
+                        release_leases(session, run_id, target.condition_id, target.utterance_row_id)
+            if ours:
+                yield unit
+            else:
+                left_to_others.append(unit)
+                progress.advance(failed=False)
+
     try:
-        for outcome in executor.run(units):
+        for outcome in executor.run(claimed(units)):
             if isinstance(outcome, UnfinishedUnit):
                 unfinished.append(outcome.reason)
                 progress.advance(failed=True)
@@ -284,15 +317,19 @@ def run_evaluation(
             target = targets[outcome.unit.key]
             with database.session() as session:
                 store_outcome(session, run_id, target.condition_id, target.utterance_row_id, outcome)
+                release_leases(session, run_id, target.condition_id, target.utterance_row_id)
+                renew_leases(session, run_id)
             cell = (outcome.unit.testset, outcome.unit.condition.key)
             computed[cell] = computed.get(cell, 0) + 1
             progress.advance(failed=not _succeeded(outcome))
     finally:
         progress.close()
+        with database.session() as session:  # interrupted too: the next run may take them at once
+            release_leases(session, run_id)
     with database.session() as session:
         finish_run(session, run_id)
     return RunSummary(run_id, tuple(_summaries(database, plan, scopes, condition_ids, computed)),
-                      tuple(unkept_audio), tuple(unfinished))
+                      tuple(unkept_audio), tuple(unfinished), len(left_to_others))
 
 
 def _succeeded(outcome: UnitOutcome) -> bool:

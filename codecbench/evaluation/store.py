@@ -9,10 +9,13 @@ constraints, so a unit or score is never stored twice.
 from __future__ import annotations
 
 import json
+import os
+import socket
+from datetime import timedelta
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from codecbench.evaluation.conditions import EvalCondition
@@ -25,6 +28,7 @@ from codecbench.storage.evaluation_tables import (
     EvalRunRow,
     EvalScoreRow,
     EvalTestSetRow,
+    EvalUnitLeaseRow,
     EvalUnitRequestRow,
     EvalUnitRow,
     EvalUtteranceRow,
@@ -35,6 +39,9 @@ ScoreKey = tuple[str, str]  # (metric, protocol)
 
 # Databases whose INSERT knows ON CONFLICT, which resumable runs rely on.
 EVALUATION_DIALECTS = ("sqlite", "postgresql")
+#: How long a lease lasts unless its run renews it (each time it stores a unit): a run on another
+#: host that was killed frees its units after this long.
+UNIT_LEASE_S = 10 * 60.0
 
 
 def check_evaluation_dialect(dialect: str) -> None:
@@ -69,6 +76,81 @@ def create_run(session: Session, codecbench_version: str, settings: Mapping) -> 
 
 def finish_run(session: Session, run_id: int) -> None:
     session.execute(update(EvalRunRow).where(EvalRunRow.id == run_id).values(finished_at=utc_now()))
+
+
+def claim_unit(session: Session, run_id: int, condition_id: int, utterance_row_id: int,
+               lease_s: float = UNIT_LEASE_S) -> bool:
+    """Take the lease of a unit for ``run_id``; ``False`` when another live run holds it.
+
+    A lease held by a run that has finished, is past its expiry, or whose process on this host is
+    gone (killed, say) is taken over. Each step is one statement that only writes when the lease
+    is free, so two runs claiming at once cannot both win.
+    """
+    now = utc_now()
+    expires_at = now + timedelta(seconds=lease_s)
+    holder = {"run_id": run_id, "expires_at": expires_at, "host": socket.gethostname(), "pid": os.getpid()}
+    finished_runs = select(EvalRunRow.id).where(EvalRunRow.finished_at.is_not(None))
+    statement = insert_statement(session, EvalUnitLeaseRow).values(
+        condition_id=condition_id, utterance_id=utterance_row_id, **holder)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[EvalUnitLeaseRow.condition_id, EvalUnitLeaseRow.utterance_id],
+        set_=holder,
+        where=(EvalUnitLeaseRow.run_id == run_id) | (EvalUnitLeaseRow.expires_at < now)
+        | EvalUnitLeaseRow.run_id.in_(finished_runs),
+    ))
+    lease = session.execute(select(EvalUnitLeaseRow.run_id, EvalUnitLeaseRow.host, EvalUnitLeaseRow.pid).where(
+        EvalUnitLeaseRow.condition_id == condition_id, EvalUnitLeaseRow.utterance_id == utterance_row_id)).one()
+    if lease.run_id == run_id:
+        return True
+    if lease.host != holder["host"] or _process_alive(lease.pid):
+        return False
+    taken = session.execute(update(EvalUnitLeaseRow).where(
+        EvalUnitLeaseRow.condition_id == condition_id, EvalUnitLeaseRow.utterance_id == utterance_row_id,
+        EvalUnitLeaseRow.run_id == lease.run_id, EvalUnitLeaseRow.pid == lease.pid,
+    ).values(**holder))
+    return taken.rowcount == 1
+
+
+def renew_leases(session: Session, run_id: int, lease_s: float = UNIT_LEASE_S) -> None:
+    """Move the expiry of every lease the run holds ``lease_s`` ahead: it is still working."""
+    session.execute(update(EvalUnitLeaseRow).where(EvalUnitLeaseRow.run_id == run_id)
+                    .values(expires_at=utc_now() + timedelta(seconds=lease_s)))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def release_leases(session: Session, run_id: int, condition_id: int | None = None,
+                   utterance_row_id: int | None = None) -> None:
+    """End the run's lease of one unit, or (without a unit) all its leases."""
+    statement = delete(EvalUnitLeaseRow).where(EvalUnitLeaseRow.run_id == run_id)
+    if condition_id is not None:
+        statement = statement.where(EvalUnitLeaseRow.condition_id == condition_id,
+                                    EvalUnitLeaseRow.utterance_id == utterance_row_id)
+    session.execute(statement)
+
+
+def stored_unit(session: Session, condition_id: int, utterance_row_id: int) -> StoredUnit | None:
+    """What is stored now for one unit (another run may have stored it since this one planned)."""
+    row = session.execute(
+        select(EvalUnitRow.id, EvalUnitRow.error, EvalUnitRow.failure_stage)
+        .where(EvalUnitRow.condition_id == condition_id, EvalUnitRow.utterance_id == utterance_row_id)
+    ).first()
+    if row is None:
+        return None
+    unit = StoredUnit(row.id, row.error, row.failure_stage)
+    for metric, protocol, value in session.execute(
+        select(EvalScoreRow.metric, EvalScoreRow.protocol, EvalScoreRow.value).where(EvalScoreRow.unit_id == row.id)
+    ):
+        unit.scores[(metric, protocol)] = value is not None
+    return unit
 
 
 @dataclass(frozen=True)

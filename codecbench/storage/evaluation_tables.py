@@ -159,3 +159,22 @@ class EvalScoreRow(Base):
 
     def __repr__(self) -> str:
         return f"EvalScoreRow(unit_id={self.unit_id}, metric={self.metric!r}, protocol={self.protocol!r}, value={self.value})"
+
+
+class EvalUnitLeaseRow(Base):
+    """A unit some run is computing now: other runs leave it alone until the lease ends.
+
+    Two ``evaluate`` runs on one database (or the drivers of a cluster) then share the work
+    instead of each computing every unit. A lease ends when its unit is stored, when its run
+    ends (finished or interrupted), or at ``expires_at`` (a run that was killed; on the host that
+    ran it, as soon as its process ``pid`` is gone).
+    """
+
+    __tablename__ = "eval_unit_leases"
+
+    condition_id: Mapped[int] = mapped_column(ForeignKey("eval_conditions.id", ondelete="CASCADE"), primary_key=True)
+    utterance_id: Mapped[int] = mapped_column(ForeignKey("eval_utterances.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("eval_runs.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)

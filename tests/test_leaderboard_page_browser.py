@@ -52,7 +52,7 @@ def app_url(tmp_path_factory):
 
 
 def test_the_leaderboard_shows_tables_and_a_cell_click_lists_its_worst_utterances_with_players(app_url):
-    app_url, _ = app_url
+    app_url, root = app_url
     with chromium_page() as page:
         page.goto(app_url)
         page.get_by_role("tab", name="Leaderboard").click()
@@ -88,12 +88,14 @@ def test_the_leaderboard_shows_tables_and_a_cell_click_lists_its_worst_utterance
         assert first.locator("audio").count() + first.locator("[data-testid='waveform-reference']").count() >= 1
         assert "made again now" in first.inner_text() and "stoi" in first.inner_text()
         assert "broken" in page.locator("#leaderboard-cell-failures").inner_text()
+        assert str(root) not in page.locator("body").inner_text()  # no server path on a public page
 
         cell(1, 2).click()  # mine · opus 12 kbps: reconstructions kept on disk
         page.wait_for_function(
             "document.querySelector('#leaderboard-cell-title')?.innerText.includes('opus 12 kbps')")
         page.locator(".leaderboard-utterance").first.wait_for()
-        assert "kept by --keep-audio" in page.locator(".leaderboard-utterance").first.inner_text()
+        assert "kept by --keep-audio (…/" in page.locator(".leaderboard-utterance").first.inner_text()
+        assert str(root) not in page.locator("body").inner_text()
         assert page.locator(".leaderboard-utterance").first.get_by_text("reconstruction").count() >= 1
 
 
@@ -104,11 +106,18 @@ def test_an_evaluation_run_from_the_page_needs_the_password_and_adds_its_test_se
         page.get_by_role("tab", name="Leaderboard").click()
         page.locator("#evaluate-panel").get_by_text("Run an evaluation").click()
         testsets = page.locator("#evaluate-testsets textarea")
+        assert testsets.input_value() == ""  # the stored roots are server paths: not sent with the page
+        page.locator("#evaluate-fill").click()
+        page.get_by_text("The stored test sets are shown with the admin password").first.wait_for()
+        page.locator("#evaluate-password input").fill(ADMIN_PASSWORD)
+        page.locator("#evaluate-fill").click()
+        page.wait_for_function("document.querySelector('#evaluate-testsets textarea').value.includes('mine=folder:')")
         assert f"mine=folder:{root / 'mine'}" in testsets.input_value()  # the stored test sets, ready to run again
         testsets.fill(f"more=folder:{root / 'more'}")
         page.locator("#evaluate-codecs textarea").fill("opus@6 lowpass_3500")
         for metric in ("visqol", "pesq", "stoi"):
             page.locator("#evaluate-metrics").get_by_label(metric, exact=True).uncheck()
+        page.locator("#evaluate-password input").fill("not the password")
         page.locator("#evaluate-run").click()
         page.get_by_text("Running an evaluation needs the admin password").first.wait_for()
 
@@ -122,3 +131,12 @@ def test_an_evaluation_run_from_the_page_needs_the_password_and_adds_its_test_se
         page.locator("#leaderboard-show").click()
         page.locator("#leaderboard-table-opus").wait_for()
         assert "more" in page.locator("#leaderboard-table-opus").inner_text()
+
+
+def test_no_public_page_sends_a_server_path_with_its_config(app_url):
+    import httpx
+
+    app_url, root = app_url
+    for base in ("", "mushra/", "admin/"):
+        config = httpx.get(f"{app_url}{base}config", timeout=30).text
+        assert str(root) not in config, base

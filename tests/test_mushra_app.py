@@ -98,8 +98,10 @@ def test_admin_routes_refuse_without_the_password(app):
         for endpoint in ("/show", "/export"):
             with pytest.raises(Exception, match="Wrong or missing admin password"):
                 client.predict(password, str(app["test"].id), "bs1534", api_name=endpoint)
-    status, *_ = client.predict(ADMIN_PASSWORD, str(app["test"].id), "bs1534", api_name="/show")
+    status, *_, suspicious, _, _, _, _, _, _, _ = client.predict(ADMIN_PASSWORD, str(app["test"].id), "bs1534",
+                                                                 api_name="/show")
     assert f"Test **{app['test'].id}: Opus against Codec 2**" in status
+    assert suspicious["headers"] == ["participant", "trials", "median_trial_s", "item_s", "flags"]  # the report's panel
 
 
 def test_a_link_without_the_slash_is_redirected_keeping_the_query(app):

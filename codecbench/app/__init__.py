@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,20 +46,29 @@ class AppSettings:
             raise ValueError(f"scoring_workers must be at least 1, got {self.scoring_workers}")
         LoadOptions(device=self.device)  # validates the device string
 
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest upload the Listen page takes: ``max_duration_s`` of 48 kHz stereo 32-bit
+        audio (the largest WAV a researcher would bring), plus 1 MB for headers and metadata."""
+        return math.ceil(self.max_duration_s * 48_000 * 2 * 4) + 1024 * 1024
+
     def load_options(self, codec: str) -> LoadOptions:
         """How the app loads ``codec``."""
         return LoadOptions(model_dir=self.model_dirs.get(codec), device=self.device)
 
 
-def build_app(settings: AppSettings = AppSettings(), scorer=None, database=None):
+def build_app(settings: AppSettings = AppSettings(), scorer=None, database=None, admin_gate=None):
     """The main pages (served at ``/``) as a ``gr.Blocks`` (not launched).
 
     ``scorer``: the Listen page's :class:`codecbench.comparison.ReconstructionScorer`.
     ``database``: the open :class:`codecbench.storage.Database` the Leaderboard page reads
     (default: opened from ``settings.database_url``).
+    ``admin_gate``: the :class:`codecbench.app.admin_auth.AdminGate` its evaluation panel checks
+    the admin password with (default: one of its own).
     """
     import gradio as gr
 
+    from codecbench.app.admin_auth import AdminGate
     from codecbench.app.leaderboard_page import build_leaderboard_page
     from codecbench.app.listen_page import build_listen_page
     from codecbench.storage import open_database
@@ -71,7 +81,8 @@ def build_app(settings: AppSettings = AppSettings(), scorer=None, database=None)
         with gr.Tab("Listen"):
             build_listen_page(settings, scorer)
         with gr.Tab("Leaderboard", elem_id="tab-leaderboard") as leaderboard_tab:
-            build_leaderboard_page(settings, database, leaderboard_tab)
+            build_leaderboard_page(settings, database, admin_gate or AdminGate(settings.admin_password),
+                                   leaderboard_tab)
     return app
 
 

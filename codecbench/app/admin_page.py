@@ -7,13 +7,13 @@ work is done by :mod:`codecbench.listening_test`.
 
 from __future__ import annotations
 
-import hmac
 import tempfile
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
+from codecbench.app.admin_auth import AdminGate
 from codecbench.listening_test.design import (
     TestNotFoundError,
     get_test,
@@ -31,27 +31,8 @@ from codecbench.storage import Database
 REFRESH_S = 10.0
 
 
-class AdminAuthError(PermissionError):
-    pass
-
-
-def check_admin_password(given: str | None, configured: str | None) -> None:
-    """Refuse unless ``given`` equals the configured password (compared in constant time).
-
-    Raises:
-        AdminAuthError: no password is configured, or ``given`` is wrong.
-    """
-    if not configured:
-        raise AdminAuthError(
-            "The Admin page is disabled: start the app with an admin password "
-            "(CODECBENCH_ADMIN_PASSWORD=... codecbench app)."
-        )
-    if not given or not hmac.compare_digest(given.encode("utf-8"), configured.encode("utf-8")):
-        raise AdminAuthError("Wrong or missing admin password.")
-
-
-def build_admin_page(database: Database, admin_password: str | None, public_url: str) -> gr.Blocks:
-    """The Admin page as its own Blocks (mounted at ``/admin``)."""
+def build_admin_page(database: Database, gate: AdminGate, public_url: str) -> gr.Blocks:
+    """The Admin page as its own Blocks (mounted at ``/admin``); ``gate`` checks the password."""
     with gr.Blocks(title="codecbench MUSHRA admin") as page:
         gr.Markdown("## MUSHRA admin")
         with gr.Row(equal_height=True):
@@ -70,6 +51,8 @@ def build_admin_page(database: Database, admin_password: str | None, public_url:
         with gr.Tab("Screening"):
             exclusions = gr.Dataframe(label="Whom each rule excludes", interactive=False, elem_id="admin-exclusions")
             screening_notes = gr.Markdown()
+            suspicious = gr.Dataframe(label="Suspicious sessions: flagged for you to check, not excluded",
+                                      interactive=False, elem_id="admin-suspicious")
         with gr.Tab("Results"):
             conditions = gr.Dataframe(label="Per condition", interactive=False, elem_id="admin-conditions")
             with gr.Row():
@@ -84,23 +67,20 @@ def build_admin_page(database: Database, admin_password: str | None, public_url:
             export_file = gr.File(label="ratings.csv", interactive=False, elem_id="admin-export-file")
         timer = gr.Timer(REFRESH_S, active=False)
 
-        panels = [status, tests, progress, per_item, exclusions, screening_notes, conditions,
+        panels = [status, tests, progress, per_item, exclusions, screening_notes, suspicious, conditions,
                   box_plot, interval_plot, comparisons, items, stimuli, timer]
 
-        def authorize(given: str | None) -> None:
-            try:
-                check_admin_password(given, admin_password)
-            except AdminAuthError as error:
-                raise gr.Error(str(error)) from None
+        def authorize(given: str | None, request: gr.Request) -> None:
+            gate.authorize(given, request)
 
-        def show(given: str | None, test_text: str | None, rule_name: str) -> tuple:
-            authorize(given)
+        def show(given: str | None, test_text: str | None, rule_name: str, request: gr.Request) -> tuple:
+            authorize(given, request)
             with database.session(read_only=True) as session:
                 listing = _test_listing(session, public_url)
                 if not (test_text or "").strip():
                     return _empty(panels, "Pick a test id from the list.", listing)
                 try:
-                    test_number = int(str(test_text).strip())
+                    test_number = _test_number(test_text)
                     test = get_test(session, test_number)
                 except ValueError:
                     return _empty(panels, f"**{test_text!r} is not a test id.**", listing)
@@ -118,6 +98,7 @@ def build_admin_page(database: Database, admin_password: str | None, public_url:
                 pd.DataFrame({"item": list(state.ratings_per_item), "submitted trials": list(state.ratings_per_item.values())}),
                 _exclusions(results.all_ratings),
                 results.screening.summary(),
+                results.suspicious,
                 results.conditions.reset_index().round(2),
                 box,
                 intervals,
@@ -127,20 +108,26 @@ def build_admin_page(database: Database, admin_password: str | None, public_url:
                 gr.Timer(active=True),
             )
 
-        def set_status(given: str | None, test_text: str | None, status_value: str) -> str:
-            authorize(given)
+        def set_status(given: str | None, test_text: str | None, status_value: str, request: gr.Request) -> str:
+            authorize(given, request)
             try:
                 with database.session() as session:
-                    test = set_test_status(session, int(str(test_text).strip()), status_value)
+                    test = set_test_status(session, _test_number(test_text), status_value)
             except (ValueError, TestNotFoundError) as error:
                 raise gr.Error(str(error)) from None
             return f"Test **{test.id}: {test.name}** is now {test.status}."
 
-        def export(given: str | None, test_text: str | None, rule_name: str) -> str:
-            authorize(given)
+        def close_test(given: str | None, test_text: str | None, request: gr.Request) -> str:
+            return set_status(given, test_text, "closed", request)
+
+        def reopen_test(given: str | None, test_text: str | None, request: gr.Request) -> str:
+            return set_status(given, test_text, "open", request)
+
+        def export(given: str | None, test_text: str | None, rule_name: str, request: gr.Request) -> str:
+            authorize(given, request)
             try:
                 with database.session(read_only=True) as session:
-                    ratings = load_ratings(session, int(str(test_text).strip()))
+                    ratings = load_ratings(session, _test_number(test_text))
             except (ValueError, TestNotFoundError) as error:
                 raise gr.Error(str(error)) from None
             kept = screening_rule(rule_name).screen(ratings).kept(ratings)
@@ -151,14 +138,24 @@ def build_admin_page(database: Database, admin_password: str | None, public_url:
         open_button.click(show, inputs=inputs, outputs=panels)
         screening.change(show, inputs=inputs, outputs=panels)
         timer.tick(show, inputs=inputs, outputs=panels, show_progress="hidden")
-        close_button.click(lambda p, t: set_status(p, t, "closed"), inputs=[password, test_id], outputs=status)
-        reopen_button.click(lambda p, t: set_status(p, t, "open"), inputs=[password, test_id], outputs=status)
+        close_button.click(close_test, inputs=[password, test_id], outputs=status)
+        reopen_button.click(reopen_test, inputs=[password, test_id], outputs=status)
         export_button.click(export, inputs=inputs, outputs=export_file)
+
         def test_from_link(request: gr.Request) -> str:
             return request.query_params.get("test", "")
 
         page.load(test_from_link, inputs=None, outputs=test_id)
     return page
+
+
+def _test_number(text: str | None) -> int:
+    """A test id typed on the page. Raises ValueError for anything else (a number too large for
+    the database's integers included)."""
+    stripped = str(text or "").strip()
+    if not stripped.isdigit() or len(stripped) > 18:
+        raise ValueError(f"{stripped[:40]!r} is not a test id.")
+    return int(stripped)
 
 
 def _test_listing(session, public_url: str) -> pd.DataFrame:

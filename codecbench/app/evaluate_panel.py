@@ -11,7 +11,7 @@ from __future__ import annotations
 import gradio as gr
 
 from codecbench.app import AppSettings
-from codecbench.app.admin_page import AdminAuthError, check_admin_password
+from codecbench.app.admin_auth import AdminGate
 from codecbench.codecs import CodecNotReadyError
 from codecbench.evaluation.conditions import parse_codec_request
 from codecbench.evaluation.datasets import TestSetError, parse_testset_spec
@@ -26,13 +26,16 @@ from codecbench.storage import Database
 DEFAULT_METRICS = ["visqol", "pesq", "stoi", "sisnr"]
 
 
-def build_evaluate_panel(settings: AppSettings, database: Database):
-    """Lay out the panel; returns the run button's event, for the page to chain a refresh to."""
+def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminGate):
+    """Lay out the panel; returns the run button's event, for the page to chain a refresh to.
+
+    The test sets' roots are server paths: they are filled in only for a caller who gives the
+    admin password, never sent with the page itself."""
     with gr.Accordion("Run an evaluation", open=False, elem_id="evaluate-panel"):
         with gr.Row():
             testsets = gr.Textbox(
                 label="Test sets (one per line: NAME=ROOT, NAME=wavscp:PATH or NAME=folder:PATH)",
-                value=_stored_specs(database), lines=3, elem_id="evaluate-testsets",
+                placeholder="librispeech-test-clean=/data/LibriSpeech", lines=3, elem_id="evaluate-testsets",
             )
             codecs = gr.Textbox(label="Codecs (NAME@KBPS,KBPS, one per line or separated by spaces)",
                                 value="opus@6,12\nlowpass_3500\nlowpass_7000", lines=3, elem_id="evaluate-codecs")
@@ -45,16 +48,18 @@ def build_evaluate_panel(settings: AppSettings, database: Database):
                               elem_id="evaluate-limit")
             seed = gr.Number(label="Seed of the sample", value=0, precision=0, elem_id="evaluate-seed")
             password = gr.Textbox(label="Admin password", type="password", elem_id="evaluate-password")
+            fill_button = gr.Button("Fill in the stored test sets", elem_id="evaluate-fill")
             run_button = gr.Button("Run", variant="primary", elem_id="evaluate-run")
         summary = gr.Markdown(elem_id="evaluate-summary")
 
+    def fill(given_password: str | None, request: gr.Request) -> str:
+        gate.authorize(given_password, request, "The stored test sets are shown with the admin password.")
+        return _stored_specs(database)
+
     def run(testset_text: str, codec_text: str, metric_names: list[str], protocol_names: list[str],
             limit_value: float | None, seed_value: float | None, given_password: str | None,
-            progress=gr.Progress()) -> str:
-        try:
-            check_admin_password(given_password, settings.admin_password)
-        except AdminAuthError as error:
-            raise gr.Error(f"Running an evaluation needs the admin password. {error}") from None
+            request: gr.Request, progress=gr.Progress()) -> str:
+        gate.authorize(given_password, request, "Running an evaluation needs the admin password.")
         try:
             request = EvaluationRequest(
                 testsets=tuple(parse_testset_spec(line) for line in testset_text.splitlines() if line.strip()),
@@ -72,6 +77,7 @@ def build_evaluate_panel(settings: AppSettings, database: Database):
             result = run_evaluation(database, plan, executor, reporter)
         return f"```\n{result.describe()}\n```"
 
+    fill_button.click(fill, inputs=[password], outputs=[testsets])
     return run_button.click(
         run, inputs=[testsets, codecs, metrics, protocols, limit, seed, password], outputs=[summary],
         concurrency_limit=1, concurrency_id="evaluate",

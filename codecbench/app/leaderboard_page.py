@@ -17,7 +17,9 @@ import gradio as gr
 import pandas as pd
 
 from codecbench.app import AppSettings
+from codecbench.app.admin_auth import AdminGate
 from codecbench.app.evaluate_panel import build_evaluate_panel
+from codecbench.app.public_text import hide_server_paths, hide_server_paths_in
 from codecbench.audio import AudioError, write_audio
 from codecbench.comparison import new_run_dir
 from codecbench.evaluation.inspection import (
@@ -78,16 +80,17 @@ def stored_choices(database: Database) -> Choices:
         return Choices(metrics, stored_testsets(session), stored_codecs(session))
 
 
-def build_leaderboard_page(settings: AppSettings, database: Database, tab: gr.Tab | None = None) -> None:
+def build_leaderboard_page(settings: AppSettings, database: Database, gate: AdminGate,
+                           tab: gr.Tab | None = None) -> None:
     """Lay out the Leaderboard page inside the current Blocks context (``tab``: its tab, whose
-    selection reloads the choices)."""
+    selection reloads the choices; ``gate``: the admin password of its evaluation panel)."""
     choices = stored_choices(database)
     first_metric = next(iter(choices.metrics), None)
     gr.Markdown(
         "Scores stored by `codecbench evaluate`. Each cell: mean ± 95 % confidence interval (n utterances), "
         "and how many failed. Click a cell to hear its worst utterances.",
     )
-    evaluation_run = build_evaluate_panel(settings, database)
+    evaluation_run = build_evaluate_panel(settings, database, gate)
     with gr.Row(equal_height=True):
         metric_input = gr.Dropdown(list(choices.metrics), value=first_metric, label="Metric", elem_id="leaderboard-metric")
         protocol_input = gr.Dropdown(choices.metrics.get(first_metric, []),
@@ -131,7 +134,8 @@ def build_leaderboard_page(settings: AppSettings, database: Database, tab: gr.Ta
                 board = Leaderboard.from_database(session, metric, protocol, testsets=testsets, codecs=codecs)
             except LeaderboardError as error:
                 raise gr.Error(str(error)) from None
-            scores = export_scores(session, testsets=testsets, codecs=codecs, metrics=[board.metric])
+            scores = hide_server_paths_in(export_scores(session, testsets=testsets, codecs=codecs, metrics=[board.metric]),
+                                          ("error",))
         folder = new_run_dir(settings.work_dir / "leaderboard")
         board_path = write_csv(board.csv_frame(), folder / f"leaderboard-{board.metric}-{board.protocol}.csv")
         scores_path = write_csv(scores, folder / f"scores-{board.metric}.csv")
@@ -219,9 +223,9 @@ def build_leaderboard_page(settings: AppSettings, database: Database, tab: gr.Ta
                         gr.Audio(playable.reference_path, label="reference", interactive=False)
                     if playable.reconstruction_path:
                         gr.Audio(playable.reconstruction_path, label="reconstruction", interactive=False)
-                gr.Markdown(f"{playable.note}\n\n{_scores_markdown(unit.scores)}")
+                gr.Markdown(hide_server_paths(f"{playable.note}\n\n{_scores_markdown(unit.scores)}"))
         if view.failed:
-            lines = [f"- {unit.utterance}: {unit.error}" for unit in view.failed[:SHOWN_FAILURES]]
+            lines = [f"- {unit.utterance}: {hide_server_paths(unit.error or '')}" for unit in view.failed[:SHOWN_FAILURES]]
             if len(view.failed) > SHOWN_FAILURES:
                 lines.append(f"- ... and {len(view.failed) - SHOWN_FAILURES} more (see the scores CSV)")
             gr.Markdown(f"**{len(view.failed)} failed:**\n" + "\n".join(lines), elem_id="leaderboard-cell-failures")

@@ -23,9 +23,16 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
+from codecbench.app.admin_auth import AdminGate
 from codecbench.app.admin_page import build_admin_page
 from codecbench.app.mushra_api import BrowserKeyMiddleware, mushra_api_router
 from codecbench.app.mushra_page import build_participant_page, player_assets
+from codecbench.app.request_limits import (
+    EVENT_MAX_BODY,
+    PARTICIPANT_API_MAX_BODY,
+    BodyLimit,
+    RequestLimitsMiddleware,
+)
 from codecbench.comparison import ReconstructionScorer
 from codecbench.listening_test.design import ADMIN_PAGE_PATH, PARTICIPANT_PAGE_PATH
 from codecbench.storage import open_database
@@ -50,6 +57,9 @@ def build_server(settings, public_url: str) -> FastAPI:
     server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     server.include_router(mushra_api_router(database))
     server.add_middleware(BrowserKeyMiddleware, prefix=PARTICIPANT_PAGE_PATH)
+    server.add_middleware(RequestLimitsMiddleware,
+                          limits=[BodyLimit("/mushra-api/", PARTICIPANT_API_MAX_BODY), BodyLimit("/", EVENT_MAX_BODY)],
+                          no_upload_prefixes=[PARTICIPANT_PAGE_PATH, ADMIN_PAGE_PATH], upload_prefixes=["/"])
     for page_path in (PARTICIPANT_PAGE_PATH, ADMIN_PAGE_PATH):
         _redirect_to_slash(server, page_path.rstrip("/"))
 
@@ -58,12 +68,13 @@ def build_server(settings, public_url: str) -> FastAPI:
     participant_page.queue(default_concurrency_limit=None)
     _mount(server, participant_page, path=PARTICIPANT_PAGE_PATH.rstrip("/"), head=head, css=css,
            footer_links=[], run_history=False, show_error=True)
-    admin_page = build_admin_page(database, settings.admin_password, public_url)
+    admin_gate = AdminGate(settings.admin_password)  # one back-off for every page that asks the password
+    admin_page = build_admin_page(database, admin_gate, public_url)
     admin_page.queue(default_concurrency_limit=4)
     _mount(server, admin_page, path=ADMIN_PAGE_PATH.rstrip("/"), footer_links=[], run_history=False, show_error=True)
-    listen_app = build_app(settings, scorer, database)
+    listen_app = build_app(settings, scorer, database, admin_gate)
     listen_app.queue(default_concurrency_limit=2)
-    _mount(server, listen_app, path="/", allowed_paths=[str(settings.work_dir)], max_file_size="1gb",
+    _mount(server, listen_app, path="/", allowed_paths=[str(settings.work_dir)], max_file_size=settings.max_upload_bytes,
            footer_links=["settings"], show_error=True)
     server.state.database = database
     return server

@@ -157,10 +157,11 @@ def mushra_api_router(database: Database) -> APIRouter:
 
     @router.get("/stimuli/{stimulus_token}")
     def stimulus(stimulus_token: str, request: Request):
-        def fetch(session):
-            audio = serving.stimulus_audio(session, stimulus_token, browser_key=browser_key(request))
-            return Response(audio.data, media_type=audio.media_type,
-                            headers={"Cache-Control": "private, max-age=86400"})
-        return call(fetch, tokens=(stimulus_token,))
+        served = call(lambda s: serving.served_stimulus(s, stimulus_token, browser_key=browser_key(request)),
+                      tokens=(stimulus_token,))
+        if isinstance(served, Response):  # refused
+            return served
+        audio = serving.with_dither(served, stimulus_token)  # after the transaction: it holds no lock
+        return Response(audio.data, media_type=audio.media_type, headers={"Cache-Control": "private, max-age=86400"})
 
     return router

@@ -48,14 +48,28 @@ def stimulus_audio(
         ParticipantRefusedError: the stimulus belongs to another browser's session.
         StimulusIntegrityError: the stored bytes fail their checksum (the file is not served).
     """
+    return with_dither(served_stimulus(session, stimulus_token, browser_key=browser_key, now=now), stimulus_token)
+
+
+def served_stimulus(
+    session: Session, stimulus_token: str, *, browser_key: str | None = None, now: datetime | None = None
+) -> StimulusAudio:
+    """:func:`stimulus_audio` before its dither: the database's part, which the server does in a
+    short transaction and dithers after it (SQLite has one writer at a time)."""
     trial_stimulus = session.scalars(select(TrialStimulusRow).where(TrialStimulusRow.token == stimulus_token)).first()
     if trial_stimulus is None:
         raise LinkNotValidError("No such stimulus.")
     find_session(session, trial_stimulus.trial.session.token, browser_key)
     pacing.mark_served(session, trial_stimulus, now or utc_now())
-    verified = _verified_audio(session, trial_stimulus.stimulus_id)
-    # Seeded by the token and the stored audio's SHA-256, which never leaves the server: knowing
-    # the token and this code, a client still cannot regenerate the dither and remove it.
+    return _verified_audio(session, trial_stimulus.stimulus_id)
+
+
+def with_dither(verified: StimulusAudio, stimulus_token: str) -> StimulusAudio:
+    """The stored audio with the token's own dither.
+
+    Seeded by the token and the stored audio's SHA-256, which never leaves the server: knowing
+    the token and this code, a client still cannot regenerate the dither and remove it.
+    """
     return StimulusAudio(data=dithered_wav(verified.data, f"{verified.sha256}:{stimulus_token}"),
                          media_type=verified.media_type, sha256=verified.sha256)
 

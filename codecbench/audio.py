@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,6 +33,9 @@ CLIP_LEVEL = 0.999
 # CLIP_RUN_SAMPLES consecutive full-scale samples (a single full-scale peak is legitimate).
 CLIP_FRACTION = 1e-3
 CLIP_RUN_SAMPLES = 3
+# Float samples peaking above this (+60 dBFS) are not audio at any usable level but a scaling
+# error (a float file written without normalising, or scaled by 1e30): refused, not clipped.
+MAX_FLOAT_PEAK = 1000.0
 
 # Containers soundfile reads sample-exactly after a seek. (Its Ogg Opus seeking is not to be
 # trusted: in libsndfile 1.2 even a zero-length seek upsets the decoder.)
@@ -59,8 +63,10 @@ class AudioLimits:
     max_duration_s: float | None = None
 
     def __post_init__(self) -> None:
-        if self.min_duration_s < 0:
-            raise ValueError(f"min_duration_s must be >= 0, got {self.min_duration_s}")
+        if not (math.isfinite(self.min_duration_s) and self.min_duration_s >= 0):
+            raise ValueError(f"min_duration_s must be a number >= 0, got {self.min_duration_s}")
+        if self.max_duration_s is not None and not math.isfinite(self.max_duration_s):
+            raise ValueError(f"max_duration_s must be a number of seconds (or None for no limit), got {self.max_duration_s}")
         if self.max_duration_s is not None and self.max_duration_s <= self.min_duration_s:
             raise ValueError(
                 f"max_duration_s ({self.max_duration_s}) must exceed min_duration_s "
@@ -118,8 +124,9 @@ def load_audio(path: str | os.PathLike[str], *, limits: AudioLimits = AudioLimit
     if path.stat().st_size == 0:
         raise AudioError(f"{name}: the file is empty (0 bytes).")
 
-    samples, sample_rate_hz = _decode_file(path, name, limits)
-    return prepare_audio(samples, sample_rate_hz, source=name, limits=limits)
+    samples, sample_rate_hz, notes = _decode_file(path, name, limits)
+    audio = prepare_audio(samples, sample_rate_hz, source=name, limits=limits)
+    return replace(audio, warnings=notes + audio.warnings)
 
 
 def decode_audio_bytes(data: bytes, *, source: str, limits: AudioLimits = AudioLimits()) -> Audio:
@@ -129,8 +136,9 @@ def decode_audio_bytes(data: bytes, *, source: str, limits: AudioLimits = AudioL
     """
     if not data:
         raise AudioError(f"{source}: the file is empty (0 bytes).")
-    samples, sample_rate_hz = _decode_file(io.BytesIO(data), source, limits)
-    return prepare_audio(samples, sample_rate_hz, source=source, limits=limits)
+    samples, sample_rate_hz, notes = _decode_file(io.BytesIO(data), source, limits)
+    audio = prepare_audio(samples, sample_rate_hz, source=source, limits=limits)
+    return replace(audio, warnings=notes + audio.warnings)
 
 
 def load_audio_span(
@@ -260,6 +268,11 @@ def check_audio(
 
     warnings = []
     peak = float(np.max(np.abs(samples)))
+    if peak > MAX_FLOAT_PEAK:
+        raise AudioError(
+            f"{source}: peaks at {peak:.3g}, {20 * math.log10(peak):.0f} dB above full scale (1.0); float "
+            "samples this large are a scaling error, not audio. Normalise the file to [-1, 1] and try again."
+        )
     if peak == 0.0 or 20 * math.log10(peak) < SILENCE_PEAK_DBFS:
         level = "-inf" if peak == 0.0 else f"{20 * math.log10(peak):.1f}"
         warnings.append(
@@ -350,8 +363,9 @@ def write_audio(
     return path
 
 
-def _decode_file(file: Path | io.BytesIO, name: str, limits: AudioLimits) -> tuple[np.ndarray, int]:
-    """Decode a file on disk or in memory to ``[n, channels]`` float32: soundfile first, then FFmpeg."""
+def _decode_file(file: Path | io.BytesIO, name: str, limits: AudioLimits) -> tuple[np.ndarray, int, tuple[str, ...]]:
+    """Decode a file on disk or in memory to ``[n, channels]`` float32: soundfile first, then
+    FFmpeg; with warnings about the file itself (cut short)."""
     soundfile_error: Exception | None = None
     try:
         with soundfile.SoundFile(_rewound(file)) as handle:
@@ -360,13 +374,14 @@ def _decode_file(file: Path | io.BytesIO, name: str, limits: AudioLimits) -> tup
             if handle.frames > 0:
                 _check_duration(handle.frames / sample_rate_hz, name, limits)
             samples = handle.read(dtype="float32", always_2d=True)
-        return samples, sample_rate_hz
+            notes = _cut_short(handle, name)
+        return samples, sample_rate_hz, notes
     except AudioError:
         raise
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         soundfile_error = error
     try:
-        return _decode_with_pyav(_rewound(file), name, limits)
+        return (*_decode_with_pyav(_rewound(file), name, limits), ())
     except AudioError:
         raise
     except Exception as pyav_error:  # PyAV raises many FFmpeg error types; all mean "unreadable".
@@ -375,6 +390,26 @@ def _decode_file(file: Path | io.BytesIO, name: str, limits: AudioLimits) -> tup
             f"(soundfile: {soundfile_error}; FFmpeg: {pyav_error}). Supported formats: "
             f"{', '.join(e.lstrip('.') for e in SUPPORTED_EXTENSIONS)}."
         ) from pyav_error
+
+
+# libsndfile's log of a WAV or AIFF whose header announces more audio than the file holds:
+# "data : 99200 (should be 49578)".
+_CUT_SHORT = re.compile(r"^(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _cut_short(handle: soundfile.SoundFile, name: str) -> tuple[str, ...]:
+    """A warning if the file's header announces more audio than the file holds (a copy or a
+    recording that was cut off): libsndfile then reads what is there, silently."""
+    match = _CUT_SHORT.search(handle.extra_info)
+    if match is None:
+        return ()
+    announced, present = int(match.group(1)), int(match.group(2))
+    if present >= announced:
+        return ()
+    read_s = handle.frames / handle.samplerate
+    return (f"{name}: the file is cut short: its header announces {announced} bytes of audio "
+            f"({read_s * announced / max(present, 1):.2f} s) but it holds {present} ({read_s:.2f} s, which were read); "
+            "it was probably not copied or written completely.",)
 
 
 def _rewound(file: Path | io.BytesIO) -> Path | io.BytesIO:

@@ -9,10 +9,13 @@ from pathlib import Path
 import click
 
 from codecbench import __version__
+from codecbench.cli_checks import SECONDS, check_writable
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
-APP_MAX_DURATION_S = 600.0
+#: The longest input the commands and the app take unless told otherwise (--max-duration): an
+#: hour-long pair took 57 s and 6.9 GB to score.
+DEFAULT_MAX_DURATION_S = 600.0
 ADMIN_PASSWORD_ENV = "CODECBENCH_ADMIN_PASSWORD"
 
 
@@ -131,18 +134,19 @@ _subtype_option = click.option(
 
 
 @main.command("transcode")
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("-c", "--codec", "codec_name", required=True, help="Codec name (see `codecbench codecs`).")
 @click.option("-b", "--bitrate", "kbps", type=float, default=None, help="Bitrate in kbps (omit for anchors).")
 @click.option(
-    "-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    "-o", "--output", "output_path", required=True, type=click.Path(path_type=Path),
     help="Where to write the reconstruction (.wav, .flac or .ogg), at the input's sample rate.",
 )
-@click.option("--max-duration", type=float, default=None, help="Refuse input longer than this many seconds.")
+@click.option("--max-duration", type=SECONDS, default=DEFAULT_MAX_DURATION_S, show_default=True,
+              help="Refuse input longer than this many seconds.")
 @_subtype_option
 @_model_options
 def transcode_command(
-    input_path: Path, codec_name: str, kbps: float | None, output_path: Path, max_duration: float | None,
+    input_path: Path, codec_name: str, kbps: float | None, output_path: Path, max_duration: float,
     subtype: str | None, model_dir: Path | None, device: str,
 ) -> None:
     """Encode and decode INPUT with one codec; print what happened as one JSON object.
@@ -154,6 +158,7 @@ def transcode_command(
     from codecbench.codecs import CodecNotReadyError, LoadOptions, load_codec, transcode
 
     try:
+        check_writable(output_path, "-o/--output")
         output_format(output_path, subtype)
         options = LoadOptions(model_dir=model_dir, device=device)
         audio = load_audio(input_path, limits=AudioLimits(max_duration_s=max_duration))
@@ -173,22 +178,23 @@ def transcode_command(
 
 @main.command("convert-voice")
 @click.option(
-    "--content", "content_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--content", "content_path", required=True, type=click.Path(path_type=Path),
     help="The clip whose words and prosody are kept.",
 )
 @click.option(
-    "--timbre", "timbre_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--timbre", "timbre_path", required=True, type=click.Path(path_type=Path),
     help="The clip whose voice (timbre) they are spoken in.",
 )
 @click.option(
-    "-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    "-o", "--output", "output_path", required=True, type=click.Path(path_type=Path),
     help="Where to write the result (.wav, .flac or .ogg), at the content clip's sample rate and length.",
 )
-@click.option("--max-duration", type=float, default=None, help="Refuse clips longer than this many seconds.")
+@click.option("--max-duration", type=SECONDS, default=DEFAULT_MAX_DURATION_S, show_default=True,
+              help="Refuse clips longer than this many seconds.")
 @_subtype_option
 @_model_options
 def convert_voice_command(
-    content_path: Path, timbre_path: Path, output_path: Path, max_duration: float | None, subtype: str | None,
+    content_path: Path, timbre_path: Path, output_path: Path, max_duration: float, subtype: str | None,
     model_dir: Path | None, device: str,
 ) -> None:
     """Speak the --content clip in the voice of the --timbre clip (FACodec); print one JSON object.
@@ -202,6 +208,7 @@ def convert_voice_command(
     from codecbench.voice_conversion import convert_voice
 
     try:
+        check_writable(output_path, "-o/--output")
         output_format(output_path, subtype)
         options = LoadOptions(model_dir=model_dir, device=device)
         limits = AudioLimits(max_duration_s=max_duration)
@@ -216,8 +223,8 @@ def convert_voice_command(
 
 
 @main.command("score")
-@click.argument("reference_path", metavar="REFERENCE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("degraded_path", metavar="DEGRADED", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("reference_path", metavar="REFERENCE", type=click.Path(path_type=Path))
+@click.argument("degraded_path", metavar="DEGRADED", type=click.Path(path_type=Path))
 @click.option(
     "-m", "--metrics", default=None,
     help="Comma-separated metrics from visqol, pesq, pesq_wb, pesq_nb, stoi, estoi, sisnr, mel, "
@@ -231,8 +238,11 @@ def convert_voice_command(
     "--max-delay", type=float, default=0.5, show_default=True,
     help="Largest delay of DEGRADED behind REFERENCE that alignment looks for, in seconds.",
 )
+@click.option("--max-duration", type=SECONDS, default=DEFAULT_MAX_DURATION_S, show_default=True,
+              help="Refuse files longer than this many seconds.")
 def score_command(
-    reference_path: Path, degraded_path: Path, metrics: str | None, visqol_protocols: tuple[str, ...], max_delay: float
+    reference_path: Path, degraded_path: Path, metrics: str | None, visqol_protocols: tuple[str, ...], max_delay: float,
+    max_duration: float,
 ) -> None:
     """Score DEGRADED against REFERENCE; print one JSON object per metric.
 
@@ -252,7 +262,7 @@ def score_command(
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     try:
-        pair = prepare_pair(reference_path, degraded_path, max_delay_s=config.max_delay_s)
+        pair = prepare_pair(reference_path, degraded_path, max_delay_s=config.max_delay_s, max_duration_s=max_duration)
     except MetricError as error:
         raise click.ClickException(str(error)) from None
     for warning in pair.warnings:
@@ -282,7 +292,7 @@ def _open_database(database_url: str | None):
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to serve on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to serve on.")
 @click.option(
-    "--max-duration", type=float, default=APP_MAX_DURATION_S, show_default=True,
+    "--max-duration", type=SECONDS, default=DEFAULT_MAX_DURATION_S, show_default=True,
     help="Longest upload accepted, in seconds.",
 )
 @database_option
@@ -381,13 +391,15 @@ def _screening_rule(name: str, thresholds: tuple[str, ...]):
 
 
 @mushra_group.command("create")
-@click.argument("spec_path", metavar="TEST_YAML", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("spec_path", metavar="TEST_YAML", type=click.Path(path_type=Path))
 @database_option
 @click.option(
     "--base-url", envvar="CODECBENCH_PUBLIC_URL", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", show_default=True,
     show_envvar=True, help="Address participants reach the app at (used in the printed links).",
 )
-def mushra_create_command(spec_path: Path, database_url: str | None, base_url: str) -> None:
+@click.option("--allow-outside-paths", is_flag=True,
+              help="Let TEST_YAML name files outside its own folder (../x.wav, absolute paths, links out of it).")
+def mushra_create_command(spec_path: Path, database_url: str | None, base_url: str, allow_outside_paths: bool) -> None:
     """Make every stimulus of the test in TEST_YAML, store the test, and print its id and links."""
     from codecbench.listening_test.design import admin_link, crowd_link, participant_link, prepare_test, store_test
     from codecbench.listening_test.spec import SpecError
@@ -396,7 +408,7 @@ def mushra_create_command(spec_path: Path, database_url: str | None, base_url: s
 
     database = _open_database(database_url)
     try:
-        spec = load_test_spec(spec_path)
+        spec = load_test_spec(spec_path, allow_outside_paths=allow_outside_paths)
         click.echo(f"making stimuli: {spec.num_rated_stimuli} per trial...", err=True)
         with database.session(read_only=True) as session:  # items may come from a stored test set
             prepared = prepare_test(spec, session)
@@ -451,7 +463,7 @@ def mushra_results_command(test_id: int, screening: str, thresholds: tuple[str, 
 @mushra_group.command("export")
 @click.argument("test_id", type=int)
 @click.option("--format", "file_format", type=click.Choice(["csv"]), default="csv", show_default=True)
-@click.option("-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", "output_path", required=True, type=click.Path(path_type=Path),
               help="File to write: one row per rating.")
 @_screening_options
 @database_option
@@ -462,8 +474,10 @@ def mushra_export_command(
     from codecbench.listening_test.design import TestNotFoundError
     from codecbench.listening_test.ratings import load_ratings
     from codecbench.listening_test.report import export_ratings_csv
+    from codecbench.untrusted_text import terminal_safe
 
     rule = _screening_rule(screening, thresholds)
+    check_writable(output_path, "-o/--output")
     with _open_database(database_url).session(read_only=True) as session:
         try:
             ratings = load_ratings(session, test_id)
@@ -475,11 +489,10 @@ def mushra_export_command(
         export_ratings_csv(kept, output_path)
     except OSError as error:
         raise click.ClickException(f"{output_path}: {error}") from None
-    click.echo(
+    click.echo(terminal_safe(
         f"wrote {len(kept)} rating(s) from {len(result.kept_assessors)} assessor(s) to {output_path}; "
-        f"screening '{result.rule}' excluded {len(result.excluded)}: {', '.join(result.excluded) or 'nobody'}",
-        err=True,
-    )
+        f"screening '{result.rule}' excluded {len(result.excluded)}: {', '.join(result.excluded) or 'nobody'}"
+    ), err=True)
 
 
 # The evaluation commands (testsets, evaluate, leaderboard, export) live in their own module.

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import click
 
-from codecbench.cli import _open_database, _parse_model_dirs, database_option, main
+from codecbench.cli import DEFAULT_MAX_DURATION_S, _open_database, _parse_model_dirs, database_option, main
+from codecbench.cli_checks import SECONDS, check_writable
 from codecbench.cli_engine import TestSetSpecType, check_evaluation_database, run_on_local_engine
+from codecbench.untrusted_text import spreadsheet_safe
 
 DEFAULT_EVALUATION_METRICS = "visqol,pesq,stoi,sisnr"
 
@@ -103,6 +105,9 @@ def _parse_metrics(text: str) -> tuple[str, ...]:
               help="Keep every reconstruction as DIR/TESTSET/CODEC@KBPS[+CHECKPOINT]/UTTERANCE.flac (names "
               "percent-encoded; the Leaderboard page plays them).")
 @click.option("--retry-failed", is_flag=True, help="Compute again the units and metrics stored as failed.")
+@click.option("--max-duration", type=SECONDS, default=DEFAULT_MAX_DURATION_S, show_default=True,
+              help="Utterances longer than this many seconds fail with the reason (raise it and pass "
+              "--retry-failed to compute them).")
 @database_option
 @click.option("--model-dir", "model_dirs", multiple=True, metavar="CODEC=DIR",
               help="Load CODEC's weights from DIR (repeatable), e.g. funcodec=./my_model.")
@@ -110,7 +115,7 @@ def _parse_metrics(text: str) -> tuple[str, ...]:
 def evaluate_command(
     specs: tuple, codecs: tuple[str, ...], metrics: str, visqol_protocols: tuple[str, ...], workers: int,
     batch_size: int, limit: int | None, seed: int, keep_audio_dir: Path | None, retry_failed: bool,
-    database_url: str | None, model_dirs: tuple[str, ...], device: str,
+    max_duration: float, database_url: str | None, model_dirs: tuple[str, ...], device: str,
 ) -> None:
     """Score every utterance of the test sets through every codec condition, into the database.
 
@@ -133,6 +138,7 @@ def evaluate_command(
             testsets=specs, conditions=conditions, scoring=scoring, limit=limit, seed=seed,
             keep_audio_dir=None if keep_audio_dir is None else keep_audio_dir.absolute(),
             retry_failed=retry_failed, model_dirs=_parse_model_dirs(model_dirs), device=device,
+            max_duration_s=max_duration,
         )
         plan = plan_evaluation(request)
     except (TestSetError, CodecNotReadyError, ValueError) as error:
@@ -153,7 +159,7 @@ def evaluate_command(
 @click.option("--format", "output_format", type=click.Choice(["text", "csv"]), default="text", show_default=True,
               help="text: one table per codec and a cross-codec table; csv: one row per test set × condition "
               "with provenance.")
-@click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", "output_path", type=click.Path(path_type=Path), default=None,
               help="Write to this file instead of stdout.")
 @click.option("--charts", "charts_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write a quality-vs-bitrate chart per test set here (TESTSET.html, plotly).")
@@ -167,6 +173,9 @@ def leaderboard_command(
     from codecbench.evaluation.leaderboard import Leaderboard, LeaderboardError
     from codecbench.evaluation.results import write_csv
 
+    check_writable(output_path, "-o/--output")
+    if charts_dir is not None:
+        check_writable(charts_dir / "chart.html", "--charts")
     with _open_database(database_url).session(read_only=True) as session:
         try:
             board = Leaderboard.from_database(session, metric, protocol, testsets=testsets or None, codecs=codecs or None)
@@ -174,7 +183,7 @@ def leaderboard_command(
             raise click.ClickException(str(error)) from None
     if output_format == "csv":
         if output_path is None:
-            click.echo(board.csv_frame().to_csv(index=False), nl=False)
+            click.echo(spreadsheet_safe(board.csv_frame()).to_csv(index=False), nl=False)
         else:
             write_csv(board.csv_frame(), output_path)
             click.echo(f"wrote {len(board.cells)} cell(s) to {output_path}", err=True)
@@ -196,7 +205,7 @@ def export_group() -> None:
 
 @export_group.command("scores")
 @click.option("--format", "output_format", type=click.Choice(["csv"]), default="csv", show_default=True)
-@click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", "output_path", type=click.Path(path_type=Path), default=None,
               help="File to write (default: stdout).")
 @click.option("--testset", "testsets", multiple=True, help="Only this test set (repeatable; default: all).")
 @click.option("--codec", "codecs", multiple=True, help="Only this codec (repeatable; default: all).")
@@ -213,13 +222,14 @@ def export_scores_command(
     """
     from codecbench.evaluation.results import MetricNotStoredError, export_scores, write_csv
 
+    check_writable(output_path, "-o/--output")
     with _open_database(database_url).session(read_only=True) as session:
         try:
             frame = export_scores(session, testsets=testsets or None, codecs=codecs or None, metrics=metrics or None)
         except MetricNotStoredError as error:
             raise click.ClickException(str(error)) from None
     if output_path is None:
-        click.echo(frame.to_csv(index=False), nl=False)
+        click.echo(spreadsheet_safe(frame).to_csv(index=False), nl=False)
     else:
         write_csv(frame, output_path)
         click.echo(f"wrote {len(frame)} row(s) to {output_path}", err=True)

@@ -6,13 +6,14 @@ group (:mod:`codecbench.cli` imports this module); heavy imports stay inside the
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from codecbench.cli import database_option, main
+from codecbench.cli_checks import check_writable
 from codecbench.cli_engine import TestSetSpecType, check_evaluation_database, run_on_local_engine
+from codecbench.untrusted_text import spreadsheet_safe
 
 
 @main.command("reproduce")
@@ -37,9 +38,9 @@ from codecbench.cli_engine import TestSetSpecType, check_evaluation_database, ru
 @click.option("--format", "output_format", type=click.Choice(["markdown", "csv"]), default="markdown",
               show_default=True, help="markdown: a table with a header naming source, model, metric and protocol; "
               "csv: one row per test set × operating point, with provenance.")
-@click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", "output_path", type=click.Path(path_type=Path), default=None,
               help="Write to this file instead of stdout.")
-@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--chart", "chart_path", type=click.Path(path_type=Path), default=None,
               help="Also write a plotly chart of published vs measured values (with 95 % CI bars) to this .html file.")
 def reproduce_command(
     table_name: str | None, list_tables: bool, specs: tuple, model_dir: Path | None, limit: int | None, seed: int,
@@ -69,11 +70,10 @@ def reproduce_command(
         return
     if table_name is None:
         raise click.UsageError(f"name a published table ({', '.join(PUBLISHED_TABLES)}), or pass --list.")
-    _check_writable(output_path, "-o/--output")
-    _check_writable(chart_path, "--chart")
+    check_writable(output_path, "-o/--output")
+    check_writable(chart_path, "--chart")
     if chart_path is not None and chart_path.suffix.lower() not in (".html", ".htm"):
-        raise click.BadParameter(f"{chart_path} is not an .html file; the chart is written as HTML.",
-                                 param_hint="--chart")
+        raise click.ClickException(f"--chart {chart_path}: is not an .html file; the chart is written as HTML.")
     try:
         table = get_table(table_name)
         check_evaluation_database(database_url)
@@ -99,34 +99,13 @@ def reproduce_command(
         raise click.ClickException(f"the results are stored, but the output could not be written: {error}") from None
 
 
-def _check_writable(path: Path | None, option: str) -> None:
-    """Refuse, before hours of evaluation, an output that could not be written afterwards: a
-    folder, a read-only file, or a place under a file or a folder this user cannot write to
-    (missing folders are made when writing)."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise click.BadParameter(f"{path} is a folder; give a file name.", param_hint=option)
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            raise click.BadParameter(f"{path} exists and is not writable.", param_hint=option)
-        return
-    ancestor = path.parent.absolute()
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise click.BadParameter(f"{path} cannot be made: {ancestor} is a file, not a folder.", param_hint=option)
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise click.BadParameter(f"{path} cannot be written: {ancestor} is not writable.", param_hint=option)
-
-
 def _write_outputs(reproduction, output_format: str, output_path: Path | None, chart_path: Path | None) -> None:
     from codecbench.evaluation.results import write_csv
 
     if output_format == "csv":
         frame = reproduction.csv_frame()
         if output_path is None:
-            click.echo(frame.to_csv(index=False), nl=False)
+            click.echo(spreadsheet_safe(frame).to_csv(index=False), nl=False)
         else:
             write_csv(frame, output_path)
     elif output_path is None:

@@ -344,11 +344,11 @@ def test_outputs_that_could_not_be_written_are_refused_before_anything_runs(tmp_
                                          "--db", f"sqlite:///{db_file}", *args])
 
     under_a_file = reproduce("-o", str(a_file / "table.md"))
-    assert under_a_file.exit_code == 2 and f"cannot be made: {a_file} is a file, not a folder" in under_a_file.stderr
+    assert under_a_file.exit_code == 1 and f"cannot be made: {a_file} is a file, not a folder" in under_a_file.stderr
     a_folder = reproduce("-o", str(tmp_path))
-    assert a_folder.exit_code == 2 and "is a directory" in a_folder.stderr
+    assert a_folder.exit_code == 1 and "is a folder; give a file name" in a_folder.stderr
     not_html = reproduce("--chart", str(tmp_path / "chart.png"))
-    assert not_html.exit_code == 2 and "is not an .html file" in not_html.stderr
+    assert not_html.exit_code == 1 and "is not an .html file" in not_html.stderr
     for result in (under_a_file, a_folder, not_html):
         assert result.stdout == "" and "Traceback" not in result.stderr
     assert not db_file.exists()

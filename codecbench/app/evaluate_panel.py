@@ -66,7 +66,7 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
                 conditions=tuple(c for text in codec_text.split() for c in parse_codec_request(text)),
                 scoring=ScoringConfig(tuple(metric_names or ()), tuple(protocol_names or ())),
                 limit=int(limit_value) if limit_value else None, seed=int(seed_value or 0),
-                model_dirs=settings.model_dirs, device=settings.device,
+                model_dirs=settings.model_dirs, device=settings.device, max_duration_s=settings.max_duration_s,
             )
             check_evaluation_dialect(database.dialect)
             plan = plan_evaluation(request)

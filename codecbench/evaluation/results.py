@@ -27,6 +27,7 @@ from codecbench.storage.evaluation_tables import (
     EvalUnitRow,
     EvalUtteranceRow,
 )
+from codecbench.untrusted_text import spreadsheet_safe
 
 # Names users may give for a metric stored under its variant's name.
 METRIC_ALIASES = {"pesq": ("pesq_wb", "pesq_nb")}
@@ -241,10 +242,11 @@ def export_scores(
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as CSV (UTF-8, no index), making the folder if needed."""
+    """Write a table as CSV (UTF-8, no index), making the folder if needed; text a spreadsheet
+    would run as a formula gets a leading ``'``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
+    spreadsheet_safe(frame).to_csv(path, index=False)
     return path
 
 

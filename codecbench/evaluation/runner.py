@@ -15,6 +15,7 @@ computes only those. Units that failed are stored with their error and not retri
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -64,6 +65,8 @@ class EvaluationRequest:
         retry_failed: compute again the units and metrics stored as failed.
         model_dirs: codec -> local model directory (``--model-dir``).
         device: where neural codecs run.
+        max_duration_s: longer utterances fail with the reason (``--max-duration``); ``None``:
+            no limit.
     """
 
     testsets: tuple[TestSetSpec, ...]
@@ -75,6 +78,7 @@ class EvaluationRequest:
     retry_failed: bool = False
     model_dirs: Mapping[str, Path] = field(default_factory=dict)
     device: str = "cpu"
+    max_duration_s: float | None = None
 
     def __post_init__(self) -> None:
         if not self.testsets:
@@ -87,6 +91,8 @@ class EvaluationRequest:
             raise ValueError(f"test set {', '.join(duplicates)} given more than once")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be at least 1, got {self.limit}")
+        if self.max_duration_s is not None and not (math.isfinite(self.max_duration_s) and self.max_duration_s > 0):
+            raise ValueError(f"max_duration_s must be a number of seconds above 0, got {self.max_duration_s}")
 
     def settings(self) -> dict:
         """The request as JSON-able settings, stored with the run."""
@@ -102,6 +108,7 @@ class EvaluationRequest:
             "retry_failed": self.retry_failed,
             "model_dirs": {codec: str(path) for codec, path in self.model_dirs.items()},
             "device": self.device,
+            "max_duration_s": self.max_duration_s,
         }
 
 
@@ -275,7 +282,7 @@ def run_evaluation(
                         continue
                     keep = None if request.keep_audio_dir is None else kept_audio_path(
                         request.keep_audio_dir, testset.name, condition, utterance.id)
-                    unit = WorkUnit(testset.name, utterance, condition, missing, keep)
+                    unit = WorkUnit(testset.name, utterance, condition, missing, keep, request.max_duration_s)
                     units.append(unit)
                     targets[unit.key] = _Target(condition_id, row.row_id)
             scopes.append((testset, testset_id, scope))

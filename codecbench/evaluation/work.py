@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,6 +40,8 @@ class WorkUnit:
         condition: the codec at its operating point.
         scoring: the metrics still missing for this unit.
         keep_audio_path: where to write the reconstruction (``--keep-audio``), or ``None``.
+        max_duration_s: a longer utterance fails with the reason (``--max-duration``); ``None``:
+            no limit.
     """
 
     testset: str
@@ -47,6 +49,7 @@ class WorkUnit:
     condition: EvalCondition
     scoring: ScoringConfig
     keep_audio_path: Path | None = None
+    max_duration_s: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -174,7 +177,7 @@ def read_references(units: Iterable[WorkUnit]) -> dict[tuple[str, str], Audio | 
         key = (unit.testset, unit.utterance.id)
         if key not in audio:
             try:
-                audio[key] = unit.utterance.read_audio(READ_LIMITS)
+                audio[key] = unit.utterance.read_audio(replace(READ_LIMITS, max_duration_s=unit.max_duration_s))
             except AudioError as error:
                 audio[key] = str(error)
             except OSError as error:  # an archive that vanished, a permission problem

@@ -206,7 +206,8 @@ def admin_link(base_url: str, test: TestInfo) -> str:
 
 def find_test(session: Session, test_id: int) -> ListeningTestRow:
     """The row of test ``test_id``; raises :class:`TestNotFoundError` listing the ids that exist."""
-    row = session.get(ListeningTestRow, test_id)
+    # An id beyond the database's 64-bit integers names no test (and the drivers would overflow).
+    row = session.get(ListeningTestRow, test_id) if 0 < test_id < 2**63 else None
     if row is None:
         known = session.scalars(select(ListeningTestRow.id).order_by(ListeningTestRow.id)).all()
         listing = ", ".join(map(str, known)) if known else "none yet (create one with `codecbench mushra create test.yaml`)"

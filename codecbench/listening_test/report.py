@@ -15,6 +15,7 @@ from codecbench.listening_test.ratings import RATING_COLUMNS, condition_order, l
 from codecbench.listening_test.screening import ScreeningResult, ScreeningRule
 from codecbench.listening_test.sources import objective_scores
 from codecbench.listening_test.suspicion import suspicious_sessions
+from codecbench.untrusted_text import spreadsheet_safe, terminal_safe
 from codecbench.listening_test.statistics import (
     ObjectiveCorrelation,
     condition_summary,
@@ -84,7 +85,7 @@ def compute_results(session: Session, test_id: int, rule: ScreeningRule) -> Test
 
 
 def results_text(results: TestResults, *, per_item: bool = False) -> str:
-    """The report ``codecbench mushra results`` prints."""
+    """The report ``codecbench mushra results`` prints (control and format characters escaped)."""
     test = results.test
     kept = results.screening.kept_assessors
     lines = [
@@ -113,14 +114,15 @@ def results_text(results: TestResults, *, per_item: bool = False) -> str:
             f"Pearson r = {correlation.pearson_r:.3f} (p = {correlation.pearson_p:.3g}), "
             f"Spearman rho = {correlation.spearman_rho:.3f} (p = {correlation.spearman_p:.3g})"
         )
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))  # crowd IDs and names are strangers' text
 
 
 def export_ratings_csv(ratings: pd.DataFrame, path: str | Path) -> Path:
-    """Write one row per rating (columns :data:`RATING_COLUMNS`) to ``path``."""
+    """Write one row per rating (columns :data:`RATING_COLUMNS`) to ``path``; text a spreadsheet
+    would run as a formula (a crowd ID ``=HYPERLINK(...)``) is written with a leading ``'``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ratings.reindex(columns=list(RATING_COLUMNS)).to_csv(path, index=False)
+    spreadsheet_safe(ratings.reindex(columns=list(RATING_COLUMNS))).to_csv(path, index=False)
     return path
 
 

@@ -8,6 +8,7 @@ relative to the folder of ``test.yaml``.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,35 +36,92 @@ from codecbench.listening_test.spec import (
 )
 
 
-def load_test_spec(path: str | Path) -> TestSpec:
-    """Read and check ``test.yaml``.
+#: A test.yaml longer than this is refused unread (a test lists its items, or names a test set).
+MAX_SPEC_BYTES = 1024 * 1024
+#: YAML nodes a test.yaml may expand to, aliases counted at every use: anchors and aliases are
+#: allowed (to share settings), but a few hundred bytes of nested aliases can expand to
+#: billions of nodes ("billion laughs"), which would exhaust memory when checked or quoted.
+MAX_EXPANDED_NODES = 100_000
+
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring = _QUOTE.maxother = 80
+_QUOTE.maxlist = _QUOTE.maxdict = _QUOTE.maxtuple = _QUOTE.maxset = 5
+_QUOTE.maxlevel = 2
+
+
+def _quoted(value: Any) -> str:
+    """A value as quoted in a message: its repr, shortened (without building the whole repr of a
+    huge value first)."""
+    return _QUOTE.repr(value)
+
+
+def _check_expanded_size(root: yaml.Node | None, source: str) -> None:
+    """Refuse a document whose nodes, each alias expanded, number more than
+    :data:`MAX_EXPANDED_NODES`, or that refers to itself; counted on the composed graph (shared
+    nodes once, with memoised sizes), so the check itself stays small."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise SpecError(f"{source}: an alias refers to a node that contains it; write the value out.")
+        open_nodes.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(key_node) + size(value_node) for key_node, value_node in node.value)
+        open_nodes.discard(key)
+        sizes[key] = total = min(total, MAX_EXPANDED_NODES + 1)
+        if total > MAX_EXPANDED_NODES:
+            raise SpecError(f"{source}: its anchors and aliases expand to more than {MAX_EXPANDED_NODES} values; "
+                            "a test.yaml is not that large: write the values out or use fewer nested aliases.")
+        return total
+
+    if root is not None:
+        size(root)
+
+
+def load_test_spec(path: str | Path, *, allow_outside_paths: bool = False) -> TestSpec:
+    """Read and check ``test.yaml``; its files must lie in its folder unless
+    ``allow_outside_paths``.
 
     Raises:
         SpecError: the file is missing, not YAML, or not a valid test; the message says where.
     """
     path = Path(path)
     try:
+        if path.is_dir():
+            raise SpecError(f"{path}: is a folder; give the test's YAML file.")
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"{path}: is {path.stat().st_size} bytes; a test.yaml is at most {MAX_SPEC_BYTES} bytes "
+                            "(list many items by test set: `items: {testset: NAME, ...}`).")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file.") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"{path}: cannot be read as text ({error}).") from None
-    return parse_test_spec(text, base_dir=path.parent, source=str(path))
+    return parse_test_spec(text, base_dir=path.parent, source=str(path), allow_outside_paths=allow_outside_paths)
 
 
-def parse_test_spec(text: str, *, base_dir: Path, source: str = "test.yaml") -> TestSpec:
-    """Parse the text of a ``test.yaml``; relative paths are resolved against ``base_dir``."""
+def parse_test_spec(text: str, *, base_dir: Path, source: str = "test.yaml", allow_outside_paths: bool = False) -> TestSpec:
+    """Parse the text of a ``test.yaml``; relative paths are resolved against ``base_dir``, and
+    every file must lie in it unless ``allow_outside_paths``."""
     try:
+        _check_expanded_size(yaml.compose(text, Loader=yaml.SafeLoader), source)
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise SpecError(f"{source}: not valid YAML: {error}") from None
-    reader = _Reader(source)
+    reader = _Reader(source, base_dir, allow_outside_paths)
     top = reader.mapping(document, "", required=True)
     reader.only_keys(top, "", _TOP_LEVEL_KEYS)
 
-    items = _parse_items(reader, top.get("items"), base_dir)
+    items = _parse_items(reader, top.get("items"))
     item_names = None if isinstance(items, TestSetItems) else [item.name for item in items]
-    conditions = _parse_conditions(reader, top.get("conditions"), base_dir, item_names)
+    conditions = _parse_conditions(reader, top.get("conditions"), item_names)
     anchors = _parse_anchors(reader, top.get("anchors", list(DEFAULT_ANCHORS)))
     crowd = _parse_crowd(reader, top.get("crowd"))
 
@@ -115,7 +173,7 @@ def parse_test_spec(text: str, *, base_dir: Path, source: str = "test.yaml") -> 
             )
         if spec.training_item is not None and spec.training_item not in item_names:
             raise SpecError(
-                f"{source}: training_item {spec.training_item!r} is not an item; items are "
+                f"{source}: training_item {_quoted(spec.training_item)} is not an item; items are "
                 f"{', '.join(item_names)}."
             )
     return _with_design_warnings(spec, len(item_names) if item_names is not None else None)
@@ -128,7 +186,7 @@ _TOP_LEVEL_KEYS = (
 )
 
 
-def _parse_items(reader: _Reader, value: Any, base_dir: Path) -> tuple[FileItem, ...] | TestSetItems:
+def _parse_items(reader: _Reader, value: Any) -> tuple[FileItem, ...] | TestSetItems:
     if value is None:
         raise SpecError(
             f"{reader.source}: items: missing. List audio files (`- clips/a.wav`, or "
@@ -149,12 +207,12 @@ def _parse_items(reader: _Reader, value: Any, base_dir: Path) -> tuple[FileItem,
     for index, entry in enumerate(value):
         where = f"items[{index}]"
         if isinstance(entry, str):
-            path = _resolve(base_dir, entry)
+            path = reader.path(entry, where)
             name = path.stem
         else:
             mapping = reader.mapping(entry, where, required=True)
             reader.only_keys(mapping, where, ("name", "path"))
-            path = _resolve(base_dir, reader.string(mapping.get("path"), f"{where}.path", required=True))
+            path = reader.path(reader.string(mapping.get("path"), f"{where}.path", required=True), f"{where}.path")
             name = reader.string(mapping.get("name"), f"{where}.name") or path.stem
         if not path.is_file():
             raise SpecError(f"{reader.source}: {where}: {path}: no such file.")
@@ -170,7 +228,7 @@ def _parse_items(reader: _Reader, value: Any, base_dir: Path) -> tuple[FileItem,
 
 
 def _parse_conditions(
-    reader: _Reader, value: Any, base_dir: Path, item_names: list[str] | None
+    reader: _Reader, value: Any, item_names: list[str] | None
 ) -> tuple[CodecCondition | FileCondition, ...]:
     if not isinstance(value, list) or not value:
         raise SpecError(
@@ -183,7 +241,7 @@ def _parse_conditions(
         mapping = reader.mapping(entry, where, required=True)
         if "files" in mapping:
             reader.only_keys(mapping, where, ("name", "files", "alignment"))
-            conditions.append(_parse_file_condition(reader, mapping, where, base_dir, item_names))
+            conditions.append(_parse_file_condition(reader, mapping, where, item_names))
         elif "codec" in mapping:
             reader.only_keys(mapping, where, ("name", "codec", "bitrate_kbps"))
             conditions.append(_parse_codec_condition(reader, mapping, where))
@@ -216,7 +274,7 @@ def _parse_codec_condition(reader: _Reader, mapping: Mapping[str, Any], where: s
 
 
 def _parse_file_condition(
-    reader: _Reader, mapping: Mapping[str, Any], where: str, base_dir: Path, item_names: list[str] | None
+    reader: _Reader, mapping: Mapping[str, Any], where: str, item_names: list[str] | None
 ) -> FileCondition:
     name = reader.string(mapping.get("name"), f"{where}.name", required=True)
     if item_names is None:
@@ -232,12 +290,12 @@ def _parse_file_condition(
                 f"{reader.source}: {where}.files: a pattern must contain {{item}} (e.g. "
                 "outputs/mine/{item}.wav), or map each item name to a file."
             )
-        files = {item: _resolve(base_dir, files_value.replace("{item}", item)) for item in item_names}
+        files = {item: reader.path(files_value.replace("{item}", item), f"{where}.files") for item in item_names}
     elif isinstance(files_value, Mapping):
         unknown = sorted(set(map(str, files_value)) - set(item_names))
         if unknown:
             raise SpecError(f"{reader.source}: {where}.files: {', '.join(unknown)} are not items.")
-        files = {str(k): _resolve(base_dir, reader.string(v, f"{where}.files.{k}", required=True))
+        files = {str(k): reader.path(reader.string(v, f"{where}.files.{k}", required=True), f"{where}.files.{k}")
                  for k, v in files_value.items()}
     else:
         raise SpecError(f"{reader.source}: {where}.files: a path pattern with {{item}}, or item name -> file.")
@@ -249,7 +307,7 @@ def _parse_file_condition(
             raise SpecError(f"{reader.source}: {where}.files: {path} (item {item}): no such file.")
     alignment = reader.string(mapping.get("alignment"), f"{where}.alignment") or "waveform"
     if alignment not in ALIGNMENTS:
-        raise SpecError(f"{reader.source}: {where}.alignment: {alignment!r}; choose one of {', '.join(ALIGNMENTS)}.")
+        raise SpecError(f"{reader.source}: {where}.alignment: {_quoted(alignment)}; choose one of {', '.join(ALIGNMENTS)}.")
     return FileCondition(name=name, files=files, alignment=alignment)
 
 
@@ -262,7 +320,7 @@ def _parse_anchors(reader: _Reader, value: Any) -> tuple[str, ...]:
     for index, entry in enumerate(value):
         if entry not in ANCHOR_KINDS:
             raise SpecError(
-                f"{reader.source}: anchors[{index}]: {entry!r} is not an anchor; choose from "
+                f"{reader.source}: anchors[{index}]: {_quoted(entry)} is not an anchor; choose from "
                 f"{', '.join(ANCHOR_KINDS)}."
             )
         if entry in anchors:
@@ -279,7 +337,7 @@ def _parse_crowd(reader: _Reader, value: Any) -> CrowdSettings | None:
                                         "new_sessions_per_minute", "sessions_per_address_per_hour"))
     id_param = reader.string(mapping.get("id_param"), "crowd.id_param") or "PROLIFIC_PID"
     if id_param in RESERVED_LINK_PARAMS:
-        raise SpecError(f"{reader.source}: crowd.id_param: {id_param!r} is used by the link itself; pick another.")
+        raise SpecError(f"{reader.source}: crowd.id_param: {_quoted(id_param)} is used by the link itself; pick another.")
     redirect_url = reader.string(mapping.get("redirect_url"), "crowd.redirect_url")
     if redirect_url is not None and not redirect_url.startswith(("https://", "http://")):
         raise SpecError(f"{reader.source}: crowd.redirect_url: must start with https:// or http://.")
@@ -314,16 +372,24 @@ def _with_design_warnings(spec: TestSpec, num_items: int | None) -> TestSpec:
     return replace(spec, warnings=tuple(warnings))
 
 
-def _resolve(base_dir: Path, text: str) -> Path:
-    path = Path(text).expanduser()
-    return path if path.is_absolute() else (base_dir / path).resolve()
-
-
 @dataclass(frozen=True)
 class _Reader:
     """Typed access to YAML values with messages that name the file and the key."""
 
     source: str
+    base_dir: Path = Path(".")
+    allow_outside_paths: bool = False
+
+    def path(self, text: str, where: str) -> Path:
+        """A file named in test.yaml: relative to its folder, and inside it (symbolic links
+        followed) unless outside paths are allowed, so that a test.yaml from elsewhere cannot
+        make the server read (and serve to participants) any file it can reach."""
+        path = (self.base_dir / Path(text).expanduser()).resolve()
+        folder = self.base_dir.resolve()
+        if not self.allow_outside_paths and not path.is_relative_to(folder):
+            raise self.fail(where, f"{_quoted(text)} is outside the test's folder {folder}; move the file into "
+                            "that folder, or pass --allow-outside-paths to `codecbench mushra create` if you mean it.")
+        return path
 
     def fail(self, where: str, problem: str) -> SpecError:
         return SpecError(f"{self.source}: {where or 'top level'}: {problem}")
@@ -336,7 +402,7 @@ class _Reader:
         return value
 
     def only_keys(self, mapping: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
-        unknown = [str(key) for key in mapping if key not in allowed]
+        unknown = [key if isinstance(key, str) and len(key) <= 80 else _quoted(key) for key in mapping if key not in allowed]
         if unknown:
             raise self.fail(where, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}.")
 
@@ -356,7 +422,7 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self.fail(where, f"expected true or false, got {value!r}.")
+            raise self.fail(where, f"expected true or false, got {_quoted(value)}.")
         return value
 
     def number(
@@ -366,7 +432,7 @@ class _Reader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(where, f"expected a number, got {value!r}.")
+            raise self.fail(where, f"expected a number, got {_quoted(value)}.")
         if minimum is not None and value < minimum:
             raise self.fail(where, f"{value} is below the minimum {minimum:g}.")
         if maximum is not None and value > maximum:
@@ -377,5 +443,5 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self.fail(where, f"expected a whole number of at least 1, got {value!r}.")
+            raise self.fail(where, f"expected a whole number of at least 1, got {_quoted(value)}.")
         return value

@@ -34,6 +34,10 @@ from codecbench.evaluation.metrics.result import MetricError
 MIN_PAIR_DURATION_S = 0.5
 # Codec delays are tens of milliseconds; half a second leaves room for odd pipelines.
 DEFAULT_MAX_DELAY_S = 0.5
+# A degraded signal this much shorter or longer than its reference is probably not its
+# reconstruction (or was cut): warned about, since metrics then compare only part of it.
+LENGTH_MISMATCH_S = 0.25
+LENGTH_MISMATCH_FRACTION = 0.10
 
 AudioInput = Union[Audio, str, "os.PathLike[str]", tuple[np.ndarray, int]]
 """A signal to score: checked :class:`Audio`, a file path, or ``(samples, sample_rate_hz)``."""
@@ -83,15 +87,20 @@ class PreparedPair:
         return apply_alignment(self.degraded, self.alignment, self.reference.shape[0])
 
 
-def prepare_pair(reference: AudioInput, degraded: AudioInput, *, max_delay_s: float = DEFAULT_MAX_DELAY_S) -> PreparedPair:
+def prepare_pair(reference: AudioInput, degraded: AudioInput, *, max_delay_s: float = DEFAULT_MAX_DELAY_S,
+                 max_duration_s: float | None = None) -> PreparedPair:
     """Read and check both signals and resample the degraded one to the reference's rate.
 
+    ``max_duration_s``: longer signals are refused (``None``: no limit).
+
     Raises:
-        MetricError: a signal cannot be read, is too short, silent, or holds NaN or
-            infinite samples; the message names the signal and what to do.
+        MetricError: a signal cannot be read, is too short or too long, silent (a constant
+            level counts as silent), or holds NaN or infinite samples; the message names the
+            signal and what to do.
     """
-    reference_audio = _as_audio(reference, "reference")
-    degraded_audio = _as_audio(degraded, "degraded")
+    limits = AudioLimits(min_duration_s=MIN_PAIR_DURATION_S, max_duration_s=max_duration_s)
+    reference_audio = _as_audio(reference, "reference", limits)
+    degraded_audio = _as_audio(degraded, "degraded", limits)
     _refuse_silence(
         reference_audio, "there is no sound to compare against; check that the right file was given as the reference"
     )
@@ -106,8 +115,18 @@ def prepare_pair(reference: AudioInput, degraded: AudioInput, *, max_delay_s: fl
         degraded=resample(degraded_audio.samples, degraded_audio.sample_rate_hz, rate),
         sample_rate_hz=rate,
         max_delay_s=max_delay_s,
-        warnings=reference_audio.warnings + degraded_audio.warnings,
+        warnings=reference_audio.warnings + degraded_audio.warnings + _length_mismatch(reference_audio, degraded_audio),
     )
+
+
+def _length_mismatch(reference: Audio, degraded: Audio) -> tuple[str, ...]:
+    difference = abs(degraded.duration_s - reference.duration_s)
+    if difference <= max(LENGTH_MISMATCH_S, LENGTH_MISMATCH_FRACTION * reference.duration_s):
+        return ()
+    return (f"{degraded.source} lasts {degraded.duration_s:.2f} s and {reference.source} "
+            f"{reference.duration_s:.2f} s: the metrics compare only the "
+            f"{min(degraded.duration_s, reference.duration_s):.2f} s both cover, and a missing end "
+            "counts as silence for some; check that the files belong together.",)
 
 
 def declared_rate_hz(signal: AudioInput) -> int | None:
@@ -123,8 +142,7 @@ def declared_rate_hz(signal: AudioInput) -> int | None:
         return None
 
 
-def _as_audio(signal: AudioInput, role: str) -> Audio:
-    limits = AudioLimits(min_duration_s=MIN_PAIR_DURATION_S)
+def _as_audio(signal: AudioInput, role: str, limits: AudioLimits) -> Audio:
     try:
         if isinstance(signal, Audio):
             source = role if signal.source == "<array>" else f"{role} {signal.source}"
@@ -143,7 +161,15 @@ def _as_audio(signal: AudioInput, role: str) -> Audio:
 
 
 def _refuse_silence(audio: Audio, remedy: str) -> None:
+    """Refuse a signal with no sound: below the silence level once its constant (DC) level is
+    taken away, for a constant offset is no sound either (PESQ would score one, SI-SNR not)."""
     level = peak_dbfs(audio.samples)
     if level < SILENCE_PEAK_DBFS:
         shown = "-inf" if level == -np.inf else f"{level:.1f}"
         raise MetricError(f"{audio.source}: is silent (peak {shown} dBFS); {remedy}.")
+    offset = float(np.mean(audio.samples, dtype=np.float64))
+    sound = peak_dbfs((audio.samples.astype(np.float64) - offset).astype(np.float32))
+    if sound < SILENCE_PEAK_DBFS:
+        shown = "-inf" if sound == -np.inf else f"{sound:.1f}"
+        raise MetricError(f"{audio.source}: holds only a constant level ({offset:+.3f}, no sound: peak {shown} dBFS "
+                          f"around it); {remedy}.")

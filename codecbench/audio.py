@@ -393,8 +393,11 @@ def _decode_file(file: Path | io.BytesIO, name: str, limits: AudioLimits) -> tup
 
 
 # libsndfile's log of a WAV or AIFF whose header announces more audio than the file holds:
-# "data : 99200 (should be 49578)".
-_CUT_SHORT = re.compile(r"^(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# "data : 99200 (should be 49578)" (WAV), " SSND : 99208 (should be 49581)" (AIFF).
+_CUT_SHORT = re.compile(r"^[ \t]*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# The size a writer that cannot seek back (a pipe) leaves in the header: "length unknown",
+# not a promise of 4 GB of audio; libsndfile reads what is there, which is all there is.
+_UNKNOWN_CHUNK_SIZE = 0xFFFFFFFF
 
 
 def _cut_short(handle: soundfile.SoundFile, name: str) -> tuple[str, ...]:
@@ -404,7 +407,7 @@ def _cut_short(handle: soundfile.SoundFile, name: str) -> tuple[str, ...]:
     if match is None:
         return ()
     announced, present = int(match.group(1)), int(match.group(2))
-    if present >= announced:
+    if present >= announced or announced == _UNKNOWN_CHUNK_SIZE:
         return ()
     read_s = handle.frames / handle.samplerate
     return (f"{name}: the file is cut short: its header announces {announced} bytes of audio "

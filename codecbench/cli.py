@@ -405,6 +405,7 @@ def mushra_create_command(spec_path: Path, database_url: str | None, base_url: s
     from codecbench.listening_test.spec import SpecError
     from codecbench.listening_test.spec_yaml import load_test_spec
     from codecbench.listening_test.stimuli import StimulusError
+    from codecbench.untrusted_text import terminal_safe
 
     database = _open_database(database_url)
     try:
@@ -412,10 +413,10 @@ def mushra_create_command(spec_path: Path, database_url: str | None, base_url: s
         click.echo(f"making stimuli: {spec.num_rated_stimuli} per trial...", err=True)
         with database.session(read_only=True) as session:  # items may come from a stored test set
             prepared = prepare_test(spec, session)
-    except (SpecError, StimulusError) as error:
-        raise click.ClickException(str(error)) from None
+    except (SpecError, StimulusError) as error:  # may quote names from a test.yaml someone else wrote
+        raise click.ClickException(terminal_safe(str(error))) from None
     for warning in prepared.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(terminal_safe(f"warning: {warning}"), err=True)
     with database.session() as session:
         test = store_test(session, prepared)
     click.echo(f"test id: {test.id}")
@@ -432,12 +433,13 @@ def mushra_create_command(spec_path: Path, database_url: str | None, base_url: s
 def mushra_list_command(database_url: str | None) -> None:
     """List the tests in the database with their status and number of participants."""
     from codecbench.listening_test.design import list_tests, participant_count
+    from codecbench.untrusted_text import terminal_safe
 
     with _open_database(database_url).session(read_only=True) as session:
         for test in list_tests(session):
             click.echo(
                 f"{test.id}\t{test.status}\t{participant_count(session, test.id)} participant(s)\t"
-                f"{len(test.items)} item(s)\t{len(test.rated_conditions)} rated condition(s)\t{test.name}"
+                f"{len(test.items)} item(s)\t{len(test.rated_conditions)} rated condition(s)\t{terminal_safe(test.name)}"
             )
 
 

@@ -118,6 +118,34 @@ def test_a_wav_cut_short_is_read_with_a_warning_naming_both_lengths(tmp_path, sp
     assert "warning" not in whole.stderr
 
 
+def test_an_aiff_cut_short_is_read_with_a_warning_too(tmp_path, speech):
+    whole = tmp_path / "speech.aiff"
+    soundfile.write(whole, soundfile.read(speech, dtype="float32")[0], 16_000)
+    cut = tmp_path / "cut.aiff"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    completed = run_cli("score", str(speech), str(cut), "--metrics", "sisnr")
+    assert completed.returncode == 0, completed.stderr
+    assert f"warning: {cut}: the file is cut short: its header announces" in completed.stderr
+
+
+def test_a_streamed_wav_of_unknown_length_is_not_called_cut_short(tmp_path, speech):
+    # Writers that cannot seek back (a pipe) leave 0xFFFFFFFF, "unknown", as the RIFF and data sizes.
+    data = bytearray(speech.read_bytes())
+    data_chunk = data.index(b"data")
+    data[4:8] = data[data_chunk + 4 : data_chunk + 8] = b"\xff\xff\xff\xff"
+    streamed = tmp_path / "streamed.wav"
+    streamed.write_bytes(bytes(data))
+    completed = run_cli("score", str(speech), str(streamed), "--metrics", "sisnr")
+    assert completed.returncode == 0, completed.stderr
+    assert "warning" not in completed.stderr and '"value": ' in completed.stdout
+
+
+def test_a_file_given_as_a_folder_test_set_is_named_as_a_file(tmp_path, speech):
+    error = one_line_error(run_cli("evaluate", "--testset", f"mine=folder:{speech}", "--codec", "lowpass_3500",
+                                   "--metrics", "sisnr", "--db", f"sqlite:///{tmp_path / 'db.sqlite3'}"))
+    assert f"{speech} is a file, not a folder" in error
+
+
 def test_score_warns_when_the_degraded_file_is_much_shorter_than_the_reference(tmp_path, speech):
     short = tmp_path / "short.wav"
     soundfile.write(short, soundfile.read(speech, dtype="float32")[0][:9_600], 16_000)

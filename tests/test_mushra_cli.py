@@ -93,6 +93,17 @@ def test_mistakes_get_clear_messages(created, args, message):
     assert message in completed.stderr
 
 
+def test_ids_no_id_column_can_hold_are_no_test_on_either_database(database_url, tmp_path):
+    """PostgreSQL's INTEGER ends at 2**31 - 1, SQLite's at 2**63 - 1: beyond, the query itself
+    failed (a traceback); now it is one line saying there is no such test."""
+    for test_id in ("2147483648", "9223372036854775808", "99999999999999999999999"):
+        for args in (["results", test_id], ["export", test_id, "-o", str(tmp_path / "x.csv")]):
+            completed = run_cli("mushra", *args, "--db", database_url)
+            assert completed.returncode == 1, completed.stderr
+            assert completed.stderr.startswith(f"Error: no MUSHRA test with id {test_id}; this database has none yet")
+            assert "Traceback" not in completed.stderr and len(completed.stderr.splitlines()) == 1
+
+
 def test_create_refuses_a_bad_test_yaml_and_stores_nothing(tmp_path):
     spec_path = write_test_files(tmp_path, num_items=2)
     spec_path.write_text(spec_path.read_text().replace("codec: opus", "codec: opsu"))

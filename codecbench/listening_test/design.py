@@ -205,12 +205,27 @@ def admin_link(base_url: str, test: TestInfo) -> str:
 
 
 def find_test(session: Session, test_id: int) -> ListeningTestRow:
-    """The row of test ``test_id``; raises :class:`TestNotFoundError` listing the ids that exist."""
-    # An id beyond the database's 64-bit integers names no test (and the drivers would overflow).
-    row = session.get(ListeningTestRow, test_id) if 0 < test_id < 2**63 else None
+    """The row of test ``test_id``; raises :class:`TestNotFoundError` listing (some of) the ids that exist."""
+    # An id the id column cannot hold names no test; the query would fail in the driver (a
+    # 64-bit overflow in SQLite, "integer out of range" beyond 2**31 - 1 in PostgreSQL).
+    row = session.get(ListeningTestRow, test_id) if 0 < test_id <= _largest_id(session) else None
     if row is None:
-        known = session.scalars(select(ListeningTestRow.id).order_by(ListeningTestRow.id)).all()
-        listing = ", ".join(map(str, known)) if known else "none yet (create one with `codecbench mushra create test.yaml`)"
-        raise TestNotFoundError(f"no MUSHRA test with id {test_id}; tests in this database: {listing}.")
+        raise TestNotFoundError(f"no MUSHRA test with id {test_id}; {_test_ids(session)}")
     return row
+
+
+def _largest_id(session: Session) -> int:
+    """The largest value of an ``Integer`` id column: 64-bit in SQLite, 32-bit elsewhere (PostgreSQL)."""
+    return 2**63 - 1 if session.get_bind().dialect.name == "sqlite" else 2**31 - 1
+
+
+def _test_ids(session: Session, shown: int = 10) -> str:
+    """Which test ids exist, for a message: at most ``shown`` of them, with a pointer to the full list."""
+    known = session.scalars(select(ListeningTestRow.id).order_by(ListeningTestRow.id.desc()).limit(shown + 1)).all()
+    if not known:
+        return "this database has none yet (create one with `codecbench mushra create test.yaml`)."
+    listing = ", ".join(map(str, sorted(known[:shown])))
+    if len(known) > shown:
+        return f"the newest tests in this database are {listing}; `codecbench mushra list` shows them all."
+    return f"tests in this database: {listing} (`codecbench mushra list` shows them)."
 

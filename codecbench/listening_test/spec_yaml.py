@@ -8,15 +8,13 @@ relative to the folder of ``test.yaml``.
 from __future__ import annotations
 
 import math
-import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from codecbench.codecs import get_entry
+from codecbench.listening_test.bounded_yaml import YamlBoundsError, listed, load_bounded_yaml, quoted, shown
 from codecbench.listening_test.spec import (
     ALIGNMENTS,
     ANCHOR_KINDS,
@@ -38,51 +36,12 @@ from codecbench.listening_test.spec import (
 
 #: A test.yaml longer than this is refused unread (a test lists its items, or names a test set).
 MAX_SPEC_BYTES = 1024 * 1024
-#: YAML nodes a test.yaml may expand to, aliases counted at every use: anchors and aliases are
-#: allowed (to share settings), but a few hundred bytes of nested aliases can expand to
-#: billions of nodes ("billion laughs"), which would exhaust memory when checked or quoted.
-MAX_EXPANDED_NODES = 100_000
-
-_QUOTE = reprlib.Repr()
-_QUOTE.maxstring = _QUOTE.maxother = 80
-_QUOTE.maxlist = _QUOTE.maxdict = _QUOTE.maxtuple = _QUOTE.maxset = 5
-_QUOTE.maxlevel = 2
-
-
-def _quoted(value: Any) -> str:
-    """A value as quoted in a message: its repr, shortened (without building the whole repr of a
-    huge value first)."""
-    return _QUOTE.repr(value)
-
-
-def _check_expanded_size(root: yaml.Node | None, source: str) -> None:
-    """Refuse a document whose nodes, each alias expanded, number more than
-    :data:`MAX_EXPANDED_NODES`, or that refers to itself; counted on the composed graph (shared
-    nodes once, with memoised sizes), so the check itself stays small."""
-    sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()
-
-    def size(node: yaml.Node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in open_nodes:
-            raise SpecError(f"{source}: an alias refers to a node that contains it; write the value out.")
-        open_nodes.add(key)
-        total = 1
-        if isinstance(node, yaml.SequenceNode):
-            total += sum(size(child) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            total += sum(size(key_node) + size(value_node) for key_node, value_node in node.value)
-        open_nodes.discard(key)
-        sizes[key] = total = min(total, MAX_EXPANDED_NODES + 1)
-        if total > MAX_EXPANDED_NODES:
-            raise SpecError(f"{source}: its anchors and aliases expand to more than {MAX_EXPANDED_NODES} values; "
-                            "a test.yaml is not that large: write the values out or use fewer nested aliases.")
-        return total
-
-    if root is not None:
-        size(root)
+#: Longest name (test, item, condition, codec, ...), and longest file path: what the database's
+#: columns hold (PostgreSQL refuses longer text; SQLite would keep it).
+MAX_NAME_CHARS = 200
+MAX_PATH_CHARS = 2000
+#: Longest completion code (the column of each session's code).
+MAX_COMPLETION_CODE_CHARS = 64
 
 
 def load_test_spec(path: str | Path, *, allow_outside_paths: bool = False) -> TestSpec:
@@ -111,10 +70,9 @@ def parse_test_spec(text: str, *, base_dir: Path, source: str = "test.yaml", all
     """Parse the text of a ``test.yaml``; relative paths are resolved against ``base_dir``, and
     every file must lie in it unless ``allow_outside_paths``."""
     try:
-        _check_expanded_size(yaml.compose(text, Loader=yaml.SafeLoader), source)
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise SpecError(f"{source}: not valid YAML: {error}") from None
+        document = load_bounded_yaml(text)  # aliases and nesting bounded before anything is built
+    except YamlBoundsError as error:
+        raise SpecError(f"{source}: {error}") from None
     reader = _Reader(source, base_dir, allow_outside_paths)
     top = reader.mapping(document, "", required=True)
     reader.only_keys(top, "", _TOP_LEVEL_KEYS)
@@ -128,14 +86,14 @@ def parse_test_spec(text: str, *, base_dir: Path, source: str = "test.yaml", all
     reserved = sorted({c.name for c in conditions} & set(RESERVED_CONDITION_NAMES))
     if reserved:
         raise SpecError(
-            f"{source}: conditions: {', '.join(reserved)} is the name of a condition the test adds "
+            f"{source}: conditions: {listed(reserved)} is the name of a condition the test adds "
             "itself; give the system another `name:`."
         )
     names = [c.name for c in conditions] + list(anchors)
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise SpecError(
-            f"{source}: conditions: the name(s) {', '.join(duplicates)} are used twice; give each "
+            f"{source}: conditions: the name(s) {listed(duplicates)} are used twice; give each "
             "condition its own `name:` (anchor names are reserved)."
         )
     num_rated = len(names)
@@ -161,7 +119,7 @@ def parse_test_spec(text: str, *, base_dir: Path, source: str = "test.yaml", all
                                     default=DEFAULT_LOUDNESS_LUFS),
         max_item_duration_s=reader.number(top.get("max_item_duration_s"), "max_item_duration_s", minimum=0.5,
                                           default=DEFAULT_MAX_ITEM_DURATION_S),
-        instructions=reader.string(top.get("instructions"), "instructions"),
+        instructions=reader.string(top.get("instructions"), "instructions", max_chars=None),
         crowd=crowd,
         source_text=text,
     )
@@ -173,8 +131,8 @@ def parse_test_spec(text: str, *, base_dir: Path, source: str = "test.yaml", all
             )
         if spec.training_item is not None and spec.training_item not in item_names:
             raise SpecError(
-                f"{source}: training_item {_quoted(spec.training_item)} is not an item; items are "
-                f"{', '.join(item_names)}."
+                f"{source}: training_item {quoted(spec.training_item)} is not an item; items are "
+                f"{listed(item_names)}."
             )
     return _with_design_warnings(spec, len(item_names) if item_names is not None else None)
 
@@ -207,21 +165,23 @@ def _parse_items(reader: _Reader, value: Any) -> tuple[FileItem, ...] | TestSetI
     for index, entry in enumerate(value):
         where = f"items[{index}]"
         if isinstance(entry, str):
-            path = reader.path(entry, where)
+            path = reader.file(entry, where)
             name = path.stem
         else:
             mapping = reader.mapping(entry, where, required=True)
             reader.only_keys(mapping, where, ("name", "path"))
-            path = reader.path(reader.string(mapping.get("path"), f"{where}.path", required=True), f"{where}.path")
+            path = reader.file(reader.string(mapping.get("path"), f"{where}.path", required=True,
+                                             max_chars=MAX_PATH_CHARS), f"{where}.path")
             name = reader.string(mapping.get("name"), f"{where}.name") or path.stem
-        if not path.is_file():
-            raise SpecError(f"{reader.source}: {where}: {path}: no such file.")
+        if len(name) > MAX_NAME_CHARS:
+            raise reader.fail(where, f"the item's name {quoted(name)} (its file name) is {len(name)} characters long; "
+                              f"give it a `name:` of at most {MAX_NAME_CHARS}.")
         items.append(FileItem(name=name, path=path))
     names = [item.name for item in items]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise SpecError(
-            f"{reader.source}: items: the name(s) {', '.join(duplicates)} are used twice (a name "
+            f"{reader.source}: items: the name(s) {listed(duplicates)} are used twice (a name "
             "defaults to the file name without extension); give each item its own `name:`."
         )
     return tuple(items)
@@ -290,24 +250,22 @@ def _parse_file_condition(
                 f"{reader.source}: {where}.files: a pattern must contain {{item}} (e.g. "
                 "outputs/mine/{item}.wav), or map each item name to a file."
             )
-        files = {item: reader.path(files_value.replace("{item}", item), f"{where}.files") for item in item_names}
+        files = {item: reader.file(files_value.replace("{item}", item), f"{where}.files", item=item) for item in item_names}
     elif isinstance(files_value, Mapping):
         unknown = sorted(set(map(str, files_value)) - set(item_names))
         if unknown:
-            raise SpecError(f"{reader.source}: {where}.files: {', '.join(unknown)} are not items.")
-        files = {str(k): reader.path(reader.string(v, f"{where}.files.{k}", required=True), f"{where}.files.{k}")
+            raise SpecError(f"{reader.source}: {where}.files: {listed(unknown)} are not items; items are {listed(item_names)}.")
+        files = {str(k): reader.file(reader.string(v, f"{where}.files.{k}", required=True, max_chars=MAX_PATH_CHARS),
+                                     f"{where}.files", item=str(k))
                  for k, v in files_value.items()}
     else:
         raise SpecError(f"{reader.source}: {where}.files: a path pattern with {{item}}, or item name -> file.")
     missing_items = [item for item in item_names if item not in files]
     if missing_items:
-        raise SpecError(f"{reader.source}: {where}.files: no file for item(s) {', '.join(missing_items)}.")
-    for item, path in files.items():
-        if not path.is_file():
-            raise SpecError(f"{reader.source}: {where}.files: {path} (item {item}): no such file.")
+        raise SpecError(f"{reader.source}: {where}.files: no file for item(s) {listed(missing_items)}.")
     alignment = reader.string(mapping.get("alignment"), f"{where}.alignment") or "waveform"
     if alignment not in ALIGNMENTS:
-        raise SpecError(f"{reader.source}: {where}.alignment: {_quoted(alignment)}; choose one of {', '.join(ALIGNMENTS)}.")
+        raise SpecError(f"{reader.source}: {where}.alignment: {quoted(alignment)}; choose one of {', '.join(ALIGNMENTS)}.")
     return FileCondition(name=name, files=files, alignment=alignment)
 
 
@@ -320,7 +278,7 @@ def _parse_anchors(reader: _Reader, value: Any) -> tuple[str, ...]:
     for index, entry in enumerate(value):
         if entry not in ANCHOR_KINDS:
             raise SpecError(
-                f"{reader.source}: anchors[{index}]: {_quoted(entry)} is not an anchor; choose from "
+                f"{reader.source}: anchors[{index}]: {quoted(entry)} is not an anchor; choose from "
                 f"{', '.join(ANCHOR_KINDS)}."
             )
         if entry in anchors:
@@ -337,13 +295,14 @@ def _parse_crowd(reader: _Reader, value: Any) -> CrowdSettings | None:
                                         "new_sessions_per_minute", "sessions_per_address_per_hour"))
     id_param = reader.string(mapping.get("id_param"), "crowd.id_param") or "PROLIFIC_PID"
     if id_param in RESERVED_LINK_PARAMS:
-        raise SpecError(f"{reader.source}: crowd.id_param: {_quoted(id_param)} is used by the link itself; pick another.")
-    redirect_url = reader.string(mapping.get("redirect_url"), "crowd.redirect_url")
+        raise SpecError(f"{reader.source}: crowd.id_param: {quoted(id_param)} is used by the link itself; pick another.")
+    redirect_url = reader.string(mapping.get("redirect_url"), "crowd.redirect_url", max_chars=MAX_PATH_CHARS)
     if redirect_url is not None and not redirect_url.startswith(("https://", "http://")):
         raise SpecError(f"{reader.source}: crowd.redirect_url: must start with https:// or http://.")
     return CrowdSettings(
         id_param=id_param,
-        completion_code=reader.string(mapping.get("completion_code"), "crowd.completion_code"),
+        completion_code=reader.string(mapping.get("completion_code"), "crowd.completion_code",
+                                      max_chars=MAX_COMPLETION_CODE_CHARS),
         redirect_url=redirect_url,
         require_id=reader.boolean(mapping.get("require_id"), "crowd.require_id", default=True),
         new_sessions_per_minute=reader.positive_int(mapping.get("new_sessions_per_minute"),
@@ -380,15 +339,29 @@ class _Reader:
     base_dir: Path = Path(".")
     allow_outside_paths: bool = False
 
-    def path(self, text: str, where: str) -> Path:
-        """A file named in test.yaml: relative to its folder, and inside it (symbolic links
-        followed) unless outside paths are allowed, so that a test.yaml from elsewhere cannot
-        make the server read (and serve to participants) any file it can reach."""
-        path = (self.base_dir / Path(text).expanduser()).resolve()
-        folder = self.base_dir.resolve()
+    def file(self, text: str, where: str, *, item: str | None = None) -> Path:
+        """A file named in test.yaml (for ``item``): relative to its folder, existing, and inside
+        the folder (symbolic links followed) unless outside paths are allowed, so that a test.yaml
+        from elsewhere cannot make the server read (and serve to participants) any file it can reach."""
+        about = quoted(text) + (f" (item {shown(item)})" if item is not None else "")
+        try:
+            path = (self.base_dir / Path(text).expanduser()).resolve()
+            folder = self.base_dir.resolve()
+        except (OSError, RuntimeError, ValueError) as error:  # ~nobody/x.wav, a NUL byte, a name too long
+            raise self.fail(where, f"{about} is not a usable path ({error}).") from None
         if not self.allow_outside_paths and not path.is_relative_to(folder):
-            raise self.fail(where, f"{_quoted(text)} is outside the test's folder {folder}; move the file into "
+            leads_to = f" (that is {shown(path, limit=300)})" if str(path) != text else ""  # ../x.wav, a link
+            raise self.fail(where, f"{about}{leads_to} is outside the test's folder {folder}; move the file into "
                             "that folder, or pass --allow-outside-paths to `codecbench mushra create` if you mean it.")
+        about = shown(path, limit=300) + (f" (item {shown(item)})" if item is not None else "")
+        if len(str(path)) > MAX_PATH_CHARS:
+            raise self.fail(where, f"{about}: the path is {len(str(path))} characters long; codecbench stores at most "
+                            f"{MAX_PATH_CHARS}: move the file to a shorter path.")
+        try:
+            if not path.is_file():
+                raise self.fail(where, f"{about}: " + ("is a folder; name an audio file." if path.is_dir() else "no such file."))
+        except OSError as error:
+            raise self.fail(where, f"{about}: cannot be opened ({error.strerror}).") from None
         return path
 
     def fail(self, where: str, problem: str) -> SpecError:
@@ -402,11 +375,14 @@ class _Reader:
         return value
 
     def only_keys(self, mapping: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
-        unknown = [key if isinstance(key, str) and len(key) <= 80 else _quoted(key) for key in mapping if key not in allowed]
+        unknown = [key for key in mapping if key not in allowed]
         if unknown:
-            raise self.fail(where, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}.")
+            raise self.fail(where, f"unknown key(s) {listed(unknown)}; allowed: {', '.join(allowed)}.")
 
-    def string(self, value: Any, where: str, *, required: bool = False) -> str | None:
+    def string(
+        self, value: Any, where: str, *, required: bool = False, max_chars: int | None = MAX_NAME_CHARS
+    ) -> str | None:
+        """Text of at most ``max_chars`` characters (``None``: any length)."""
         if value is None:
             if required:
                 raise self.fail(where, "missing.")
@@ -416,13 +392,15 @@ class _Reader:
         text = str(value).strip()
         if required and not text:
             raise self.fail(where, "is empty.")
+        if max_chars is not None and len(text) > max_chars:
+            raise self.fail(where, f"{quoted(text)} is {len(text)} characters long; it may have at most {max_chars}: shorten it.")
         return text or None
 
     def boolean(self, value: Any, where: str, *, default: bool) -> bool:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self.fail(where, f"expected true or false, got {_quoted(value)}.")
+            raise self.fail(where, f"expected true or false, got {quoted(value)}.")
         return value
 
     def number(
@@ -432,7 +410,7 @@ class _Reader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(where, f"expected a number, got {_quoted(value)}.")
+            raise self.fail(where, f"expected a number, got {quoted(value)}.")
         if minimum is not None and value < minimum:
             raise self.fail(where, f"{value} is below the minimum {minimum:g}.")
         if maximum is not None and value > maximum:
@@ -443,5 +421,5 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self.fail(where, f"expected a whole number of at least 1, got {_quoted(value)}.")
+            raise self.fail(where, f"expected a whole number of at least 1, got {quoted(value)}.")
         return value

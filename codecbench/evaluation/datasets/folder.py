@@ -17,6 +17,8 @@ from codecbench.evaluation.datasets.utterance import CorpusListing, TestSetError
 
 def load_folder(folder: Path) -> CorpusListing:
     """The audio files under ``folder``, in id order."""
+    if folder.exists() and not folder.is_dir():
+        raise TestSetError(f"folder: {folder} is a file, not a folder; give the folder holding the audio files.")
     if not folder.is_dir():
         raise TestSetError(f"folder: no such folder {folder}; expected a folder of audio files.")
     paths = []

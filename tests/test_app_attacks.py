@@ -164,5 +164,10 @@ def test_the_listen_page_takes_uploads_up_to_its_bound(tmp_path):
         assert fits.status_code == 200
         too_big = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.wav", bytes(settings.max_upload_bytes + 1))})
         assert too_big.status_code == 413
+        # a form field without a file name (Gradio's max_file_size does not bound it), or many files
+        field = httpx.post(f"{url}gradio_api/upload", files={"junk": (None, bytes(settings.max_upload_bytes + 2 ** 21))})
+        assert field.status_code == 413
+        many = httpx.post(f"{url}gradio_api/upload", files=[("files", (f"{n}.wav", bytes(800_000))) for n in range(4)])
+        assert many.status_code == 413
     finally:
         server.close()

@@ -43,16 +43,17 @@ class _BodyTooLarge(HTTPException):
 class RequestLimitsMiddleware:
     """Refuse uploads under ``no_upload_prefixes`` (403) and bodies over their limit (413).
 
-    ``limits`` are tried in order, the first whose prefix matches applies; ``upload_prefixes``
-    name the apps whose upload route keeps Gradio's own limit (``max_file_size``).
+    ``limits`` are tried in order, the first whose prefix matches applies; ``upload_limits``
+    bound the whole body of the upload route of the apps that take uploads (Gradio's own
+    ``max_file_size`` bounds each file, but not form fields, nor the number of files).
     """
 
     def __init__(self, app, *, limits: Sequence[BodyLimit], no_upload_prefixes: Sequence[str],
-                 upload_prefixes: Sequence[str]) -> None:
+                 upload_limits: Sequence[BodyLimit]) -> None:
         self.app = app
         self.limits = tuple(limits)
         self.no_upload_prefixes = tuple(no_upload_prefixes)
-        self.upload_prefixes = tuple(upload_prefixes)
+        self.upload_limits = tuple(upload_limits)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -60,9 +61,9 @@ class RequestLimitsMiddleware:
         path = scope["path"]
         if any(path.startswith(prefix + UPLOAD_ROUTE) for prefix in self.no_upload_prefixes):
             return await _refuse(send, 403, "This page takes no uploads.")
-        if any(path == prefix + UPLOAD_ROUTE for prefix in self.upload_prefixes):
-            return await self.app(scope, receive, send)
-        limit = next((rule.max_bytes for rule in self.limits if path.startswith(rule.prefix)), None)
+        limit = next((rule.max_bytes for rule in self.upload_limits if path == rule.prefix + UPLOAD_ROUTE), None)
+        if limit is None:
+            limit = next((rule.max_bytes for rule in self.limits if path.startswith(rule.prefix)), None)
         if limit is None:
             return await self.app(scope, receive, send)
         declared = _content_length(scope)

@@ -67,6 +67,6 @@ class AdminGate:
 
 def client_address(request: gr.Request | None) -> str:
     """The caller's address as the server saw it (uvicorn puts X-Forwarded-For there only for
-    requests from a trusted proxy: ``--forwarded-allow-ips``)."""
+    requests from a trusted proxy: the FORWARDED_ALLOW_IPS environment variable)."""
     client = getattr(request, "client", None)
     return getattr(client, "host", None) or "unknown"

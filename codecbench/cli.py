@@ -361,14 +361,21 @@ def mushra_group() -> None:
     """MUSHRA listening tests: create one from test.yaml, follow it, screen and export the ratings."""
 
 
+#: The names of codecbench.listening_test.screening.SCREENING_RULES (kept here so `--help` imports no pandas;
+#: a test checks they agree).
+SCREENING_RULE_NAMES = ("none", "bs1534", "bs1534-low-anchor", "encodec")
+
+
 def _screening_options(command):
     command = click.option(
         "--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
         help="Change a threshold of the screening rule (e.g. reference_below=85); repeatable.",
     )(command)
     return click.option(
-        "--screening", type=click.Choice(["none", "bs1534", "encodec"]), default="none", show_default=True,
-        help="Post-screening rule applied to the assessors (the stored ratings are never changed).",
+        "--screening", type=click.Choice(SCREENING_RULE_NAMES), default="none", show_default=True,
+        help="Post-screening rule applied to the assessors (the stored ratings are never changed): "
+        "bs1534 is ITU-R BS.1534-3 (hidden reference, mid anchor); bs1534-low-anchor adds a low-anchor "
+        "criterion; encodec is EnCodec's crowd rule.",
     )(command)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from codecbench.cli import SCREENING_RULE_NAMES
 from codecbench.listening_test.screening import (
+    SCREENING_RULES,
+    BS1534LowAnchorScreening,
     BS1534Screening,
     EnCodecScreening,
     NoScreening,
@@ -69,7 +72,7 @@ def test_the_25_percent_guard_takes_an_item_out_of_the_mid_anchor_rule():
                      **{f"ok{i}": GOOD for i in range(5)}})
     result = BS1534Screening().screen(ratings)
     assert list(result.unused_items) == ["item0"]
-    assert "38% of its assessors rate the mid anchor above 90" in result.unused_items["item0"]
+    assert "38% of its 8 assessor(s) rate the mid anchor above 90" in result.unused_items["item0"]
     # Without item0, A has one high rating in 9 usable items (11 %): kept. With the guard off, A is excluded.
     assert result.excluded == {}
     unguarded = BS1534Screening(item_guard_fraction=1.0).screen(ratings)
@@ -94,7 +97,7 @@ def test_thresholds_are_configurable_by_name():
     assert list(strict.screen(table({"A": GOOD})).excluded) == ["A"]
     with pytest.raises(ValueError, match="has no threshold reference_bellow; its thresholds are: reference_below"):
         screening_rule("bs1534", {"reference_bellow": 80})
-    with pytest.raises(ValueError, match="unknown screening rule 'itu'; choose one of none, bs1534, encodec"):
+    with pytest.raises(ValueError, match="unknown screening rule 'itu'; choose one of none, bs1534, bs1534-low-anchor, encodec"):
         screening_rule("itu")
     with pytest.raises(ValueError, match="is a fraction between 0 and 1"):
         screening_rule("encodec", {"low_anchor_max_fraction": 50})
@@ -103,7 +106,7 @@ def test_thresholds_are_configurable_by_name():
 def test_screening_keeps_the_unscreened_data_and_reports_every_rule():
     ratings = table({"A": GOOD, "B": {**GOOD, "reference": [50] * 10, "anchor_low": [95] * 10}})
     results = {r.rule: r for r in screening_report(ratings)}
-    assert list(results) == ["none", "bs1534", "encodec"]
+    assert list(results) == ["none", "bs1534", "bs1534-low-anchor", "encodec"]
     assert results["none"].excluded == {}
     assert list(results["encodec"].excluded["B"]) == [
         "reference < 90 in 10 of 10 cases (100% >= 20%)", "low anchor > 80 in 10 of 10 cases (100% > 50%)"]
@@ -117,3 +120,47 @@ def test_a_test_without_anchors_says_which_criteria_were_not_applied():
     result = BS1534Screening().screen(ratings)
     assert result.excluded == {} and len(result.notes) == 2
     assert NoScreening().screen(ratings).kept_assessors == ("A",)
+
+
+def test_with_two_assessors_the_guard_is_reported_for_whom_it_switched_the_mid_anchor_criterion_off():
+    """One of two assessors is 50 % of an item's assessors: the guard takes every item they rated
+    the mid anchor high on out of the criterion. The result says so instead of keeping them silently."""
+    everything_100 = {"reference": [100] * 3, "anchor_low": [100] * 3, "anchor_mid": [100] * 3, "system": [100] * 3}
+    careful = {kind: values[:3] for kind, values in GOOD.items()}
+    result = BS1534Screening().screen(table({"careful": careful, "all100": everything_100}))
+    assert result.excluded == {} and set(result.unused_items) == {"item0", "item1", "item2"}
+    assert result.flags["all100"][0] == (
+        "mid-anchor criterion switched off by the item guard on 3 of their 3 items "
+        "(they rate the mid anchor > 90 on 3 of those)")
+    assert "low anchor > 90 in 3 of 3 items (100% > 15%): not a BS.1534 criterion" in result.flags["all100"][1]
+    assert any("guarded with fewer than 5 assessors" in note for note in result.notes)
+    assert "! all100 (kept): mid-anchor criterion switched off" in result.summary()
+    # The careful assessor also rated those items, so the guard switched the criterion off for them too.
+    assert result.flags["careful"] == (
+        "mid-anchor criterion switched off by the item guard on 3 of their 3 items "
+        "(they rate the mid anchor > 90 on 0 of those)",)
+
+
+def test_the_low_anchor_rule_excludes_an_assessor_who_rates_the_low_anchor_high():
+    everything_100 = {"reference": [100] * 3, "anchor_low": [100] * 3, "anchor_mid": [100] * 3, "system": [100] * 3}
+    careful = {kind: values[:3] for kind, values in GOOD.items()}
+    one_slip = {**careful, "anchor_low": [95, 20, 20]}  # 33 % of items > 15 %
+    ratings = table({"careful": careful, "all100": everything_100, "slip": one_slip})
+    rule = screening_rule("bs1534-low-anchor")
+    assert isinstance(rule, BS1534LowAnchorScreening)
+    result = rule.screen(ratings)
+    assert result.excluded == {"all100": ("low anchor > 90 in 3 of 3 items (100% > 15%)",),
+                               "slip": ("low anchor > 90 in 1 of 3 items (33% > 15%)",)}
+    assert "or low anchor > 90 for more than 15% of items" in result.description
+    relaxed = screening_rule("bs1534-low-anchor", {"low_anchor_max_fraction": 0.5}).screen(ratings)
+    assert list(relaxed.excluded) == ["all100"]
+
+
+def test_a_test_without_a_low_anchor_says_the_low_anchor_rule_was_not_applied():
+    ratings = table({"A": {"reference": [100] * 4, "system": [50] * 4}})
+    result = BS1534LowAnchorScreening().screen(ratings)
+    assert "the test has no low anchor: the low-anchor criterion was not applied." in result.notes
+
+
+def test_the_command_line_offers_every_screening_rule():
+    assert tuple(SCREENING_RULES) == SCREENING_RULE_NAMES

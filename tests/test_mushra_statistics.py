@@ -102,3 +102,27 @@ def test_correlation_with_objective_scores_matches_scipy():
     assert result.pearson_r == pytest.approx(scipy.stats.pearsonr([20, 45, 61, 88], [1.4, 2.2, 3.5, 4.1]).statistic)
     assert result.spearman_rho == pytest.approx(1.0)
     assert math.isnan(correlate_with_objective(means[:2], scores, "pesq_wb").pearson_r)
+
+
+def test_intervals_are_clipped_to_the_scale_and_cells_with_few_raters_are_marked():
+    """Two raters at 50 and 90: the bare t-interval is 70 ± 254 (t(0.975, 1) = 12.7); the scale ends at 0 and 100."""
+    from codecbench.listening_test.report import summary_display
+
+    two = pd.DataFrame({"participant": ["A", "B"], "item": ["i0", "i0"], "condition": ["opus@6"] * 2,
+                        "kind": ["system"] * 2, "rating": [50.0, 90.0]})
+    bare_low, bare_high = t_interval([50.0, 90.0])
+    assert bare_low < -100 and bare_high > 200
+    row = condition_summary(two).loc["opus@6"]
+    assert (row["ci95_low"], row["ci95_high"]) == (0.0, 100.0)
+    assert bool(row["few_raters"]) is True and row["n_raters"] == 2
+    shown = summary_display(item_condition_summary(two)).iloc[0]
+    assert (shown["item"], shown["n_raters"], shown["ci95"], shown["note"]) == ("i0", 2, "0.0-100.0", "fewer than 3 raters")
+
+
+def test_cells_with_three_raters_are_not_marked(ratings):
+    from codecbench.listening_test.report import summary_display
+
+    three = ratings[ratings["participant"].isin(["P0", "P1", "P2"])]
+    summary = condition_summary(three)
+    assert not summary["few_raters"].any()
+    assert set(summary_display(summary)["note"]) == {""}

@@ -24,7 +24,7 @@ from codecbench.listening_test.design import (
     stimulus_checks,
 )
 from codecbench.listening_test.ratings import load_ratings, progress_of
-from codecbench.listening_test.report import compute_results, export_ratings_csv, results_figures
+from codecbench.listening_test.report import compute_results, export_ratings_csv, results_figures, summary_display
 from codecbench.listening_test.screening import SCREENING_RULES, screening_report, screening_rule
 from codecbench.storage import Database
 
@@ -42,33 +42,35 @@ def build_admin_page(database: Database, gate: AdminGate, public_url: str) -> gr
             open_button = gr.Button("Show", variant="primary", elem_id="admin-show", scale=1)
         status = gr.Markdown(elem_id="admin-status")
         tests = gr.Dataframe(label="Tests", interactive=False, visible=False, elem_id="admin-tests")
-        with gr.Tab("Progress"):
-            progress = gr.Markdown(elem_id="admin-progress")
-            per_item = gr.Dataframe(label="Submitted trials per item", interactive=False)
-            with gr.Row():
-                close_button = gr.Button("Close the test to new participants")
-                reopen_button = gr.Button("Reopen the test")
-        with gr.Tab("Screening"):
-            exclusions = gr.Dataframe(label="Whom each rule excludes", interactive=False, elem_id="admin-exclusions")
-            screening_notes = gr.Markdown()
-            suspicious = gr.Dataframe(label="Suspicious sessions: flagged for you to check, not excluded",
-                                      interactive=False, elem_id="admin-suspicious")
-        with gr.Tab("Results"):
-            conditions = gr.Dataframe(label="Per condition", interactive=False, elem_id="admin-conditions")
-            with gr.Row():
-                box_plot = gr.Plot(label="Ratings")
-                interval_plot = gr.Plot(label="Means and 95 % CIs")
-            comparisons = gr.Dataframe(label="Paired comparisons (Wilcoxon signed-rank, Holm)", interactive=False)
-            items = gr.Dataframe(label="Per item and condition", interactive=False)
-        with gr.Tab("Stimuli"):
-            stimuli = gr.Dataframe(label="Stimulus checks", interactive=False)
-        with gr.Tab("Export"):
-            export_button = gr.Button("Export ratings as CSV (with the screening chosen above)", elem_id="admin-export")
-            export_file = gr.File(label="ratings.csv", interactive=False, elem_id="admin-export-file")
+        # Hidden until a test is shown: empty tables would show placeholder headers ("1 2 3").
+        with gr.Column(visible=False, elem_id="admin-details") as details, gr.Tabs():
+            with gr.Tab("Progress"):
+                progress = gr.Markdown(elem_id="admin-progress")
+                per_item = gr.Dataframe(label="Submitted trials per item", interactive=False)
+                with gr.Row():
+                    close_button = gr.Button("Close the test to new participants")
+                    reopen_button = gr.Button("Reopen the test")
+            with gr.Tab("Screening"):
+                exclusions = gr.Dataframe(label="Whom each rule excludes or flags", interactive=False, elem_id="admin-exclusions")
+                screening_notes = gr.Markdown()
+                suspicious = gr.Dataframe(label="Suspicious sessions: flagged for you to check, not excluded",
+                                          interactive=False, elem_id="admin-suspicious")
+            with gr.Tab("Results"):
+                conditions = gr.Dataframe(label="Per condition", interactive=False, elem_id="admin-conditions")
+                with gr.Row():
+                    box_plot = gr.Plot(label="Ratings")
+                    interval_plot = gr.Plot(label="Means and 95 % CIs")
+                comparisons = gr.Dataframe(label="Paired comparisons (Wilcoxon signed-rank, Holm)", interactive=False)
+                items = gr.Dataframe(label="Per item and condition", interactive=False, elem_id="admin-items")
+            with gr.Tab("Stimuli"):
+                stimuli = gr.Dataframe(label="Stimulus checks", interactive=False)
+            with gr.Tab("Export"):
+                export_button = gr.Button("Export ratings as CSV (with the screening chosen above)", elem_id="admin-export")
+                export_file = gr.File(label="ratings.csv", interactive=False, elem_id="admin-export-file")
         timer = gr.Timer(REFRESH_S, active=False)
 
         panels = [status, tests, progress, per_item, exclusions, screening_notes, suspicious, conditions,
-                  box_plot, interval_plot, comparisons, items, stimuli, timer]
+                  box_plot, interval_plot, comparisons, items, stimuli, details, timer]
 
         def authorize(given: str | None, request: gr.Request) -> None:
             gate.authorize(given, request)
@@ -99,12 +101,13 @@ def build_admin_page(database: Database, gate: AdminGate, public_url: str) -> gr
                 _exclusions(results.all_ratings),
                 results.screening.summary(),
                 results.suspicious,
-                results.conditions.reset_index().round(2),
+                summary_display(results.conditions).round(2),
                 box,
                 intervals,
                 results.comparisons.round(4),
-                results.items.reset_index().round(2),
+                summary_display(results.items).round(2),
                 _stimulus_table(checks),
+                gr.Column(visible=True),
                 gr.Timer(active=True),
             )
 
@@ -170,7 +173,9 @@ def _test_listing(session, public_url: str) -> pd.DataFrame:
 
 
 def _empty(panels: list, message: str, listing: pd.DataFrame) -> tuple:
-    return (message, gr.update(value=listing, visible=True), *([None] * (len(panels) - 3)), gr.Timer(active=False))
+    """The panels when no test is shown: the message, the list of tests, and the details hidden."""
+    cleared = [None] * (len(panels) - 4)
+    return (message, gr.update(value=listing, visible=True), *cleared, gr.Column(visible=False), gr.Timer(active=False))
 
 
 def _progress_text(state) -> str:
@@ -183,12 +188,21 @@ def _progress_text(state) -> str:
 
 
 def _exclusions(ratings: pd.DataFrame) -> pd.DataFrame:
-    rows = [
-        {"rule": result.rule, "assessors": len(result.assessors), "excluded": assessor, "reasons": "; ".join(reasons)}
-        for result in screening_report(ratings)
-        for assessor, reasons in (result.excluded.items() or [("(nobody)", ())])
-    ]
-    return pd.DataFrame(rows, columns=["rule", "assessors", "excluded", "reasons"])
+    """Per rule: whom it excludes and why, and whom it keeps but flags (criteria an item guard
+    switched off for them, a criterion outside the rule they break)."""
+    rows = []
+    for result in screening_report(ratings):
+        for assessor in result.assessors:
+            reasons = result.excluded.get(assessor, ())
+            flags = result.flags.get(assessor, ())
+            if reasons or flags:
+                rows.append({"rule": result.rule, "assessor": assessor,
+                             "decision": "excluded" if reasons else "kept, flagged",
+                             "reasons": "; ".join(reasons), "flags": "; ".join(flags)})
+        if not any(row["rule"] == result.rule for row in rows):
+            rows.append({"rule": result.rule, "assessor": f"(all {len(result.assessors)} kept)", "decision": "",
+                         "reasons": "", "flags": ""})
+    return pd.DataFrame(rows, columns=["rule", "assessor", "decision", "reasons", "flags"])
 
 
 def _stimulus_table(checks: pd.DataFrame) -> pd.DataFrame:

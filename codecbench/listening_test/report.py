@@ -17,6 +17,7 @@ from codecbench.listening_test.sources import objective_scores
 from codecbench.listening_test.suspicion import suspicious_sessions
 from codecbench.untrusted_text import spreadsheet_safe, terminal_safe
 from codecbench.listening_test.statistics import (
+    MIN_RATERS,
     ObjectiveCorrelation,
     condition_summary,
     correlate_with_objective,
@@ -95,11 +96,11 @@ def results_text(results: TestResults, *, per_item: bool = False) -> str:
         "",
         results.screening.summary(),
         "",
-        "Per condition (mean with 95 % t-interval; median and IQR):",
-        format_table(_condition_display(results.conditions)),
+        "Per condition (mean with 95 % t-interval, clipped to 0-100; median and IQR):",
+        format_table(summary_display(results.conditions)),
     ]
     if per_item and len(results.items):
-        lines += ["", "Per item and condition:", format_table(_condition_display(results.items.reset_index()))]
+        lines += ["", "Per item and condition:", format_table(summary_display(results.items.reset_index()))]
     if len(results.comparisons):
         lines += ["", "Paired comparisons (Wilcoxon signed-rank, Holm-corrected over all pairs):",
                   format_table(_comparison_display(results.comparisons))]
@@ -163,11 +164,22 @@ def results_figures(results: TestResults):
     return box, intervals
 
 
-def _condition_display(table: pd.DataFrame) -> pd.DataFrame:
+def summary_display(table: pd.DataFrame) -> pd.DataFrame:
+    """A per-condition (or per item and condition) summary as shown to people: the interval as
+    ``low-high`` (already clipped to the scale), and a note on cells with too few raters."""
     shown = table.reset_index() if "condition" not in table.columns else table
-    columns = [c for c in ("item", "condition", "kind", "n_ratings", "n_raters", "mean", "ci95_low", "ci95_high",
-                           "median", "iqr") if c in shown.columns]
-    return shown[columns]
+    columns = [c for c in ("item", "condition", "kind", "n_ratings", "n_raters", "mean") if c in shown.columns]
+    display = shown[columns].copy()
+    display["ci95"] = [_interval_text(low, high) for low, high in zip(shown["ci95_low"], shown["ci95_high"])]
+    display["median"], display["iqr"] = shown["median"], shown["iqr"]
+    display["note"] = [f"fewer than {MIN_RATERS} raters" if few else "" for few in shown["few_raters"]]
+    return display
+
+
+def _interval_text(low: float, high: float) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return "-"
+    return f"{low:.1f}-{high:.1f}"
 
 
 def _comparison_display(table: pd.DataFrame) -> pd.DataFrame:

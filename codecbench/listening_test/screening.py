@@ -11,6 +11,12 @@ Rules:
   below 90 for more than 15 % of their items, or the mid anchor above 90 for more than 15 % of
   their items. An item where more than 25 % of its assessors rate the mid anchor above 90 is
   not used for the mid-anchor criterion (the anchor may not degrade that item enough).
+  With few assessors that guard is coarse (of two, one alone is 50 %), so the result says, for
+  each assessor, on how many of their items a guard switched the criterion off, and flags an
+  assessor who rates the low anchor as high as the mid-anchor criterion forbids (BS.1534 has no
+  low-anchor criterion; the flag excludes nobody).
+* ``bs1534-low-anchor``: ``bs1534`` plus that low-anchor criterion (low anchor above 90 for
+  more than 15 % of items, no item guard: the 3.5 kHz anchor is always clearly degraded).
 * ``encodec`` (Défossez et al. 2022, crowd MUSHRA): exclude an annotator who rates the
   reference below 90 in at least 20 % of cases, or the low anchor above 80 in more than 50 %.
 * ``none``: keeps everyone.
@@ -22,7 +28,8 @@ items that break the threshold, compared with the stated fraction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+import math
+from dataclasses import dataclass, field, fields, replace
 
 import pandas as pd
 
@@ -38,6 +45,8 @@ class ScreeningResult:
         excluded: assessor -> the reasons they are excluded.
         unused_items: items the rule did not use for a criterion (with the reason).
         notes: criteria that could not be applied (e.g. the test has no mid anchor).
+        flags: assessor -> what the rule noticed without excluding them for it: criteria an item
+            guard switched off on their items, a criterion outside the rule they would break.
     """
 
     rule: str
@@ -46,6 +55,7 @@ class ScreeningResult:
     excluded: dict[str, tuple[str, ...]]
     unused_items: dict[str, str]
     notes: tuple[str, ...] = ()
+    flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def kept_assessors(self) -> tuple[str, ...]:
@@ -61,6 +71,9 @@ class ScreeningResult:
                  f"  excluded {len(self.excluded)} of {len(self.assessors)} assessor(s)"]
         for assessor, reasons in self.excluded.items():
             lines.append(f"  - {assessor}: {'; '.join(reasons)}")
+        for assessor, flags in self.flags.items():
+            decision = "excluded" if assessor in self.excluded else "kept"
+            lines.append(f"  ! {assessor} ({decision}): {'; '.join(flags)}")
         for item, reason in self.unused_items.items():
             lines.append(f"  item {item} not used: {reason}")
         lines += [f"  note: {note}" for note in self.notes]
@@ -87,18 +100,27 @@ class BS1534Screening:
     mid_anchor_above: float = 90.0
     mid_anchor_max_fraction: float = 0.15
     item_guard_fraction: float = 0.25
+    low_anchor_above: float = 90.0
+    low_anchor_max_fraction: float = 0.15
     name = "bs1534"
+    #: Whether the low-anchor criterion excludes (``bs1534-low-anchor``) or only flags (``bs1534``).
+    excludes_on_low_anchor = False
 
     def describe(self) -> str:
-        return (
+        text = (
             f"ITU-R BS.1534-3: hidden reference < {self.reference_below:g} for more than "
             f"{self.reference_max_fraction:.0%} of items, or mid anchor > {self.mid_anchor_above:g} for more "
             f"than {self.mid_anchor_max_fraction:.0%} of items (items where more than "
-            f"{self.item_guard_fraction:.0%} of assessors do so are not used)."
+            f"{self.item_guard_fraction:.0%} of assessors do so are not used)"
         )
+        if self.excludes_on_low_anchor:
+            return text + (f", or low anchor > {self.low_anchor_above:g} for more than "
+                           f"{self.low_anchor_max_fraction:.0%} of items (not in BS.1534; no item guard).")
+        return text + "."
 
     def screen(self, table: pd.DataFrame) -> ScreeningResult:
         excluded: dict[str, list[str]] = {}
+        flags: dict[str, list[str]] = {}
         notes = []
         unused: dict[str, str] = {}
 
@@ -117,22 +139,66 @@ class BS1534Screening:
         if mid.empty:
             notes.append("the test has no mid anchor: the mid-anchor criterion was not applied.")
         else:
-            mid = mid.assign(high=mid["rating"] > self.mid_anchor_above)
-            share_high = mid.groupby("item")["high"].mean()
-            guarded = share_high[share_high > self.item_guard_fraction]
-            for item, share in guarded.items():
-                unused[item] = (
-                    f"{share:.0%} of its assessors rate the mid anchor above {self.mid_anchor_above:g} "
-                    f"(more than {self.item_guard_fraction:.0%}), so it is not used for the mid-anchor criterion"
+            self._screen_mid_anchor(mid, excluded, flags, unused, notes)
+        self._screen_low_anchor(_per_item(table, "anchor_low"), excluded, flags, notes)
+        return _result(self, table, excluded, unused, notes, flags)
+
+    def _screen_mid_anchor(self, mid: pd.DataFrame, excluded: dict, flags: dict, unused: dict, notes: list) -> None:
+        mid = mid.assign(high=mid["rating"] > self.mid_anchor_above)
+        by_item = mid.groupby("item")["high"]
+        share_high, raters = by_item.mean(), by_item.size()
+        guarded = share_high[share_high > self.item_guard_fraction]
+        for item, share in guarded.items():
+            unused[item] = (
+                f"{share:.0%} of its {raters[item]} assessor(s) rate the mid anchor above {self.mid_anchor_above:g} "
+                f"(more than {self.item_guard_fraction:.0%}), so it is not used for the mid-anchor criterion"
+            )
+        # With fewer assessors than this on an item, one assessor alone is more than the guard's share.
+        coarse = [item for item in guarded.index if raters[item] * self.item_guard_fraction < 1]
+        if coarse:
+            notes.append(
+                f"{len(coarse)} item(s) were guarded with fewer than {math.floor(1 / self.item_guard_fraction) + 1} "
+                f"assessors, where one assessor alone is more than {self.item_guard_fraction:.0%}: "
+                "the guard may hide an assessor who cannot hear the mid anchor (see the flags)."
+            )
+        in_guarded = mid["item"].isin(list(guarded.index))
+        for assessor, ratings in mid[in_guarded].groupby("participant"):
+            total = int((mid["participant"] == assessor).sum())
+            flags.setdefault(assessor, []).append(
+                f"mid-anchor criterion switched off by the item guard on {len(ratings)} of their {total} items "
+                f"(they rate the mid anchor > {self.mid_anchor_above:g} on {int(ratings['high'].sum())} of those)"
+            )
+        for assessor, ratings in mid[~in_guarded].groupby("participant"):
+            if ratings["high"].sum() > self.mid_anchor_max_fraction * len(ratings):
+                excluded.setdefault(assessor, []).append(
+                    f"mid anchor > {self.mid_anchor_above:g} in {ratings['high'].sum()} of {len(ratings)} "
+                    f"usable items ({ratings['high'].mean():.0%} > {self.mid_anchor_max_fraction:.0%})"
                 )
-            usable = mid[~mid["item"].isin(list(guarded.index))]
-            for assessor, ratings in usable.groupby("participant"):
-                if ratings["high"].sum() > self.mid_anchor_max_fraction * len(ratings):
-                    excluded.setdefault(assessor, []).append(
-                        f"mid anchor > {self.mid_anchor_above:g} in {ratings['high'].sum()} of {len(ratings)} "
-                        f"usable items ({ratings['high'].mean():.0%} > {self.mid_anchor_max_fraction:.0%})"
-                    )
-        return _result(self, table, excluded, unused, notes)
+
+    def _screen_low_anchor(self, low: pd.DataFrame, excluded: dict, flags: dict, notes: list) -> None:
+        if low.empty:
+            if self.excludes_on_low_anchor:
+                notes.append("the test has no low anchor: the low-anchor criterion was not applied.")
+            return
+        for assessor, ratings in low.groupby("participant"):
+            high = ratings["rating"] > self.low_anchor_above
+            if high.sum() <= self.low_anchor_max_fraction * len(ratings):
+                continue
+            finding = (f"low anchor > {self.low_anchor_above:g} in {high.sum()} of {len(ratings)} items "
+                       f"({high.mean():.0%} > {self.low_anchor_max_fraction:.0%})")
+            if self.excludes_on_low_anchor:
+                excluded.setdefault(assessor, []).append(finding)
+            else:
+                flags.setdefault(assessor, []).append(
+                    f"{finding}: not a BS.1534 criterion; the bs1534-low-anchor rule excludes this")
+
+
+@dataclass(frozen=True)
+class BS1534LowAnchorScreening(BS1534Screening):
+    """``bs1534`` that also excludes on the low anchor (see the module docstring)."""
+
+    name = "bs1534-low-anchor"
+    excludes_on_low_anchor = True
 
 
 @dataclass(frozen=True)
@@ -178,8 +244,11 @@ class EnCodecScreening:
         return _result(self, table, excluded, {}, notes)
 
 
-ScreeningRule = NoScreening | BS1534Screening | EnCodecScreening
-SCREENING_RULES: dict[str, type] = {"none": NoScreening, "bs1534": BS1534Screening, "encodec": EnCodecScreening}
+ScreeningRule = NoScreening | BS1534Screening | BS1534LowAnchorScreening | EnCodecScreening
+SCREENING_RULES: dict[str, type] = {
+    "none": NoScreening, "bs1534": BS1534Screening, "bs1534-low-anchor": BS1534LowAnchorScreening,
+    "encodec": EnCodecScreening,
+}
 
 
 def screening_rule(name: str, thresholds: dict[str, float] | None = None) -> ScreeningRule:
@@ -221,7 +290,11 @@ def _assessors(table: pd.DataFrame) -> tuple[str, ...]:
     return tuple(dict.fromkeys(table["participant"]))
 
 
-def _result(rule, table: pd.DataFrame, excluded: dict[str, list[str]], unused: dict[str, str], notes: list[str]) -> ScreeningResult:
+def _result(
+    rule, table: pd.DataFrame, excluded: dict[str, list[str]], unused: dict[str, str], notes: list[str],
+    flags: dict[str, list[str]] | None = None,
+) -> ScreeningResult:
     assessors = _assessors(table)
     ordered = {a: tuple(excluded[a]) for a in assessors if a in excluded}
-    return ScreeningResult(rule.name, rule.describe(), assessors, ordered, unused, tuple(notes))
+    flagged = {a: tuple(flags[a]) for a in assessors if flags and a in flags}
+    return ScreeningResult(rule.name, rule.describe(), assessors, ordered, unused, tuple(notes), flagged)

@@ -3,7 +3,10 @@
 * Per condition (and per item x condition): number of ratings and of raters, mean with its 95 %
   confidence interval from the t-distribution (mean ± t(0.975, N−1)·s/√N, s the sample standard
   deviation), median, quartiles and IQR (linear interpolation between order statistics, numpy's
-  default). With one rating the interval is undefined and reported as NaN.
+  default). With one rating the interval is undefined and reported as NaN. The interval is
+  clipped to the rating scale (0-100): with few raters t(0.975, N-1) is large (12.7 for two)
+  and the bare formula runs past the scale's ends, where no mean can lie. Cells with fewer than
+  :data:`MIN_RATERS` raters are marked (``few_raters``) wherever they are shown.
 * Paired comparisons: MUSHRA is a repeated-measures design, so two conditions are compared on the
   trials that rated both (one pair per assessor and item), with the Wilcoxon signed-rank test
   (two-sided; zero differences dropped, scipy's default) and Holm's step-down correction over all
@@ -25,7 +28,13 @@ import pandas as pd
 import scipy.stats
 
 CONFIDENCE = 0.95
-SUMMARY_COLUMNS = ("n_ratings", "n_raters", "mean", "ci95_low", "ci95_high", "median", "q1", "q3", "iqr")
+#: The MUSHRA rating scale; confidence intervals are clipped to it.
+RATING_SCALE = (0.0, 100.0)
+#: Fewer raters than this make a cell's mean and interval too weak to read; such cells are marked.
+MIN_RATERS = 3
+SUMMARY_COLUMNS = (
+    "n_ratings", "n_raters", "mean", "ci95_low", "ci95_high", "median", "q1", "q3", "iqr", "few_raters",
+)
 COMPARISON_COLUMNS = (
     "condition_a", "condition_b", "n_pairs", "mean_difference", "median_difference",
     "statistic", "p_value", "p_holm", "significant",
@@ -46,20 +55,26 @@ def describe(values: Sequence[float], raters: Sequence[str] | None = None) -> di
     """The summary statistics of one set of ratings (see the module docstring)."""
     data = np.asarray(values, dtype=np.float64)
     if data.size == 0:
-        return {column: math.nan for column in SUMMARY_COLUMNS} | {"n_ratings": 0, "n_raters": 0}
+        return {column: math.nan for column in SUMMARY_COLUMNS} | {"n_ratings": 0, "n_raters": 0, "few_raters": True}
     low, high = t_interval(data)
     q1, median, q3 = np.percentile(data, [25, 50, 75])
+    n_raters = int(len(set(raters))) if raters is not None else int(data.size)
     return {
         "n_ratings": int(data.size),
-        "n_raters": int(len(set(raters))) if raters is not None else int(data.size),
+        "n_raters": n_raters,
         "mean": float(data.mean()),
-        "ci95_low": low,
-        "ci95_high": high,
+        "ci95_low": _clip_to_scale(low),
+        "ci95_high": _clip_to_scale(high),
         "median": float(median),
         "q1": float(q1),
         "q3": float(q3),
         "iqr": float(q3 - q1),
+        "few_raters": n_raters < MIN_RATERS,
     }
+
+
+def _clip_to_scale(value: float) -> float:
+    return value if math.isnan(value) else min(max(value, RATING_SCALE[0]), RATING_SCALE[1])
 
 
 def condition_summary(table: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:

@@ -158,7 +158,7 @@ def transcode_command(
     from codecbench.codecs import CodecNotReadyError, LoadOptions, load_codec, transcode
 
     try:
-        check_writable(output_path, "-o/--output")
+        check_writable(output_path, "-o/--output", inputs=(input_path,))
         output_format(output_path, subtype)
         options = LoadOptions(model_dir=model_dir, device=device)
         audio = load_audio(input_path, limits=AudioLimits(max_duration_s=max_duration))
@@ -208,7 +208,7 @@ def convert_voice_command(
     from codecbench.voice_conversion import convert_voice
 
     try:
-        check_writable(output_path, "-o/--output")
+        check_writable(output_path, "-o/--output", inputs=(content_path, timbre_path))
         output_format(output_path, subtype)
         options = LoadOptions(model_dir=model_dir, device=device)
         limits = AudioLimits(max_duration_s=max_duration)

@@ -67,6 +67,23 @@ def test_max_duration_must_be_a_number_of_seconds_above_zero(tmp_path, speech, c
     assert "--max-duration" in error and (f"{value!r} is not a" in error)
 
 
+def test_a_max_duration_shorter_than_any_clip_is_refused(tmp_path, speech):
+    error = one_line_error(run_cli("transcode", str(speech), "--codec", "opus", "--bitrate", "6",
+                                   "-o", str(tmp_path / "out.wav"), "--max-duration", "1e-300"), status=2)
+    assert "'1e-300' seconds is shorter than any clip can be: give at least 0.01" in error
+
+
+def test_transcode_refuses_to_overwrite_its_input(tmp_path, speech):
+    before = speech.read_bytes()
+    same = one_line_error(run_cli("transcode", str(speech), "--codec", "opus", "--bitrate", "6", "-o", str(speech)))
+    assert f"is the input {speech}; writing there would overwrite it" in same
+    linked = tmp_path / "link.wav"
+    linked.symlink_to(speech)
+    assert "would overwrite it" in one_line_error(
+        run_cli("transcode", str(speech), "--codec", "opus", "--bitrate", "6", "-o", str(linked)))
+    assert speech.read_bytes() == before
+
+
 def test_transcode_and_score_refuse_input_over_ten_minutes_by_default_and_say_how_to_raise_it(tmp_path):
     long = tmp_path / "long.wav"
     soundfile.write(long, (0.05 * np.sin(np.arange(8_000 * 601) * 0.3)).astype(np.float32), 8_000)

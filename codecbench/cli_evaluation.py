@@ -15,7 +15,7 @@ import click
 from codecbench.cli import DEFAULT_MAX_DURATION_S, _open_database, _parse_model_dirs, database_option, main
 from codecbench.cli_checks import SECONDS, check_writable
 from codecbench.cli_engine import TestSetSpecType, check_evaluation_database, run_on_local_engine
-from codecbench.untrusted_text import spreadsheet_safe
+from codecbench.untrusted_text import spreadsheet_safe, terminal_safe
 
 DEFAULT_EVALUATION_METRICS = "visqol,pesq,stoi,sisnr"
 
@@ -151,51 +151,85 @@ def evaluate_command(
 
 
 @main.command("leaderboard")
-@click.option("--metric", required=True, help="Metric as stored: visqol, pesq (or pesq_wb/pesq_nb), stoi, sisnr, ...")
+@click.option("--metric", default=None, help="Metric as stored: visqol, pesq (or pesq_wb/pesq_nb), stoi, sisnr, ... "
+              "[default: visqol, or the first metric with values when no ViSQOL score is stored]")
 @click.option("--protocol", default=None, help="Its protocol (ViSQOL: speech, speech-exp, audio, audio-native); "
-              "may be left out when only one is stored.")
+              "may be left out when only one is stored (ViSQOL by default: speech when stored).")
 @click.option("--testset", "testsets", multiple=True, help="Only this test set (repeatable; default: all).")
 @click.option("--codec", "codecs", multiple=True, help="Only this codec (repeatable; default: all).")
-@click.option("--format", "output_format", type=click.Choice(["text", "csv"]), default="text", show_default=True,
-              help="text: one table per codec and a cross-codec table; csv: one row per test set × condition "
-              "with provenance.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "csv"]), default="text",
+              show_default=True,
+              help="text: one table per codec, then a ranking of all conditions (average over test sets, kbps, "
+              "measured kbps, tokens/s, n warnings); markdown: the same as Markdown tables; csv: one row per test "
+              "set × condition with provenance and its condition's average and notes.")
 @click.option("-o", "--output", "output_path", type=click.Path(path_type=Path), default=None,
               help="Write to this file instead of stdout.")
 @click.option("--charts", "charts_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write a quality-vs-bitrate chart per test set here (TESTSET.html, plotly).")
+              help="Also write a quality-vs-bitrate chart per test set here (TESTSET.html, plotly; plotly.min.js "
+              "is written beside them, so they open offline).")
+@click.option("--all-metrics", is_flag=True,
+              help="text and markdown: also a table of every stored metric at once (each condition's average).")
 @database_option
 def leaderboard_command(
-    metric: str, protocol: str | None, testsets: tuple[str, ...], codecs: tuple[str, ...], output_format: str,
-    output_path: Path | None, charts_dir: Path | None, database_url: str | None,
+    metric: str | None, protocol: str | None, testsets: tuple[str, ...], codecs: tuple[str, ...], output_format: str,
+    output_path: Path | None, charts_dir: Path | None, all_metrics: bool, database_url: str | None,
 ) -> None:
     """Leaderboards of one metric and protocol: per codec (rows: test sets; columns: operating
-    points), then across codecs; every cell the mean ± 95 % CI, n, and failures."""
+    points), then a ranking of every condition; every cell the mean ± 95 % CI, n, and failures.
+
+    The average of a condition is the mean of its test-set means over the test sets it has
+    values on; a row missing a test set is marked (* in text, and in its note).
+    """
     from codecbench.evaluation.leaderboard import Leaderboard, LeaderboardError
-    from codecbench.evaluation.results import write_csv
+    from codecbench.evaluation.leaderboard_charts import write_charts
+    from codecbench.evaluation.leaderboard_views import (
+        DEFAULT_METRIC,
+        boards_with_values,
+        csv_with_ranking,
+        default_metric_choice,
+        leaderboard_markdown,
+        leaderboard_text,
+        metrics_markdown,
+        metrics_text,
+    )
+    from codecbench.evaluation.results import metrics_with_values, write_csv
 
     check_writable(output_path, "-o/--output")
     if charts_dir is not None:
         check_writable(charts_dir / "chart.html", "--charts")
     with _open_database(database_url).session(read_only=True) as session:
         try:
+            if metric is None and protocol is not None:
+                metric = DEFAULT_METRIC
+            if metric is None:
+                choice = default_metric_choice(metrics_with_values(session))
+                metric, protocol = choice.metric, choice.protocol
+                if choice.note:
+                    click.echo(terminal_safe(choice.note), err=True)
             board = Leaderboard.from_database(session, metric, protocol, testsets=testsets or None, codecs=codecs or None)
+            others = boards_with_values(session, metrics_with_values(session), testsets or None, codecs or None) \
+                if all_metrics else ()
         except LeaderboardError as error:
             raise click.ClickException(str(error)) from None
     if output_format == "csv":
+        frame = csv_with_ranking(board)
         if output_path is None:
-            click.echo(spreadsheet_safe(board.csv_frame()).to_csv(index=False), nl=False)
+            click.echo(spreadsheet_safe(frame).to_csv(index=False), nl=False)
         else:
-            write_csv(board.csv_frame(), output_path)
+            write_csv(frame, output_path)
             click.echo(f"wrote {len(board.cells)} cell(s) to {output_path}", err=True)
-    elif output_path is None:
-        click.echo(board.text())
     else:
-        output_path.write_text(board.text() + "\n")
+        markdown = output_format == "markdown"
+        text = leaderboard_markdown(board) if markdown else leaderboard_text(board)
+        if others:
+            text += "\n\n" + (metrics_markdown(others) if markdown else metrics_text(others))
+        if output_path is None:
+            click.echo(terminal_safe(text))
+        else:
+            output_path.write_text(text + "\n", encoding="utf-8")
     if charts_dir is not None:
-        charts_dir.mkdir(parents=True, exist_ok=True)
-        for name in board.testsets:
-            board.chart(name).write_html(charts_dir / f"{name}.html", include_plotlyjs="cdn")
-        click.echo(f"wrote {len(board.testsets)} chart(s) to {charts_dir}", err=True)
+        written = write_charts(board, charts_dir)
+        click.echo(f"wrote {len(written)} chart(s) and plotly.min.js to {charts_dir}", err=True)
 
 
 @main.group("export")

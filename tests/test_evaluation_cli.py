@@ -63,7 +63,8 @@ def test_evaluate_then_leaderboard_numbers_equal_a_pandas_computation_from_the_e
     assert run_cli(env, "leaderboard", "--metric", "pesq_wb", "--format", "csv", "-o", str(board_csv),
                    "--charts", str(tmp_path / "charts"), "--db", db).returncode == 0
     assert run_cli(env, "export", "scores", "--format", "csv", "-o", str(scores_csv), "--db", db).returncode == 0
-    assert sorted(path.name for path in (tmp_path / "charts").iterdir()) == ["librispeech-test-clean.html", "mine.html"]
+    assert sorted(path.name for path in (tmp_path / "charts").iterdir()) == ["librispeech-test-clean.html", "mine.html",
+                                                                             "plotly.min.js"]
     board = pd.read_csv(board_csv)
     scores = pd.read_csv(scores_csv, keep_default_na=False, na_values=[""])
 

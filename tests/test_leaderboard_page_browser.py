@@ -4,6 +4,7 @@ filled by the evaluation runner."""
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import pytest
 
@@ -21,6 +22,8 @@ from tests.corpora import make_folder, make_librispeech
 pytestmark = pytest.mark.browser
 
 ADMIN_PASSWORD = "let me run"
+EVIL = "z<img src=x onerror=window.injected=1>**bold**"
+MOBILE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +31,7 @@ def app_url(tmp_path_factory):
     root = tmp_path_factory.mktemp("leaderboard")
     make_folder(root / "mine", 4)
     (root / "mine" / "broken.wav").write_bytes(b"no audio here")
+    make_folder(root / "evil", 2, first_seed=30)
     make_librispeech(root / "corpora")
     url = f"sqlite:///{root / 'results.sqlite3'}"
     with pytest.MonkeyPatch.context() as patch:
@@ -41,7 +45,17 @@ def app_url(tmp_path_factory):
         )
         with LocalExecutor() as executor:
             run_evaluation(database, plan_evaluation(request), executor)
+            # ViSQOL too; opus@24 and a test set whose stored name is HTML on one condition only
+            run_evaluation(database, plan_evaluation(EvaluationRequest(
+                testsets=request.testsets, conditions=request.conditions, scoring=ScoringConfig(("visqol", "stoi")),
+            )), executor)
+            run_evaluation(database, plan_evaluation(EvaluationRequest(
+                testsets=(parse_testset_spec(f"evil=folder:{root / 'evil'}"),), conditions=(Condition("opus", 24.0),),
+                scoring=ScoringConfig(("visqol", "stoi")),
+            )), executor)
         database.close()
+        with sqlite3.connect(root / "results.sqlite3") as connection:  # names in the database are untrusted
+            connection.execute("UPDATE eval_testsets SET name = ? WHERE name = 'evil'", (EVIL,))
         for kept in (root / "kept" / "mine" / "opus@6").iterdir():  # these must be made again on demand
             kept.unlink()
         make_folder(root / "more", 2, first_seed=50)
@@ -70,7 +84,7 @@ def test_the_leaderboard_shows_tables_and_a_cell_click_lists_its_worst_utterance
 
         assert [cell(row, 0).inner_text().strip() for row in range(2)] == ["librispeech-test-clean", "mine"]
         assert "(n=4, 1 failed)" in cell(1, 1).inner_text() and "(n=3, 3 failed)" in cell(0, 2).inner_text()
-        page.locator("#leaderboard-table-all").wait_for()
+        page.locator("#leaderboard-table-ranking").wait_for()  # every condition across test sets
         assert page.locator(".leaderboard-chart").count() == 2
         assert page.locator("#leaderboard-csv").is_visible() and page.locator("#leaderboard-scores-csv").is_visible()
 
@@ -105,6 +119,8 @@ def test_an_evaluation_run_from_the_page_needs_the_password_and_adds_its_test_se
         page.goto(app_url)
         page.get_by_role("tab", name="Leaderboard").click()
         page.locator("#evaluate-panel").get_by_text("Run an evaluation").click()
+        limit = page.locator("#evaluate-limit input, #evaluate-limit textarea").first
+        assert limit.input_value() == "" and limit.get_attribute("placeholder") == "all"  # "empty: all", not 0
         testsets = page.locator("#evaluate-testsets textarea")
         assert testsets.input_value() == ""  # the stored roots are server paths: not sent with the page
         page.locator("#evaluate-fill").click()
@@ -117,6 +133,11 @@ def test_an_evaluation_run_from_the_page_needs_the_password_and_adds_its_test_se
         page.locator("#evaluate-codecs textarea").fill("opus@6 lowpass_3500")
         for metric in ("visqol", "pesq", "stoi"):
             page.locator("#evaluate-metrics").get_by_label(metric, exact=True).uncheck()
+        limit.fill("0")
+        page.locator("#evaluate-password input").fill(ADMIN_PASSWORD)
+        page.locator("#evaluate-run").click()
+        page.get_by_text("The utterance limit must be a whole number of at least 1, or empty for all").first.wait_for()
+        limit.fill("")
         page.locator("#evaluate-password input").fill("not the password")
         page.locator("#evaluate-run").click()
         page.get_by_text("Running an evaluation needs the admin password").first.wait_for()
@@ -128,7 +149,10 @@ def test_an_evaluation_run_from_the_page_needs_the_password_and_adds_its_test_se
         assert "4 unit(s) computed now; 0 failed in all" in summary and "more · lowpass_3500" in summary
         page.wait_for_function(
             "[...document.querySelectorAll('#leaderboard-testsets label')].some(l => l.innerText.trim() === 'more')")
+        page.locator("#leaderboard-metric input").click()
+        page.get_by_role("option", name="sisnr", exact=True).click()  # the run scored SI-SNR only
         page.locator("#leaderboard-show").click()
+        page.wait_for_function("document.querySelector('#leaderboard-status')?.innerText.startsWith('sisnr')")
         page.locator("#leaderboard-table-opus").wait_for()
         assert "more" in page.locator("#leaderboard-table-opus").inner_text()
 
@@ -140,3 +164,106 @@ def test_no_public_page_sends_a_server_path_with_its_config(app_url):
     for base in ("", "mushra/", "admin/"):
         config = httpx.get(f"{app_url}{base}config", timeout=30).text
         assert str(root) not in config, base
+
+
+def _open_board(page, app_url: str) -> list[str]:
+    """Open the Leaderboard tab with every request off this machine refused; returns those requests."""
+    refused: list[str] = []
+
+    def route(route):
+        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
+    page.goto(app_url)
+    page.get_by_role("tab", name="Leaderboard").click()
+    return refused
+
+
+def _ranking_rows(table) -> list[list[str]]:
+    """The ranking's cells in the order shown (after any sorting), row by row."""
+    columns = table.locator("thead th").count()
+    texts = [text.strip() for text in table.locator("[role=gridcell]").all_inner_texts()]
+    return [texts[index:index + columns] for index in range(0, len(texts), columns)]
+
+
+def _sort(page, table, heading: int, order: str) -> None:
+    header = table.locator(f"th[data-testid='header-{heading}']")
+    header.hover()
+    header.locator("button.cell-menu-button").click(force=True)
+    page.locator("[role=menu]").first.get_by_text(order, exact=True).click()
+
+
+@pytest.mark.parametrize("viewport", [None, MOBILE], ids=["desktop", "mobile"])
+def test_the_page_opens_on_visqol_with_a_sortable_ranking_averages_bitrates_best_highlighted_and_offline_charts(
+        app_url, viewport):
+    app_url, root = app_url
+    with chromium_page() as page:
+        if viewport:
+            page.set_viewport_size(viewport)
+        refused = _open_board(page, app_url)
+        assert page.locator("#leaderboard-metric input").input_value() == "visqol"
+        assert page.locator("#leaderboard-protocol input").input_value() == "speech"
+        page.locator("#leaderboard-show").click()
+        ranking = page.locator("#leaderboard-table-ranking")
+        ranking.wait_for()
+        assert page.locator("#leaderboard-status").inner_text().startswith("visqol (speech; higher is better)")
+        headers = [text.strip() for text in ranking.locator("thead th").all_inner_texts()]
+        assert headers == ["condition", "kbps", "measured kbps", "tokens/s", "librispeech-test-clean", "mine", EVIL,
+                           "average", "test sets", "note"]
+        rows = {row[0]: row for row in _ranking_rows(ranking)}
+        assert rows["opus 24 kbps"][8] == "1 of 3" and rows["opus 24 kbps"][7].endswith(" *")
+        assert "missing librispeech-test-clean, mine" in rows["opus 24 kbps"][9]
+        assert rows["opus 6 kbps"][1] == "6" and float(rows["opus 6 kbps"][2]) > 0 and rows["opus 6 kbps"][3] == "-"
+        assert rows["lowpass_3500 3.5 kHz"][8] == "2 of 3" and rows["lowpass_3500 3.5 kHz"][7].endswith(" *")
+
+        # the best of each column is highlighted: the highest mean of "mine"
+        mine = {row[0]: float(row[5].split()[0]) for row in rows.values() if row[5] != "-"}
+        best = max(mine, key=mine.get)
+        cells = ranking.locator("[role=gridcell]")
+        highlighted = [text.strip() for text in cells.evaluate_all(
+            "cells => cells.filter(c => getComputedStyle(c).fontWeight >= 600 || c.getAttribute('style')?.includes('bold'))"
+            ".map(c => c.innerText)")]
+        assert rows[best][5] in highlighted
+
+        _sort(page, ranking, 7, "Sort ascending")  # by average
+        page.wait_for_function(
+            "(() => { const t = document.querySelector('#leaderboard-table-ranking');"
+            " const c = [...t.querySelectorAll('[role=gridcell]')]; const n = t.querySelectorAll('thead th').length;"
+            " const a = c.filter((_, i) => i % n === 7).map(x => parseFloat(x.innerText));"
+            " return a.every((v, i) => i === 0 || a[i - 1] <= v); })()")
+        averages = [float(row[7].split()[0]) for row in _ranking_rows(ranking)]
+        assert averages == sorted(averages) and len(averages) == 4
+
+        assert page.locator("#leaderboard-table-metrics").is_visible()
+        metric_headers = page.locator("#leaderboard-table-metrics thead th").all_inner_texts()
+        assert {"visqol (speech) ↑", "stoi (aligned-10k) ↑", "sisnr (aligned) ↑"} <= {h.strip() for h in metric_headers}
+
+        charts = page.locator(".leaderboard-chart")
+        assert charts.count() == 3
+        charts.first.locator(".main-svg").first.wait_for()  # plotly.js comes with the app, not from a CDN
+        assert refused == []
+        assert page.evaluate("window.injected") is None and page.locator("img[src=x]").count() == 0
+        assert EVIL in page.locator("#leaderboard-testsets").inner_text()  # shown as text
+        if viewport:
+            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+
+
+def test_a_click_on_a_sorted_ranking_opens_the_cell_it_shows(app_url):
+    app_url, root = app_url
+    with chromium_page() as page:
+        _open_board(page, app_url)
+        page.locator("#leaderboard-show").click()
+        ranking = page.locator("#leaderboard-table-ranking")
+        ranking.wait_for()
+        _sort(page, ranking, 0, "Sort descending")  # by condition name: opus 6 kbps first
+        page.wait_for_function(
+            "document.querySelector('#leaderboard-table-ranking [role=gridcell]').innerText.trim() === 'opus 6 kbps'")
+        columns = ranking.locator("thead th").count()
+        ranking.locator("[role=gridcell]").nth(5).click()  # first shown row, column "mine"
+        page.wait_for_function("document.querySelector('#leaderboard-cell-title')?.innerText.includes('opus 6 kbps')")
+        assert re.search(r"mine · opus 6 kbps: .*\(n=4, 1 failed\)", page.locator("#leaderboard-cell-title").inner_text())
+        assert columns == 10

@@ -44,8 +44,8 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
             protocols = gr.CheckboxGroup(list(VISQOL_PROTOCOLS), value=["speech"], label="ViSQOL protocols",
                                          elem_id="evaluate-protocols")
         with gr.Row(equal_height=True):
-            limit = gr.Number(label="At most this many utterances per test set (empty: all)", precision=0,
-                              elem_id="evaluate-limit")
+            limit = gr.Textbox(label="At most this many utterances per test set (empty: all)", value="",
+                               placeholder="all", elem_id="evaluate-limit")
             seed = gr.Number(label="Seed of the sample", value=0, precision=0, elem_id="evaluate-seed")
             password = gr.Textbox(label="Admin password", type="password", elem_id="evaluate-password")
             fill_button = gr.Button("Fill in the stored test sets", elem_id="evaluate-fill")
@@ -57,7 +57,7 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
         return _stored_specs(database)
 
     def run(testset_text: str, codec_text: str, metric_names: list[str], protocol_names: list[str],
-            limit_value: float | None, seed_value: float | None, given_password: str | None,
+            limit_value: str | float | None, seed_value: float | None, given_password: str | None,
             request: gr.Request, progress=gr.Progress()) -> str:
         gate.authorize(given_password, request, "Running an evaluation needs the admin password.")
         try:
@@ -65,7 +65,7 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
                 testsets=tuple(parse_testset_spec(line) for line in testset_text.splitlines() if line.strip()),
                 conditions=tuple(c for text in codec_text.split() for c in parse_codec_request(text)),
                 scoring=ScoringConfig(tuple(metric_names or ()), tuple(protocol_names or ())),
-                limit=int(limit_value) if limit_value else None, seed=int(seed_value or 0),
+                limit=parse_limit(limit_value), seed=int(seed_value or 0),
                 model_dirs=settings.model_dirs, device=settings.device, max_duration_s=settings.max_duration_s,
             )
             check_evaluation_dialect(database.dialect)
@@ -82,6 +82,23 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
         run, inputs=[testsets, codecs, metrics, protocols, limit, seed, password], outputs=[summary],
         concurrency_limit=1, concurrency_id="evaluate",
     )
+
+
+def parse_limit(text: str | float | None) -> int | None:
+    """The limit field: empty means every utterance, else a whole number of at least 1.
+
+    Raises:
+        ValueError: anything else, saying what to type.
+    """
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = float("nan")
+    if not value.is_integer() or value < 1:
+        raise ValueError(f"The utterance limit must be a whole number of at least 1, or empty for all; got {str(text).strip()!r}.")
+    return int(value)
 
 
 def _stored_specs(database: Database) -> str:

@@ -29,8 +29,22 @@ from codecbench.evaluation.inspection import (
     reconstruction_audio,
     reference_audio,
 )
+from codecbench.app.leaderboard_tables import codec_cell, codec_view, metrics_view, ranking_cell, ranking_view
 from codecbench.evaluation.leaderboard import Leaderboard, LeaderboardError, format_cell
-from codecbench.evaluation.results import export_scores, stored_codecs, stored_metrics, stored_testsets, write_csv
+from codecbench.evaluation.leaderboard_views import (
+    MetricChoice,
+    boards_with_values,
+    default_metric_choice,
+    markdown_escape,
+)
+from codecbench.evaluation.results import (
+    export_scores,
+    metrics_with_values,
+    stored_codecs,
+    stored_metrics,
+    stored_testsets,
+    write_csv,
+)
 from codecbench.storage import Database
 
 SHOWN_FAILURES = 20
@@ -38,9 +52,11 @@ SHOWN_FAILURES = 20
 
 @dataclass(frozen=True, eq=False)
 class BoardView:
-    """The leaderboard on screen (kept per browser session; a new object re-renders the tables)."""
+    """The leaderboard on screen (kept per browser session; a new object re-renders the tables),
+    and the boards of every metric with values, for the several-metrics view."""
 
     board: Leaderboard
+    others: tuple[Leaderboard, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +86,8 @@ class Choices:
     metrics: dict[str, list[str]]  # metric -> its protocols
     testsets: list[str]
     codecs: list[str]
+    default: MetricChoice | None = None  # ViSQOL, or the first metric with values; None: no values yet
+    with_values: tuple[tuple[str, str], ...] = ()
 
 
 def stored_choices(database: Database) -> Choices:
@@ -77,7 +95,24 @@ def stored_choices(database: Database) -> Choices:
         metrics: dict[str, list[str]] = {}
         for metric, protocol in stored_metrics(session):
             metrics.setdefault(metric, []).append(protocol)
-        return Choices(metrics, stored_testsets(session), stored_codecs(session))
+        with_values = metrics_with_values(session)
+        default = default_metric_choice(with_values) if with_values else None
+        return Choices(metrics, stored_testsets(session), stored_codecs(session), default, tuple(with_values))
+
+
+def opening_metric(choices: Choices, current: str | None = None) -> tuple[str | None, str | None]:
+    """The metric and protocol the dropdowns show: ``current`` when still stored (its first
+    protocol, or the default's), else the default (ViSQOL with its protocol)."""
+    default = choices.default
+    if current in choices.metrics:
+        protocols = choices.metrics[current]
+        if default is not None and default.metric == current and default.protocol in protocols:
+            return current, default.protocol
+        return current, protocols[0]
+    if default is not None:
+        return default.metric, default.protocol
+    metric = next(iter(choices.metrics), None)
+    return metric, (choices.metrics.get(metric) or [None])[0]
 
 
 def build_leaderboard_page(settings: AppSettings, database: Database, gate: AdminGate,
@@ -85,16 +120,19 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
     """Lay out the Leaderboard page inside the current Blocks context (``tab``: its tab, whose
     selection reloads the choices; ``gate``: the admin password of its evaluation panel)."""
     choices = stored_choices(database)
-    first_metric = next(iter(choices.metrics), None)
+    first_metric, first_protocol = opening_metric(choices)
     gr.Markdown(
         "Scores stored by `codecbench evaluate`. Each cell: mean ± 95 % confidence interval (n utterances), "
-        "and how many failed. Click a cell to hear its worst utterances.",
+        "and how many failed. Opens on ViSQOL, as the field's tables do. The **average** of a condition is the mean "
+        "of its test-set means over the test sets it has values on (\\* and a note where some are missing); the best "
+        "value of each column is highlighted (by the metric's direction); ⚠ marks cells scored on fewer utterances "
+        "than other conditions. Click a column header to sort, a cell to hear its worst utterances.",
     )
     evaluation_run = build_evaluate_panel(settings, database, gate)
     with gr.Row(equal_height=True):
         metric_input = gr.Dropdown(list(choices.metrics), value=first_metric, label="Metric", elem_id="leaderboard-metric")
         protocol_input = gr.Dropdown(choices.metrics.get(first_metric, []),
-                                     value=(choices.metrics.get(first_metric) or [None])[0],
+                                     value=first_protocol,
                                      label="Protocol", elem_id="leaderboard-protocol")
         worst_count = gr.Slider(1, 20, value=DEFAULT_WORST_COUNT, step=1, label="Utterances listed per cell",
                                 elem_id="leaderboard-worst-count")
@@ -111,11 +149,11 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
 
     def reload_choices(metric: str | None) -> tuple:
         fresh = stored_choices(database)
-        metric = metric if metric in fresh.metrics else next(iter(fresh.metrics), None)
+        metric, protocol = opening_metric(fresh, metric)
         protocols = fresh.metrics.get(metric, [])
         return (
             gr.Dropdown(choices=list(fresh.metrics), value=metric),
-            gr.Dropdown(choices=protocols, value=protocols[0] if protocols else None),
+            gr.Dropdown(choices=protocols, value=protocol),
             gr.CheckboxGroup(choices=fresh.testsets, value=fresh.testsets),
             gr.CheckboxGroup(choices=fresh.codecs, value=fresh.codecs),
         )
@@ -136,12 +174,17 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
                 raise gr.Error(str(error)) from None
             scores = hide_server_paths_in(export_scores(session, testsets=testsets, codecs=codecs, metrics=[board.metric]),
                                           ("error",))
+            others = boards_with_values(session, metrics_with_values(session), testsets, codecs)
         folder = new_run_dir(settings.work_dir / "leaderboard")
         board_path = write_csv(board.csv_frame(), folder / f"leaderboard-{board.metric}-{board.protocol}.csv")
         scores_path = write_csv(scores, folder / f"scores-{board.metric}.csv")
         failures = int(board.cells["failures"].sum())
-        message = f"**{board.title}** · {len(board.cells)} cell(s)" + (f", {failures} failed utterance(s)" if failures else "")
-        return (message, BoardView(board), None, gr.DownloadButton(value=str(board_path), visible=True),
+        message = (f"**{markdown_escape(board.title)}** · {len(board.cells)} cell(s)"
+                   + (f", {failures} failed utterance(s)" if failures else ""))
+        default = stored_choices(database).default
+        if default is not None and default.note and (board.metric, board.protocol) == (default.metric, default.protocol):
+            message += f"\n\n{markdown_escape(default.note)}"
+        return (message, BoardView(board, others), None, gr.DownloadButton(value=str(board_path), visible=True),
                 gr.DownloadButton(value=str(scores_path), visible=True))
 
     @gr.render(inputs=board_state)
@@ -152,18 +195,23 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
         if board.cells.empty:
             gr.Markdown("No scores for the chosen test sets and codecs.")
             return
+        ranking, styled = ranking_view(board)
+        gr.Markdown("### Ranking: every condition across test sets", elem_id="leaderboard-ranking-heading")
+        frame = gr.Dataframe(styled, interactive=False, elem_classes=["leaderboard-table"],
+                             elem_id="leaderboard-table-ranking", wrap=True, pinned_columns=1)
+        frame.select(_ranking_chooser(board, ranking), inputs=[worst_count], outputs=[cell_state])
+        if view.others:
+            _, styled_metrics = metrics_view(view.others)
+            gr.Markdown("### Several metrics: each condition's average over the test sets",
+                        elem_id="leaderboard-metrics-heading")
+            gr.Dataframe(styled_metrics, interactive=False, elem_classes=["leaderboard-table"],
+                         elem_id="leaderboard-table-metrics", wrap=True, pinned_columns=1)
         for codec in board.codecs:
-            table = board.codec_table(codec)
-            gr.Markdown(f"### {codec}")
-            frame = gr.Dataframe(table.reset_index(), interactive=False, elem_classes=["leaderboard-table"],
+            table = codec_view(board, codec)
+            gr.Markdown(f"### {markdown_escape(codec)}")
+            frame = gr.Dataframe(table, interactive=False, elem_classes=["leaderboard-table"],
                                  elem_id=f"leaderboard-table-{codec}", wrap=True)
             frame.select(_codec_cell_chooser(board, codec, table), inputs=[worst_count], outputs=[cell_state])
-        if len(board.codecs) > 1:
-            table = board.cross_codec_table()
-            gr.Markdown("### All codecs")
-            frame = gr.Dataframe(table.reset_index(), interactive=False, elem_classes=["leaderboard-table"],
-                                 elem_id="leaderboard-table-all", wrap=True)
-            frame.select(_cross_cell_chooser(board, table), inputs=[worst_count], outputs=[cell_state])
         for testset in board.testsets:
             gr.Plot(board.chart(testset), elem_classes=["leaderboard-chart"])
 
@@ -180,25 +228,15 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
 
     def _codec_cell_chooser(board: Leaderboard, codec: str, table: pd.DataFrame):
         def chosen(count: float, event: gr.SelectData, progress=gr.Progress()):
-            row, column = event.index
-            if column == 0:
-                return gr.skip()
-            testset, label = table.index[row], table.columns[column - 1]
-            match = board.cells[(board.cells["testset"] == testset) & (board.cells["codec"] == codec)
-                                & (board.cells["column"] == label)]
-            return gr.skip() if match.empty else choose_cell(board, match.iloc[0], count, progress)
+            cell = codec_cell(board, codec, table, event.row_value, event.index[1])
+            return gr.skip() if cell is None else choose_cell(board, cell, count, progress)
 
         return chosen
 
-    def _cross_cell_chooser(board: Leaderboard, table: pd.DataFrame):
+    def _ranking_chooser(board: Leaderboard, table: pd.DataFrame):
         def chosen(count: float, event: gr.SelectData, progress=gr.Progress()):
-            row, column = event.index
-            if column == 0:
-                return gr.skip()
-            condition, testset = table.index[row], table.columns[column - 1]
-            match = board.cells[(board.cells["testset"] == testset)
-                                & (board.cells["codec"] + " " + board.cells["column"] == condition)]
-            return gr.skip() if match.empty else choose_cell(board, match.iloc[0], count, progress)
+            cell = ranking_cell(board, table, event.row_value, event.index[1])
+            return gr.skip() if cell is None else choose_cell(board, cell, count, progress)
 
         return chosen
 
@@ -209,23 +247,24 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
         if view is None:
             gr.Markdown("Click a cell of a table above.")
             return
-        gr.Markdown(f"### {view.title}", elem_id="leaderboard-cell-title")
+        gr.Markdown(f"### {markdown_escape(view.title)}", elem_id="leaderboard-cell-title")
         if not view.worst:
             gr.Markdown("No utterance of this cell has a value.")
         for rank, playable in enumerate(view.worst, 1):
             unit = playable.unit
             with gr.Column(elem_classes=["leaderboard-utterance"]):
-                text = f" · “{unit.text}”" if unit.text else ""
-                gr.Markdown(f"**{rank}. {unit.utterance}** · {view.metric} = {unit.value:.3f}{text}",
+                text = f" · “{markdown_escape(unit.text)}”" if unit.text else ""
+                gr.Markdown(f"**{rank}. {markdown_escape(unit.utterance)}** · {view.metric} = {unit.value:.3f}{text}",
                             elem_classes=["leaderboard-utterance-title"])
                 with gr.Row():
                     if playable.reference_path:
                         gr.Audio(playable.reference_path, label="reference", interactive=False)
                     if playable.reconstruction_path:
                         gr.Audio(playable.reconstruction_path, label="reconstruction", interactive=False)
-                gr.Markdown(hide_server_paths(f"{playable.note}\n\n{_scores_markdown(unit.scores)}"))
+                gr.Markdown(f"{markdown_escape(hide_server_paths(playable.note))}\n\n{_scores_markdown(unit.scores)}")
         if view.failed:
-            lines = [f"- {unit.utterance}: {hide_server_paths(unit.error or '')}" for unit in view.failed[:SHOWN_FAILURES]]
+            lines = [f"- {markdown_escape(unit.utterance)}: {markdown_escape(hide_server_paths(unit.error or ''))}"
+                     for unit in view.failed[:SHOWN_FAILURES]]
             if len(view.failed) > SHOWN_FAILURES:
                 lines.append(f"- ... and {len(view.failed) - SHOWN_FAILURES} more (see the scores CSV)")
             gr.Markdown(f"**{len(view.failed)} failed:**\n" + "\n".join(lines), elem_id="leaderboard-cell-failures")
@@ -261,7 +300,7 @@ def _scores_markdown(scores: pd.DataFrame) -> str:
     """Every score stored for an utterance, as a Markdown table."""
     rows = ["| metric | protocol | value |", "|---|---|---|"]
     for score in scores.itertuples():
-        value = score.error if score.value is None or (isinstance(score.value, float) and math.isnan(score.value)) \
-            else f"{score.value:.3f}"
-        rows.append(f"| {score.metric} | {score.protocol} | {value} |")
+        value = hide_server_paths(score.error or "") if score.value is None or (
+            isinstance(score.value, float) and math.isnan(score.value)) else f"{score.value:.3f}"
+        rows.append(f"| {markdown_escape(score.metric)} | {markdown_escape(score.protocol)} | {markdown_escape(value)} |")
     return "\n".join(rows)

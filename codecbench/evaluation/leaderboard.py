@@ -271,7 +271,8 @@ class Leaderboard:
                 figure.add_trace(go.Scatter(
                     x=points["nominal_kbps"], y=points["mean"], mode="lines+markers", name=codec, legendgroup=codec,
                     line={"color": color},
-                    text=[f"{codec} {row['column']}<br>{format_cell(row)}" for _, row in points.iterrows()],
+                    text=[f"{codec} {row['column']}<br>{format_cell(row)}" + _measured_hover(row)
+                          for _, row in points.iterrows()],
                     hoverinfo="text",
                 ))
                 # Bars only where there is an interval: plotly draws a missing value as a zero-width bar.
@@ -295,6 +296,13 @@ class Leaderboard:
             legend={"title": "codec"},
         )
         return figure
+
+
+def _measured_hover(cell: pd.Series) -> str:
+    measured = cell["measured_kbps"]
+    if measured is None or (isinstance(measured, float) and math.isnan(measured)):
+        return ""
+    return f"<br>measured {measured:.2f} kbps"
 
 
 def format_cell(cell: pd.Series) -> str:

@@ -196,6 +196,14 @@ def stored_metrics(session: Session) -> list[tuple[str, str]]:
     return sorted((metric, protocol) for metric, protocol in rows)
 
 
+def metrics_with_values(session: Session) -> list[tuple[str, str]]:
+    """Every (metric, protocol) with at least one stored value (not only failures), sorted."""
+    rows = session.execute(
+        select(EvalScoreRow.metric, EvalScoreRow.protocol).where(EvalScoreRow.value.is_not(None)).distinct()
+    )
+    return sorted((metric, protocol) for metric, protocol in rows)
+
+
 def stored_testsets(session: Session) -> list[str]:
     return sorted(session.scalars(select(EvalTestSetRow.name)))
 

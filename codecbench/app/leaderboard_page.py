@@ -273,11 +273,21 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
     choice_outputs = [metric_input, protocol_input, testset_input, codec_input]
     reload_button.click(reload_choices, inputs=choice_inputs, outputs=choice_outputs)
     evaluation_run.success(reload_choices, inputs=choice_inputs, outputs=choice_outputs)
+    board_inputs = [metric_input, protocol_input, testset_input, codec_input]
+    board_outputs = [status, board_state, cell_state, board_csv, scores_csv]
+
+    def show_once(shown: BoardView | None, metric: str | None, protocol: str | None, testsets: list[str],
+                  codecs: list[str]) -> tuple:
+        """Draw the default board when the tab first opens (nothing stored: the choices say so)."""
+        if shown is not None or not metric or not testsets or not codecs:
+            return tuple(gr.skip() for _ in board_outputs)
+        return show(metric, protocol, testsets, codecs)
+
     if tab is not None:
-        tab.select(reload_choices, inputs=choice_inputs, outputs=choice_outputs)
+        tab.select(reload_choices, inputs=choice_inputs, outputs=choice_outputs).then(
+            show_once, inputs=[board_state, *board_inputs], outputs=board_outputs)
     metric_input.input(protocols_of, inputs=[metric_input], outputs=[protocol_input])
-    show_button.click(show, inputs=[metric_input, protocol_input, testset_input, codec_input],
-                      outputs=[status, board_state, cell_state, board_csv, scores_csv])
+    show_button.click(show, inputs=board_inputs, outputs=board_outputs)
 
 
 def _playable(session, unit: CellUnit, folder, settings: AppSettings) -> PlayableUnit:

@@ -9,8 +9,8 @@ written to a folder the caller owns. Scores come afterwards, from a separate wor
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +30,7 @@ from codecbench.evaluation.metrics import (
     ScoringConfig,
     ScoringPair,
 )
-from codecbench.spectrogram import SpectrogramScale, render_spectrogram
+from codecbench.spectrogram import SpectrogramScale, render_spectrograms
 
 # What the Listen page shows under each player.
 LISTEN_METRICS = ("visqol", "pesq", "stoi", "sisnr")
@@ -81,6 +81,7 @@ class ConditionOutcome:
     spectrogram_path: Path | None = None
     error: str | None = None
     codes_path: Path | None = None
+    strip_path: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -89,11 +90,16 @@ class ConditionOutcome:
 
 @dataclass(frozen=True)
 class OriginalView:
-    """The original clip as shown above the conditions."""
+    """The original clip as shown above the conditions.
+
+    ``strip_path`` is its spectrogram without axes, time running edge to edge, to put under a
+    player's timeline.
+    """
 
     audio_path: Path
     spectrogram_path: Path
     scale: SpectrogramScale
+    strip_path: Path | None = None
 
 
 def show_original(audio: Audio, output_dir: Path) -> OriginalView:
@@ -101,10 +107,11 @@ def show_original(audio: Audio, output_dir: Path) -> OriginalView:
     output_dir.mkdir(parents=True, exist_ok=True)
     scale = SpectrogramScale.from_reference(audio.samples, audio.sample_rate_hz)
     audio_path = write_audio(output_dir / "original.wav", audio.samples, audio.sample_rate_hz)
-    spectrogram_path = render_spectrogram(
-        audio.samples, audio.sample_rate_hz, scale, output_dir / "original.png", title="original"
+    spectrogram_path, strip_path = render_spectrograms(
+        audio.samples, audio.sample_rate_hz, scale, output_dir / "original.png", output_dir / "original_strip.png",
+        title="original",
     )
-    return OriginalView(audio_path, spectrogram_path, scale)
+    return OriginalView(audio_path, spectrogram_path, scale, strip_path)
 
 
 def run_condition(
@@ -116,8 +123,9 @@ def run_condition(
         result = transcode(codec, audio, codec.spec.operating_point(condition.kbps))
         stem = _file_stem(condition)
         audio_path = write_audio(output_dir / f"{stem}.wav", result.samples, result.sample_rate_hz)
-        spectrogram_path = render_spectrogram(
-            result.samples, result.sample_rate_hz, scale, output_dir / f"{stem}.png", title=condition.title
+        spectrogram_path, strip_path = render_spectrograms(
+            result.samples, result.sample_rate_hz, scale, output_dir / f"{stem}.png", output_dir / f"{stem}_strip.png",
+            title=condition.title,
         )
         codes_path = None
         payload, point = result.encoded.payload, result.operating_point
@@ -128,7 +136,9 @@ def run_condition(
             )
     except Exception as error:  # one broken condition must not sink the others
         return ConditionOutcome(condition, error=_describe(error))
-    return ConditionOutcome(condition, result.summary(), audio_path, spectrogram_path, codes_path=codes_path)
+    return ConditionOutcome(
+        condition, result.summary(), audio_path, spectrogram_path, codes_path=codes_path, strip_path=strip_path
+    )
 
 
 def compare(
@@ -202,14 +212,23 @@ class ReconstructionScorer:
             return self._pool
 
 
+RUN_ID_PATTERN = re.compile(r"run-[A-Za-z0-9_-]{32}")
+
+
 def new_run_dir(work_dir: Path, *, keep_s: float = 24 * 3600) -> Path:
-    """A fresh folder under ``work_dir`` for one comparison; folders older than ``keep_s`` go."""
+    """A fresh folder under ``work_dir`` for one comparison; folders older than ``keep_s`` go.
+
+    Its name (``run-`` and 192 random bits) is the comparison's run id: whoever knows it may
+    download the comparison, so it must not be guessable.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     cutoff = time.time() - keep_s
     for old in work_dir.glob("run-*"):
         if old.is_dir() and old.stat().st_mtime < cutoff:
             shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix="run-", dir=work_dir))
+    run_dir = work_dir / f"run-{secrets.token_urlsafe(24)}"
+    run_dir.mkdir(mode=0o700)
+    return run_dir
 
 
 def _file_stem(condition: Condition) -> str:

@@ -60,9 +60,33 @@ def render_spectrogram(
     title: str = "",
 ) -> Path:
     """Draw a spectrogram to a PNG file at ``path`` and return the path."""
+    spectrum = spectrogram_db(samples, sample_rate_hz)
+    return _draw_figure(spectrum, samples.shape[0] / sample_rate_hz, scale, Path(path), title)
+
+
+def render_spectrograms(
+    samples: np.ndarray,
+    sample_rate_hz: int,
+    scale: SpectrogramScale,
+    path: str | os.PathLike[str],
+    strip_path: str | os.PathLike[str],
+    *,
+    title: str = "",
+) -> tuple[Path, Path]:
+    """:func:`render_spectrogram` and :func:`render_spectrogram_strip` from one short-time spectrum."""
+    spectrum = spectrogram_db(samples, sample_rate_hz)
+    duration_s = samples.shape[0] / sample_rate_hz
+    return (_draw_figure(spectrum, duration_s, scale, Path(path), title),
+            _draw_strip(spectrum, duration_s, scale, Path(strip_path)))
+
+
+def _draw_figure(
+    spectrum: tuple[np.ndarray, np.ndarray, np.ndarray], duration_s: float, scale: SpectrogramScale, path: Path,
+    title: str,
+) -> Path:
     from matplotlib.figure import Figure  # no pyplot: thread-safe, no GUI backend
 
-    times, frequencies, power_db = spectrogram_db(samples, sample_rate_hz)
+    _, frequencies, power_db = spectrum
     figure = Figure(figsize=(6.4, 2.6), dpi=100, layout="constrained")
     axes = figure.add_subplot()
     image = axes.imshow(
@@ -72,7 +96,7 @@ def render_spectrogram(
         cmap="magma",
         vmin=scale.top_db - scale.range_db,
         vmax=scale.top_db,
-        extent=(0.0, samples.shape[0] / sample_rate_hz, 0.0, frequencies[-1] / 1000),
+        extent=(0.0, duration_s, 0.0, frequencies[-1] / 1000),
         interpolation="nearest",
     )
     axes.set_xlabel("time (s)")
@@ -80,6 +104,35 @@ def render_spectrogram(
     if title:
         axes.set_title(title, fontsize=10)
     figure.colorbar(image, ax=axes, label="dBFS", pad=0.01)
-    path = Path(path)
     figure.savefig(path, format="png")
+    return path
+
+
+MAX_STRIP_COLUMNS = 1200
+
+
+def render_spectrogram_strip(
+    samples: np.ndarray, sample_rate_hz: int, scale: SpectrogramScale, path: str | os.PathLike[str]
+) -> Path:
+    """Draw a spectrogram without axes or margins to a PNG at ``path``: time runs from the
+    image's left edge (0 s) to its right edge (the clip's end), so a player can put a cursor
+    on it at ``position / duration`` of its width."""
+    spectrum = spectrogram_db(samples, sample_rate_hz)
+    return _draw_strip(spectrum, samples.shape[0] / sample_rate_hz, scale, Path(path))
+
+
+def _draw_strip(
+    spectrum: tuple[np.ndarray, np.ndarray, np.ndarray], duration_s: float, scale: SpectrogramScale, path: Path
+) -> Path:
+    from matplotlib.image import imsave
+
+    times, _, power_db = spectrum
+    inside = (times >= 0.0) & (times <= duration_s)
+    columns = power_db[:, inside] if inside.any() else power_db
+    step = max(1, math.ceil(columns.shape[1] / MAX_STRIP_COLUMNS))  # a screen shows no more; PNG size and time stay small
+    if step > 1:  # the loudest of each ``step`` columns (the last, partial group is dropped: < 1/1200 of the clip)
+        usable = (columns.shape[1] // step) * step
+        columns = columns[:, :usable].reshape(columns.shape[0], -1, step).max(axis=2)
+    imsave(path, columns[::-1], cmap="magma", vmin=scale.top_db - scale.range_db, vmax=scale.top_db, format="png",
+           pil_kwargs={"compress_level": 1})
     return path

@@ -5,7 +5,11 @@ from __future__ import annotations
 import gradio as gr
 
 from codecbench.app import AppSettings
-from codecbench.app.listen_page import _condition_picker
+from codecbench.app.listen_pickers import _condition_picker as _family_and_picker
+
+
+def _condition_picker(entry, settings):
+    return _family_and_picker(entry, settings)[1]
 from codecbench.codecs import get_entry
 from tests.checkpoints import save_funcodec_model
 

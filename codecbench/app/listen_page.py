@@ -1,30 +1,34 @@
 """The Listen page: upload or record speech and hear it through several codecs side by side.
 
 Layout and events only; the work is done by :mod:`codecbench.comparison`. Pressing Compare
-runs two events one after the other: the first transcodes and shows each condition's player
-as soon as it is ready, the second scores the reconstructions in a worker process. A codec
-whose codes carry different attributes (FACodec) also shows its code streams. Below the
-comparison sits the voice-conversion box (:mod:`codecbench.app.voice_conversion_box`).
+runs two events one after the other: the first transcodes each condition, the second scores
+the reconstructions in a worker process. Both write the comparison's record into its run
+folder (:mod:`codecbench.comparison_record`).
 
-Scores live in a state of their own, not in the view the cards are rendered from: rendering
-the cards again reloads their players (a playing one jumps back to the start), so the score
-tables are filled in place instead, by a timer that each rendering of the cards starts and
-that stops once its tables are full. (A change listener on the scores could fire before the
-cards it fills have reached the browser; polling cannot miss.)
+Everything below the status line is drawn in the browser by ``static/listen_player.js``, which
+polls the run's record over :mod:`codecbench.app.listen_api`: one lockstep player (the original
+and every reconstruction decoded into one audio context), the aligned spectrograms, one card
+per condition, and the scores as they arrive. Gradio only tells it the run id. (An earlier
+version rendered the cards with ``gr.render`` and polled scores with a ``gr.Timer`` made inside
+the render: every new outcome re-rendered, the browser still fired the tick of the removed
+timer, and Gradio answered ``KeyError`` in ``get_fn``, shown as a false error toast.)
 """
 
 from __future__ import annotations
 
-import time
+import html
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
 
 import gradio as gr
 
 from codecbench.app import AppSettings
+from codecbench.app.listen_pickers import PickerSet, build_pickers, preselect
 from codecbench.app.voice_conversion_box import build_voice_conversion_box
 from codecbench.audio import AudioError, AudioLimits, load_audio
-from codecbench.codecs import codec_spec, readiness, registry_entries
 from codecbench.comparison import (
     Condition,
     ConditionOutcome,
@@ -34,53 +38,31 @@ from codecbench.comparison import (
     new_run_dir,
     show_original,
 )
-from codecbench.evaluation.metrics import DEFAULT_VISQOL_PROTOCOL, VISQOL_PROTOCOLS, MetricResult, PairScores
-
-CARDS_PER_ROW = 2
-SCORE_POLL_S = 0.3
-# Stop polling for scores after this long: ViSQOL on a 10-minute clip takes well under a minute.
-MAX_SCORING_WAIT_S = 600.0
-DEFAULT_CONDITIONS = ("opus@6", "opus@12")
+from codecbench.comparison_record import ComparisonInfo, write_manifest, write_scores
+from codecbench.evaluation.metrics import DEFAULT_VISQOL_PROTOCOL, VISQOL_PROTOCOLS
 
 
 @dataclass(frozen=True, eq=False)
 class ListenView:
-    """What the results area shows; kept per browser session in a ``gr.State``.
+    """One comparison as the events see it; kept per browser session in a ``gr.State``."""
 
-    Gradio re-renders when the state's hash changes; an immutable object hashed by identity
-    makes every update (a new object) count as a change.
-    """
-
+    info: ComparisonInfo
     original: OriginalView
-    source_name: str
-    duration_s: float
-    sample_rate_hz: int
+    conditions: tuple[Condition, ...]
     outcomes: tuple[ConditionOutcome, ...] = ()
-    pending: tuple[Condition, ...] = ()
-    visqol_protocol: str = DEFAULT_VISQOL_PROTOCOL
 
     @property
-    def run_id(self) -> str:
-        """Tells this comparison apart from an earlier one (its output folder's name)."""
-        return self.original.audio_path.parent.name
+    def run_dir(self) -> Path:
+        return self.original.audio_path.parent
 
+    @property
+    def pending(self) -> tuple[Condition, ...]:
+        return self.conditions[len(self.outcomes):]
 
-@dataclass(frozen=True, eq=False)
-class ScoreBoard:
-    """The scores of one comparison's reconstructions so far; kept per session in a ``gr.State``.
-
-    ``error`` says why scoring failed as a whole (the scoring process could not start, say);
-    a metric's own failure is in its result.
-    """
-
-    run_id: str = ""
-    scores: tuple[PairScores, ...] = ()
-    error: str | None = None
-
-    def results_for(self, run_id: str, condition: Condition) -> tuple[MetricResult, ...] | None:
-        if run_id != self.run_id:
-            return None
-        return next((entry.results for entry in self.scores if entry.pair_id == str(condition)), None)
+    def write(self) -> None:
+        """Write the manifest the browser's player polls."""
+        write_manifest(self.run_dir, self.info, self.original, [str(c) for c in self.conditions], self.outcomes,
+                       done=not self.pending)
 
 
 def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None = None) -> None:
@@ -92,16 +74,14 @@ def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None
     if scorer is None:
         scorer = ReconstructionScorer(workers=settings.scoring_workers)
     scorer.start()
-    with gr.Row():
-        with gr.Column(scale=2):
+    with gr.Row(elem_id="listen-controls"):
+        with gr.Column(scale=2, min_width=300):
             audio_input = gr.Audio(
                 sources=["upload", "microphone"],
                 type="filepath",
                 label="Speech clip (upload or record)",
                 elem_id="listen-input",
             )
-        with gr.Column(scale=3):
-            pickers = [_condition_picker(entry, settings) for entry in registry_entries()]
             protocol_input = gr.Dropdown(
                 choices=[(f"{name}: {protocol.description}", name) for name, protocol in VISQOL_PROTOCOLS.items()],
                 value=DEFAULT_VISQOL_PROTOCOL,
@@ -109,188 +89,101 @@ def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None
                 elem_id="listen-visqol-protocol",
             )
             run_button = gr.Button("Compare", variant="primary", elem_id="listen-run")
-    status = gr.Markdown(elem_id="listen-status")
+            # Filled by the player's script from the run's record, so that "Done" means drawn.
+            gr.HTML('<div id="listen-status" class="listen-status" aria-live="polite"></div>',
+                    elem_id="listen-status-host")
+        with gr.Column(scale=3, min_width=300, elem_id="listen-codecs"):
+            pickers = build_pickers(settings)
+    run_marker = gr.HTML("", elem_id="listen-run-marker")
+    gr.HTML("", html_template='<div class="listen-board"></div>', js_on_load=_player_script(),
+            elem_id="listen-board-host")
     view_state = gr.State(None)
-    scores_state = gr.State(ScoreBoard())
 
-    @gr.render(inputs=view_state)
-    def show_results(view: ListenView | None) -> None:
-        if view is None:
-            return
-        _original_card(view)
-        cards = [*view.outcomes, *view.pending]
-        score_tables: list[tuple[Condition, gr.Markdown]] = []
-        for start in range(0, len(cards), CARDS_PER_ROW):
-            with gr.Row(equal_height=False):
-                for item in cards[start : start + CARDS_PER_ROW]:
-                    with gr.Column(min_width=320, elem_classes=["condition-card"]):
-                        if isinstance(item, Condition):
-                            gr.Markdown(f"### {item.title}\nwaiting…", elem_classes=["condition-pending"])
-                        elif (table := _outcome_card(item)) is not None:
-                            score_tables.append((item.condition, table))
-        if score_tables:
-            ticker = gr.Timer(SCORE_POLL_S)
-            deadline = time.monotonic() + MAX_SCORING_WAIT_S
+    def run_comparison(audio_path: str | None, visqol_protocol: str, *selections: list[str]) -> Iterator[tuple]:
+        yield from _run_comparison(settings, audio_path, visqol_protocol, selections)
 
-            def fill_score_tables(board: ScoreBoard) -> list:
-                results = [board.results_for(view.run_id, condition) for condition, _ in score_tables]
-                failed = board.error if board.run_id == view.run_id else None
-                if failed is None and time.monotonic() > deadline:
-                    failed = "the scores did not arrive in time"
-                tables = [_score_markdown(r) if r or not failed else f"Scoring failed: {failed}" for r in results]
-                done = failed is not None or all(r is not None for r in results)
-                return [*tables, gr.Timer(active=not done)]
-
-            ticker.tick(
-                fill_score_tables, inputs=scores_state, outputs=[*(table for _, table in score_tables), ticker],
-                show_progress="hidden",
-            )
-
-    def run_comparison(
-        audio_path: str | None, visqol_protocol: str, *selections: list[str]
-    ) -> Iterator[tuple[str, ListenView]]:
-        if not audio_path:
-            raise gr.Error("Upload or record a speech clip first.")
-        conditions = [Condition.parse(value) for group in selections for value in (group or [])]
-        if not conditions:
-            raise gr.Error("Pick at least one codec operating point.")
-        try:
-            audio = load_audio(audio_path, limits=AudioLimits(max_duration_s=settings.max_duration_s))
-        except AudioError as error:
-            raise gr.Error(str(error).replace(audio_path, "The uploaded clip")) from None
-        for warning in audio.warnings:
-            gr.Warning(warning.replace(audio_path, "The uploaded clip"))
-
-        run_dir = new_run_dir(settings.work_dir)
-        view = ListenView(
-            original=show_original(audio, run_dir),
-            source_name=audio_path.rsplit("/", 1)[-1],
-            duration_s=audio.duration_s,
-            sample_rate_hz=audio.sample_rate_hz,
-            pending=tuple(conditions),
-            visqol_protocol=visqol_protocol,
-        )
-        yield _status(view), view
-        outcomes = compare(audio, conditions, run_dir, scale=view.original.scale, load_options=settings.load_options)
-        for outcome in outcomes:
-            view = replace(view, outcomes=(*view.outcomes, outcome), pending=view.pending[1:])
-            yield _status(view), view
-
-    def score_reconstructions(view: ListenView | None) -> Iterator[ScoreBoard]:
-        if view is None:
-            return
-        board = ScoreBoard(view.run_id)
-        try:
-            for scores in scorer.score(view.original.audio_path, view.outcomes, view.visqol_protocol):
-                board = replace(board, scores=(*board.scores, scores))
-                yield board
-        except Exception as error:  # e.g. the scoring process cannot start: say so in the tables
-            yield replace(board, error=f"{type(error).__name__}: {error}")
+    def score_reconstructions(view: ListenView | None) -> None:
+        _score_reconstructions(scorer, view)
 
     run_button.click(
         run_comparison,
-        inputs=[audio_input, protocol_input, *pickers],
-        outputs=[status, view_state],
+        inputs=[audio_input, protocol_input, *pickers.components],
+        outputs=[run_marker, view_state],
         show_progress="minimal",
-    ).success(score_reconstructions, inputs=[view_state], outputs=[scores_state], show_progress="hidden")
+    ).success(score_reconstructions, inputs=[view_state], outputs=None, show_progress="hidden")
+    _preselect_from_address(pickers, protocol_input)
 
     build_voice_conversion_box(settings)
 
 
-def _condition_picker(entry, settings: AppSettings) -> gr.CheckboxGroup:
-    """One codec's operating points; a codec that cannot run is shown disabled, saying why and what to do."""
-    options = settings.load_options(entry.name)
-    state = readiness(entry.name, options)
-    spec = entry.spec
-    if state.ready:
-        try:
-            spec = codec_spec(entry.name, options)
-        except ValueError as error:
-            state = replace(state, ready=False, reason=str(error))
-    choices = [(point.label, str(Condition(entry.name, point.nominal_kbps))) for point in spec.operating_points]
-    return gr.CheckboxGroup(
-        choices=choices,
-        value=[value for _, value in choices if value in DEFAULT_CONDITIONS] if state.ready else [],
-        label=f"{entry.name}: {spec.description}",
-        info=None if state.ready else state.describe(),
-        interactive=state.ready,
-        elem_id=f"picker-{entry.name}",
-        elem_classes=["condition-picker"] + ([] if state.ready else ["condition-picker-unavailable"]),
-    )
+def _run_comparison(
+    settings: AppSettings, audio_path: str | None, visqol_protocol: str, selections: tuple[list[str], ...]
+) -> Iterator[tuple[str, ListenView]]:
+    """Transcode the clip under every chosen condition, writing the record after each one."""
+    if not audio_path:
+        raise gr.Error("Upload or record a speech clip first.")
+    conditions = tuple(Condition.parse(value) for group in selections for value in (group or []))
+    if not conditions:
+        raise gr.Error("Pick at least one codec operating point.")
+    if visqol_protocol not in VISQOL_PROTOCOLS:
+        raise gr.Error(f"Unknown ViSQOL protocol; choose one of {', '.join(VISQOL_PROTOCOLS)}.")
+    try:
+        audio = load_audio(audio_path, limits=AudioLimits(max_duration_s=settings.max_duration_s))
+    except AudioError as error:
+        raise gr.Error(str(error).replace(audio_path, "The uploaded clip")) from None
+    for warning in audio.warnings:
+        gr.Warning(warning.replace(audio_path, "The uploaded clip"))
+
+    run_dir = new_run_dir(settings.work_dir)
+    info = ComparisonInfo(run_dir.name, audio_path.rsplit("/", 1)[-1], audio.duration_s, audio.sample_rate_hz,
+                          visqol_protocol)
+    view = ListenView(info, show_original(audio, run_dir), conditions)
+    view.write()
+    marker = run_marker_html(info.run_id)
+    yield marker, view
+    outcomes = compare(audio, conditions, run_dir, scale=view.original.scale, load_options=settings.load_options)
+    for outcome in outcomes:
+        view = replace(view, outcomes=(*view.outcomes, outcome))
+        view.write()
+        yield gr.skip(), view
 
 
-def _status(view: ListenView) -> str:
-    done, total = len(view.outcomes), len(view.outcomes) + len(view.pending)
-    failed = sum(not outcome.ok for outcome in view.outcomes)
-    if view.pending:
-        return f"Running {view.pending[0].title} ({done + 1} of {total})…"
-    summary = f"Done: {total} condition(s)"
-    return summary + (f", {failed} failed (see below)." if failed else ".")
+def _score_reconstructions(scorer: ReconstructionScorer, view: ListenView | None) -> None:
+    """Score every reconstruction, writing the scores as each condition's arrive."""
+    if view is None:
+        return
+    scores = []
+    try:
+        for entry in scorer.score(view.original.audio_path, view.outcomes, view.info.visqol_protocol):
+            scores.append(entry)
+            write_scores(view.run_dir, scores, done=False)
+    except Exception as error:  # e.g. the scoring process cannot start: the page says so in the tables
+        write_scores(view.run_dir, scores, done=True, error=f"{type(error).__name__}: {error}")
+        return
+    write_scores(view.run_dir, scores, done=True)
 
 
-def _original_card(view: ListenView) -> None:
-    with gr.Column(elem_classes=["original-card"]):
-        gr.Markdown(
-            f"### Original\n{view.source_name} · {view.duration_s:.2f} s · "
-            f"{view.sample_rate_hz / 1000:g} kHz (mono)"
-        )
-        gr.Audio(value=str(view.original.audio_path), type="filepath", label="original", interactive=False)
-        gr.Image(
-            value=str(view.original.spectrogram_path), type="filepath", show_label=False,
-            interactive=False, buttons=["download", "fullscreen"],
-        )
+def run_marker_html(run_id: str) -> str:
+    """The element that tells the page's script which comparison to show."""
+    return f'<div class="listen-run" data-run="{html.escape(run_id, quote=True)}"></div>'
 
 
-def _outcome_card(outcome: ConditionOutcome) -> gr.Markdown | None:
-    """Draw one condition's card; returns the (still empty) score table of a successful one."""
-    title = outcome.condition.title
-    if not outcome.ok:
-        gr.Markdown(f"### {title}\n**Failed:** {outcome.error}", elem_classes=["condition-error"])
-        return None
-    summary = outcome.summary
-    if summary["measured_kbps"] is None:
-        rate = "no bitstream (anchor)"
-    else:
-        rate = f"**{summary['measured_kbps']:.2f} kbps** measured (nominal {summary['nominal_kbps']:g})"
-        if summary["side_info_bits"]:
-            rate += f" + {summary['side_info_bits']} bits of side information per clip"
-    gr.Markdown(
-        f"### {title}\n{rate} · processed in {summary['processing_s']:.2f} s "
-        f"({summary['realtime_factor']:.3f}× real time)",
-        elem_classes=["condition-result"],
-    )
-    gr.Audio(value=str(outcome.audio_path), type="filepath", label=title, interactive=False, buttons=["download"])
-    table = gr.Markdown(_score_markdown(None), elem_classes=["condition-scores"])
-    gr.Image(
-        value=str(outcome.spectrogram_path), type="filepath", show_label=False,
-        interactive=False, buttons=["download", "fullscreen"],
-    )
-    if outcome.codes_path is not None:
-        gr.Image(
-            value=str(outcome.codes_path), type="filepath", show_label=False, interactive=False,
-            buttons=["download", "fullscreen"], elem_classes=["condition-codes"],
-        )
-    return table
+def _preselect_from_address(pickers: PickerSet, protocol_input: gr.Dropdown) -> None:
+    """``/?c=opus@6,codec2@3.2&protocol=speech`` ticks those conditions when the page opens."""
+    root = gr.context.Context.root_block
+    if root is None:
+        return
+
+    def on_load(request: gr.Request) -> list:
+        params = request.query_params if request is not None else {}
+        return preselect(pickers, params.get("c"), params.get("protocol"))
+
+    root.load(on_load, inputs=None, outputs=[*pickers.components, protocol_input], show_progress="hidden")
 
 
-def _score_markdown(results: tuple[MetricResult, ...] | None) -> str:
-    """A one-row Markdown table of the scores, with each failure's reason below it."""
-    if results is None:
-        return "scoring…"
-    headers = [_metric_label(result) for result in results]
-    cells = [_format_value(result) for result in results]
-    table = "| " + " | ".join(headers) + " |\n|" + "---|" * len(results) + "\n| " + " | ".join(cells) + " |"
-    notes = [f"- {label}: {result.error}" for label, result in zip(headers, results) if not result.ok]
-    return "\n".join([table, *notes])
-
-
-def _metric_label(result: MetricResult) -> str:
-    labels = {"visqol": f"ViSQOL ({result.protocol})", "pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB",
-              "stoi": "STOI", "sisnr": "SI-SNR"}
-    return labels.get(result.metric, result.metric)
-
-
-def _format_value(result: MetricResult) -> str:
-    if result.value is None:
-        return "n/a"
-    return f"{result.value:.1f} dB" if result.metric == "sisnr" else f"{result.value:.2f}"
+def _player_script() -> str:
+    """The player's script and style, run once when the page loads (``js_on_load``)."""
+    static = resources.files("codecbench.app") / "static"
+    css = (static / "listen_player.css").read_text(encoding="utf-8")
+    script = (static / "listen_player.js").read_text(encoding="utf-8")
+    return f"{script}\nwindow.codecbenchListenStart(element, {json.dumps(css)});"

@@ -25,6 +25,7 @@ from fastapi.responses import RedirectResponse
 
 from codecbench.app.admin_auth import AdminGate
 from codecbench.app.admin_page import build_admin_page
+from codecbench.app.listen_api import listen_api_router
 from codecbench.app.mushra_api import BrowserKeyMiddleware, mushra_api_router
 from codecbench.app.mushra_page import build_participant_page, player_assets
 from codecbench.app.request_limits import (
@@ -56,6 +57,7 @@ def build_server(settings, public_url: str) -> FastAPI:
 
     server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     server.include_router(mushra_api_router(database))
+    server.include_router(listen_api_router(settings.work_dir))
     server.add_middleware(BrowserKeyMiddleware, prefix=PARTICIPANT_PAGE_PATH)
     server.add_middleware(RequestLimitsMiddleware,
                           limits=[BodyLimit("/mushra-api/", PARTICIPANT_API_MAX_BODY), BodyLimit("/", EVENT_MAX_BODY)],

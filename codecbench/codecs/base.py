@@ -84,6 +84,9 @@ class CodecSpec:
         bitrate_range_kbps: when set, any bitrate in this closed range is also accepted.
         points_from_model: the operating points are read from the model a user points the
             codec at (``--model-dir``); the spec itself then lists none.
+        waveform_coherent: whether the output follows the input's waveform (phase included).
+            A vocoder (Codec 2) synthesises its own phase: waveform-matching metrics (SI-SNR)
+            say nothing about it and are marked not applicable.
     """
 
     name: str
@@ -93,6 +96,7 @@ class CodecSpec:
     operating_points: tuple[OperatingPoint, ...]
     bitrate_range_kbps: tuple[float, float] | None = None
     points_from_model: bool = False
+    waveform_coherent: bool = True
 
     def __post_init__(self) -> None:
         if not self.operating_points and not self.points_from_model:

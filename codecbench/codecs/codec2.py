@@ -51,6 +51,7 @@ CODEC2_SPEC = CodecSpec(
     operating_points=tuple(
         OperatingPoint(label=label, nominal_kbps=mode / 1000) for label, mode in _MODE_BY_LABEL.items()
     ),
+    waveform_coherent=False,  # a vocoder: it synthesises its own phase
 )
 
 

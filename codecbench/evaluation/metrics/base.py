@@ -22,6 +22,8 @@ class Metric:
         compute: the value for a pair; raises :class:`MetricError` when there is none.
         uses_alignment: whether ``compute`` works on the delay- and gain-aligned degraded
             signal (metrics with their own alignment, ViSQOL and PESQ, get the signal as is).
+        needs_waveform_coherence: whether the number compares waveforms sample by sample
+            (SI-SNR), and so means nothing for a codec that makes its own phase (a vocoder).
     """
 
     name: str
@@ -29,6 +31,7 @@ class Metric:
     packages: tuple[str, ...]
     compute: Callable[[PreparedPair], float]
     uses_alignment: bool
+    needs_waveform_coherence: bool = False
 
     @property
     def implementation(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 
 from codecbench.evaluation.metrics.base import Metric
 from codecbench.evaluation.metrics.pesq import PESQ_NB, PESQ_WB, pesq_metric, pesq_variant_for
@@ -50,7 +51,14 @@ _FIXED_METRICS: dict[str, Metric] = {
     "pesq_nb": pesq_metric(PESQ_NB),
     "stoi": stoi_metric(extended=False),
     "estoi": stoi_metric(extended=True),
-    "sisnr": SISNR,
+    "sisnr": replace(SISNR, needs_waveform_coherence=True),
     "mel": LOG_MEL_DISTANCE,
     "mrstft": MRSTFT_DISTANCE,
 }
+
+
+def needs_waveform_coherence(metric_name: str) -> bool:
+    """Whether the metric a result names (``sisnr``, ``pesq_wb``, ``visqol``) compares waveforms
+    sample by sample, and so does not apply to a codec that makes its own phase."""
+    metric = _FIXED_METRICS.get(metric_name)
+    return metric is not None and metric.needs_waveform_coherence

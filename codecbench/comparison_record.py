@@ -1,0 +1,190 @@
+"""A comparison's record in its run folder, and what can be downloaded from it.
+
+The Listen page writes two JSON files next to the audio of a comparison: ``manifest.json``
+(the clip, the conditions and each outcome's files) and ``scores.json`` (each condition's
+scores as they arrive). The page's player reads them through :mod:`codecbench.app.listen_api`,
+and the downloads (a zip of the reconstructions, the scores as CSV) are made from them. Only
+files a manifest names are ever served.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codecbench.codecs import get_entry
+from codecbench.comparison import ConditionOutcome, OriginalView
+from codecbench.evaluation.metrics import MetricResult, PairScores
+from codecbench.evaluation.metrics.registry import needs_waveform_coherence
+from codecbench.untrusted_text import spreadsheet_cell
+
+MANIFEST = "manifest.json"
+SCORES = "scores.json"
+METRIC_LABELS = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "sisnr": "SI-SNR"}
+
+
+@dataclass(frozen=True)
+class ComparisonInfo:
+    """What a comparison is about, as the page shows it above the players."""
+
+    run_id: str
+    source_name: str
+    duration_s: float
+    sample_rate_hz: int
+    visqol_protocol: str
+
+
+def metric_label(result: MetricResult) -> str:
+    """The column title of a metric (``ViSQOL (speech)``, ``PESQ-WB``)."""
+    if result.metric == "visqol":
+        return f"ViSQOL ({result.protocol})"
+    return METRIC_LABELS.get(result.metric, result.metric)
+
+
+def not_applicable_reason(codec: str, metric: str) -> str | None:
+    """Why ``metric`` says nothing about ``codec``'s output, or ``None`` when it applies.
+
+    Read from the codec's spec (``waveform_coherent``) and the metric's description
+    (``needs_waveform_coherence``): a vocoder makes its own phase, so a sample-by-sample
+    waveform comparison measures the phase it invented, not the quality of the speech.
+    """
+    try:
+        coherent = get_entry(codec).spec.waveform_coherent
+    except ValueError:
+        return None
+    if coherent or not needs_waveform_coherence(metric):
+        return None
+    return (f"not applicable: {codec} synthesises its own phase (a vocoder), and this metric compares "
+            "waveforms sample by sample")
+
+
+def write_manifest(
+    run_dir: Path,
+    info: ComparisonInfo,
+    original: OriginalView,
+    conditions: Sequence[str],
+    outcomes: Sequence[ConditionOutcome],
+    done: bool,
+) -> None:
+    """(Re)write the comparison's manifest; atomically, as the page polls it."""
+    record = {
+        "run_id": info.run_id,
+        "source_name": info.source_name,
+        "duration_s": info.duration_s,
+        "sample_rate_hz": info.sample_rate_hz,
+        "visqol_protocol": info.visqol_protocol,
+        "conditions": list(conditions),
+        "original": {"audio": original.audio_path.name, "strip": _name(original.strip_path),
+                     "spectrogram": original.spectrogram_path.name},
+        "outcomes": [_outcome_record(outcome) for outcome in outcomes],
+        "done": done,
+    }
+    _write_json(run_dir / MANIFEST, record)
+
+
+def write_scores(run_dir: Path, scores: Sequence[PairScores], *, done: bool, error: str | None = None) -> None:
+    """(Re)write the scores that have arrived; ``error`` says why scoring failed as a whole."""
+    record = {
+        "scores": {entry.pair_id: [_result_record(entry.pair_id, r) for r in entry.results] for entry in scores},
+        "error": error,
+        "done": done,
+    }
+    _write_json(run_dir / SCORES, record)
+
+
+def read_record(run_dir: Path) -> dict[str, Any]:
+    """The manifest with the scores so far under ``scores`` (empty until scoring starts)."""
+    record = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
+    scores_path = run_dir / SCORES
+    record["scores"] = (json.loads(scores_path.read_text(encoding="utf-8")) if scores_path.exists()
+                        else {"scores": {}, "error": None, "done": False})
+    return record
+
+
+def served_files(record: dict[str, Any]) -> set[str]:
+    """The file names of a run that may be served: those its manifest names, nothing else."""
+    names = {record["original"]["audio"], record["original"]["strip"], record["original"]["spectrogram"]}
+    for outcome in record["outcomes"]:
+        names.update(outcome[key] for key in ("audio", "strip", "spectrogram", "codes") if outcome.get(key))
+    return {name for name in names if name}
+
+
+def scores_csv(record: dict[str, Any]) -> str:
+    """The scores as CSV, one row per condition and metric; every text cell spreadsheet-safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["source", "condition", "title", "measured_kbps", "metric", "protocol", "value", "note"])
+    scores = record["scores"]["scores"]
+    source = spreadsheet_cell(record["source_name"])
+    for outcome in record["outcomes"]:
+        condition, title = outcome["condition"], outcome["title"]
+        kbps = (outcome.get("summary") or {}).get("measured_kbps")
+        row = [source, spreadsheet_cell(condition), spreadsheet_cell(title), "" if kbps is None else f"{kbps:.3f}"]
+        if outcome["error"]:
+            writer.writerow([*row, "", "", "", spreadsheet_cell(f"failed: {outcome['error']}")])
+            continue
+        for result in scores.get(condition, []):
+            value = "" if result["value"] is None or result["not_applicable"] else f"{result['value']:.4f}"
+            note = result["not_applicable"] or result["error"] or ""
+            writer.writerow([*row, result["metric"], spreadsheet_cell(result["protocol"] or ""), value,
+                             spreadsheet_cell(note)])
+    return buffer.getvalue()
+
+
+def zip_run(run_dir: Path, record: dict[str, Any]) -> bytes:
+    """The original, every reconstruction and the scores CSV, as one zip (in memory)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.write(run_dir / record["original"]["audio"], "original.wav")
+        for outcome in record["outcomes"]:
+            if outcome.get("audio"):
+                archive.write(run_dir / outcome["audio"], outcome["audio"])
+        archive.writestr("scores.csv", scores_csv(record))
+    return buffer.getvalue()
+
+
+def _outcome_record(outcome: ConditionOutcome) -> dict[str, Any]:
+    condition = outcome.condition
+    return {
+        "condition": str(condition),
+        "title": condition.title,
+        "error": outcome.error,
+        "summary": outcome.summary,
+        "audio": _name(outcome.audio_path),
+        "spectrogram": _name(outcome.spectrogram_path),
+        "strip": _name(outcome.strip_path),
+        "codes": _name(outcome.codes_path),
+    }
+
+
+def _result_record(condition: str, result: MetricResult) -> dict[str, Any]:
+    value = result.value
+    if value is not None and not math.isfinite(value):
+        value = None
+    codec = condition.partition("@")[0]
+    return {
+        "metric": result.metric,
+        "label": metric_label(result),
+        "protocol": result.protocol,
+        "value": value,
+        "error": None if result.ok else result.error,
+        "not_applicable": not_applicable_reason(codec, result.metric),
+    }
+
+
+def _name(path: Path | None) -> str | None:
+    return None if path is None else path.name
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
+    partial = path.with_suffix(".part")
+    partial.write_text(json.dumps(record, default=str), encoding="utf-8")
+    os.replace(partial, path)

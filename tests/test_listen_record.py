@@ -1,0 +1,112 @@
+"""A comparison's record: run ids, metrics that do not apply, spreadsheet-safe CSV, the zip."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from codecbench.audio import load_audio
+from codecbench.comparison import RUN_ID_PATTERN, Condition, compare, new_run_dir, show_original
+from codecbench.comparison_record import (
+    ComparisonInfo,
+    not_applicable_reason,
+    read_record,
+    scores_csv,
+    served_files,
+    write_manifest,
+    write_scores,
+    zip_run,
+)
+from codecbench.evaluation.metrics import MetricResult, PairScores
+
+SPEECH = Path(__file__).resolve().parents[2] / "shared/speech"
+CLIP = SPEECH / "zh/zh_aishell1_dev_BAC009S0724W0121.wav"
+
+
+def make_run(work_dir: Path, source_name: str = "clip.wav") -> Path:
+    """A real comparison of a real clip (Opus 6 kbps and Codec 2 3200) with its record written."""
+    if not CLIP.exists():
+        pytest.skip(f"the shared speech clip {CLIP} is missing")
+    audio = load_audio(CLIP)
+    run_dir = new_run_dir(work_dir)
+    original = show_original(audio, run_dir)
+    conditions = [Condition("opus", 6.0), Condition("codec2", 3.2)]
+    outcomes = list(compare(audio, conditions, run_dir, scale=original.scale))
+    info = ComparisonInfo(run_dir.name, source_name, audio.duration_s, audio.sample_rate_hz, "speech")
+    write_manifest(run_dir, info, original, [str(c) for c in conditions], outcomes, done=True)
+    scores = [
+        PairScores(str(condition), (
+            MetricResult("pesq_wb", 2.5, None, "p862.2-wb-16k", "pesq 0.0.4"),
+            MetricResult("sisnr", -57.0 if condition.codec == "codec2" else 4.2, None, "aligned", "codecbench"),
+            MetricResult("stoi", None, "=HYPERLINK(\"http://evil\")", "stoi", "pystoi"),
+        ))
+        for condition in conditions
+    ]
+    write_scores(run_dir, scores, done=True)
+    return run_dir
+
+
+def test_run_ids_are_long_random_and_distinct(tmp_path):
+    ids = {new_run_dir(tmp_path).name for _ in range(20)}
+    assert len(ids) == 20
+    assert all(RUN_ID_PATTERN.fullmatch(run_id) for run_id in ids)
+
+
+def test_waveform_metrics_do_not_apply_to_a_vocoder_and_the_decision_reads_the_descriptions():
+    from codecbench.codecs import get_entry
+    from codecbench.evaluation.metrics.registry import needs_waveform_coherence
+
+    assert not get_entry("codec2").spec.waveform_coherent and get_entry("opus").spec.waveform_coherent
+    assert needs_waveform_coherence("sisnr") and not needs_waveform_coherence("pesq_wb")
+    assert not needs_waveform_coherence("visqol") and not needs_waveform_coherence("stoi")
+    assert "synthesises its own phase" in not_applicable_reason("codec2", "sisnr")
+    assert not_applicable_reason("codec2", "pesq_wb") is None
+    assert not_applicable_reason("opus", "sisnr") is None
+    assert not_applicable_reason("no_such_codec", "sisnr") is None
+
+
+def test_the_record_marks_codec2_si_snr_not_applicable_and_the_csv_leaves_it_empty(tmp_path):
+    run_dir = make_run(tmp_path, source_name="=cmd|' /C calc'!A0.wav")
+    record = read_record(run_dir)
+    codec2 = {r["metric"]: r for r in record["scores"]["scores"]["codec2@3.2"]}
+    assert codec2["sisnr"]["not_applicable"] and codec2["pesq_wb"]["not_applicable"] is None
+    rows = list(csv.DictReader(io.StringIO(scores_csv(record))))
+    assert len(rows) == 6
+    sisnr = {row["condition"]: row for row in rows if row["metric"] == "sisnr"}
+    assert sisnr["codec2@3.2"]["value"] == "" and "own phase" in sisnr["codec2@3.2"]["note"]
+    assert float(sisnr["opus@6"]["value"]) == pytest.approx(4.2)
+    # Cells a spreadsheet would run as formulas are quoted.
+    assert all(row["source"].startswith("'=") for row in rows)
+    assert all(row["note"].startswith("'=") for row in rows if row["metric"] == "stoi")
+
+
+def test_the_zip_holds_the_original_every_reconstruction_and_the_scores(tmp_path):
+    run_dir = make_run(tmp_path)
+    record = read_record(run_dir)
+    with zipfile.ZipFile(io.BytesIO(zip_run(run_dir, record))) as archive:
+        names = set(archive.namelist())
+        assert names == {"original.wav", "scores.csv", *(o["audio"] for o in record["outcomes"])}
+        assert archive.read("original.wav") == (run_dir / "original.wav").read_bytes()
+    assert {"manifest.json", "scores.json"}.isdisjoint(served_files(record))
+
+
+def test_the_spectrogram_strip_spans_the_clip_edge_to_edge(tmp_path):
+    from PIL import Image
+
+    from codecbench.spectrogram import SpectrogramScale, render_spectrograms, spectrogram_db
+
+    if not CLIP.exists():
+        pytest.skip(f"the shared speech clip {CLIP} is missing")
+    audio = load_audio(CLIP)
+    scale = SpectrogramScale.from_reference(audio.samples, audio.sample_rate_hz)
+    figure, strip = render_spectrograms(audio.samples, audio.sample_rate_hz, scale, tmp_path / "f.png",
+                                        tmp_path / "s.png")
+    times, frequencies, _ = spectrogram_db(audio.samples, audio.sample_rate_hz)
+    width, height = Image.open(strip).size
+    assert height == len(frequencies)  # no margins, no axes
+    assert width == ((times >= 0) & (times <= audio.duration_s)).sum()  # one column per 5 ms hop inside the clip
+    assert Image.open(figure).size == (640, 260)

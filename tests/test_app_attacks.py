@@ -78,15 +78,17 @@ def test_no_event_of_any_mounted_app_opens_a_server_path(app):
         url = app["url"] + base
         for fn_index, inputs in file_taking_events(url):
             answers = []
-            for path in (app["secret"], app["secret"].with_name("missing.wav"), "/etc/passwd"):
+            for path in (app["secret"], app["secret"].with_name("missing.wav"), "/etc/passwd", "relative.wav"):
                 data = [{"path": str(path), "meta": {"_type": "gradio.FileData"}} if c["type"] in FILE_COMPONENTS
                         else c.get("props", {}).get("value") for c in inputs]
                 messages = gradio_event(url, fn_index, data)
                 completed = messages[-1]
                 assert completed["msg"] == "process_completed" and completed["success"] is False, (base, fn_index)
-                answers.append(completed["output"]["error"].replace(str(path), "PATH"))
+                answers.append(completed["output"].get("error"))
                 tried += 1
-            assert answers == ["Cannot move PATH to the gradio cache dir because it was not uploaded by a user."] * 3
+            # Gradio's own message names the absolute path (for a relative one: the server's working
+            # folder); only errors the app raises for people (gr.Error) are shown.
+            assert answers == [None] * 4, answers
     assert tried >= 6  # the Listen page's comparison and voice conversion at least
 
 

@@ -69,15 +69,15 @@ def build_server(settings, public_url: str) -> FastAPI:
     participant_page = build_participant_page(database)
     participant_page.queue(default_concurrency_limit=None)
     _mount(server, participant_page, path=PARTICIPANT_PAGE_PATH.rstrip("/"), head=head, css=css,
-           footer_links=[], run_history=False, show_error=True)
+           footer_links=[], run_history=False, show_error=False)
     admin_gate = AdminGate(settings.admin_password)  # one back-off for every page that asks the password
     admin_page = build_admin_page(database, admin_gate, public_url)
     admin_page.queue(default_concurrency_limit=4)
-    _mount(server, admin_page, path=ADMIN_PAGE_PATH.rstrip("/"), footer_links=[], run_history=False, show_error=True)
+    _mount(server, admin_page, path=ADMIN_PAGE_PATH.rstrip("/"), footer_links=[], run_history=False, show_error=False)
     listen_app = build_app(settings, scorer, database, admin_gate)
     listen_app.queue(default_concurrency_limit=2)
     _mount(server, listen_app, path="/", allowed_paths=[str(settings.work_dir)], max_file_size=settings.max_upload_bytes,
-           footer_links=["settings"], show_error=True)
+           footer_links=["settings"], show_error=False)
     server.state.database = database
     return server
 

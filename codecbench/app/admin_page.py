@@ -117,7 +117,7 @@ def build_admin_page(database: Database, gate: AdminGate, public_url: str) -> gr
                 with database.session() as session:
                     test = set_test_status(session, _test_number(test_text), status_value)
             except (ValueError, TestNotFoundError) as error:
-                raise gr.Error(str(error)) from None
+                raise gr.Error(str(error), print_exception=False) from None
             return f"Test **{test.id}: {test.name}** is now {test.status}."
 
         def close_test(given: str | None, test_text: str | None, request: gr.Request) -> str:
@@ -132,7 +132,7 @@ def build_admin_page(database: Database, gate: AdminGate, public_url: str) -> gr
                 with database.session(read_only=True) as session:
                     ratings = load_ratings(session, _test_number(test_text))
             except (ValueError, TestNotFoundError) as error:
-                raise gr.Error(str(error)) from None
+                raise gr.Error(str(error), print_exception=False) from None
             kept = screening_rule(rule_name).screen(ratings).kept(ratings)
             folder = Path(tempfile.mkdtemp(prefix="codecbench-export-"))
             return str(export_ratings_csv(kept, folder / f"mushra-test-{test_text}-{rule_name}.csv"))

@@ -71,7 +71,7 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
             check_evaluation_dialect(database.dialect)
             plan = plan_evaluation(request)
         except (TestSetError, CodecNotReadyError, ValueError) as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(str(error), print_exception=False) from None
         reporter = CallbackProgress(lambda done, total, text: progress((done, total), desc=text, unit="units"))
         with LocalExecutor(settings.scoring_workers) as executor:
             result = run_evaluation(database, plan, executor, reporter)

@@ -164,14 +164,14 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
 
     def show(metric: str | None, protocol: str | None, testsets: list[str], codecs: list[str]) -> tuple:
         if not metric:
-            raise gr.Error("The database holds no scores yet: run `codecbench evaluate` first.")
+            raise gr.Error("The database holds no scores yet: run `codecbench evaluate` first.", print_exception=False)
         if not testsets or not codecs:
-            raise gr.Error("Choose at least one test set and one codec.")
+            raise gr.Error("Choose at least one test set and one codec.", print_exception=False)
         with database.session(read_only=True) as session:
             try:
                 board = Leaderboard.from_database(session, metric, protocol, testsets=testsets, codecs=codecs)
             except LeaderboardError as error:
-                raise gr.Error(str(error)) from None
+                raise gr.Error(str(error), print_exception=False) from None
             scores = hide_server_paths_in(export_scores(session, testsets=testsets, codecs=codecs, metrics=[board.metric]),
                                           ("error",))
             others = boards_with_values(session, metrics_with_values(session), testsets, codecs)

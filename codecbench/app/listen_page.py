@@ -121,16 +121,17 @@ def _run_comparison(
 ) -> Iterator[tuple[str, ListenView]]:
     """Transcode the clip under every chosen condition, writing the record after each one."""
     if not audio_path:
-        raise gr.Error("Upload or record a speech clip first.")
+        raise gr.Error("Upload or record a speech clip first.", print_exception=False)
     conditions = tuple(Condition.parse(value) for group in selections for value in (group or []))
     if not conditions:
-        raise gr.Error("Pick at least one codec operating point.")
+        raise gr.Error("Pick at least one codec operating point.", print_exception=False)
     if visqol_protocol not in VISQOL_PROTOCOLS:
-        raise gr.Error(f"Unknown ViSQOL protocol; choose one of {', '.join(VISQOL_PROTOCOLS)}.")
+        raise gr.Error(f"Unknown ViSQOL protocol; choose one of {', '.join(VISQOL_PROTOCOLS)}.",
+                       print_exception=False)
     try:
         audio = load_audio(audio_path, limits=AudioLimits(max_duration_s=settings.max_duration_s))
     except AudioError as error:
-        raise gr.Error(str(error).replace(audio_path, "The uploaded clip")) from None
+        raise gr.Error(str(error).replace(audio_path, "The uploaded clip"), print_exception=False) from None
     for warning in audio.warnings:
         gr.Warning(warning.replace(audio_path, "The uploaded clip"))
 

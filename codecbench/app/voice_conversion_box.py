@@ -62,23 +62,23 @@ def run_voice_conversion(
             read or written; the message says which.
     """
     if not content_path or not timbre_path:
-        raise gr.Error("Upload or record both clips: the content clip and the timbre clip.")
+        raise gr.Error("Upload or record both clips: the content clip and the timbre clip.", print_exception=False)
     limits = AudioLimits(max_duration_s=settings.max_duration_s)
     clips = []
     for path, name in ((content_path, "The content clip"), (timbre_path, "The timbre clip")):
         try:
             clips.append(load_audio(path, limits=limits))
         except AudioError as error:
-            raise gr.Error(str(error).replace(path, name)) from None
+            raise gr.Error(str(error).replace(path, name), print_exception=False) from None
         for warning in clips[-1].warnings:
             gr.Warning(warning.replace(path, name))
     try:
         result = convert_voice(*clips, options)
         audio_path = write_audio(new_run_dir(settings.work_dir) / "converted.wav", result.samples, result.sample_rate_hz)
     except (CodecNotReadyError, ValueError) as error:
-        raise gr.Error(str(error)) from None
+        raise gr.Error(str(error), print_exception=False) from None
     except OSError as error:  # an unreadable checkpoint, a full disk, a work directory that is not one
-        raise gr.Error(f"Voice conversion failed: {error}") from None
+        raise gr.Error(f"Voice conversion failed: {error}", print_exception=False) from None
     message = (
         f"Converted {result.duration_s:.2f} s at {result.sample_rate_hz / 1000:g} kHz in "
         f"{result.processing_s:.2f} s ({result.processing_s / result.duration_s:.3f}× real time)."

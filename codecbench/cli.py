@@ -397,6 +397,18 @@ def _screening_rule(name: str, thresholds: tuple[str, ...]):
         raise click.BadParameter(str(error), param_hint="--threshold") from None
 
 
+def _test_yaml_hint(message: str) -> str:
+    """Point audio-limit advice at test.yaml: `mushra create` has no --max-duration option.
+
+    The audio loader words its too-long error for the commands that have that option; for a
+    listening test the limit is the test.yaml key ``max_item_duration_s``.
+    """
+    return message.replace(
+        "raise the limit (--max-duration)",
+        "raise the limit with `max_item_duration_s:` (seconds) in test.yaml",
+    )
+
+
 @mushra_group.command("create")
 @click.argument("spec_path", metavar="TEST_YAML", type=click.Path(path_type=Path))
 @database_option
@@ -421,7 +433,7 @@ def mushra_create_command(spec_path: Path, database_url: str | None, base_url: s
         with database.session(read_only=True) as session:  # items may come from a stored test set
             prepared = prepare_test(spec, session)
     except (SpecError, StimulusError) as error:  # may quote names from a test.yaml someone else wrote
-        raise click.ClickException(terminal_safe(str(error))) from None
+        raise click.ClickException(terminal_safe(_test_yaml_hint(str(error)))) from None
     for warning in prepared.warnings:
         click.echo(terminal_safe(f"warning: {warning}"), err=True)
     with database.session() as session:

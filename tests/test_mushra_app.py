@@ -155,14 +155,14 @@ def play_every_stimulus(page) -> None:
 def rate_and_submit(page, value: int) -> str:
     for slider in page.locator(".mushra-slider").all():
         slider.fill(str(value))
-    heading = page.locator(".mushra-player-root h3").inner_text()
+    heading = page.locator(".mushra-trial-title").inner_text()
     page.click(".mushra-next")
     return heading
 
 
 def wait_for_next_screen(page, previous_heading: str) -> None:
     page.wait_for_function(
-        "h => { const el = document.querySelector('.mushra-player-root h3');"
+        "h => { const el = document.querySelector('.mushra-trial-title');"
         " const done = document.querySelector('#mushra-complete');"
         " return (el && el.innerText !== h) || (done && done.offsetParent !== null && done.innerText.includes('code')); }",
         arg=previous_heading,
@@ -184,17 +184,17 @@ def test_three_participants_one_reloading_midway_and_nothing_leaks(app):
             page.locator(".mushra-play").click()
             page.wait_for_timeout(200)
             page.click("#mushra-level-continue")  # not yet confirmed: refused
-            page.get_by_text("Please confirm that you wear headphones").first.wait_for()
+            page.get_by_text("Please tick the box to confirm").first.wait_for()
             page.check("#mushra-level-ok input")
             page.click("#mushra-level-continue")
 
             page.locator(".mushra-slider").first.wait_for()
-            assert "Training trial" in page.locator(".mushra-player-root h3").inner_text()
+            assert "Training trial" in page.locator(".mushra-trial-title").inner_text()
             if participant == "crowd-1":
                 # Rated but nothing played: the server refuses, and says why.
                 rate_and_submit(page, 40)
                 page.wait_for_function("document.querySelector('.mushra-message').innerText.includes('play every version')")
-                assert "Training" in page.locator(".mushra-player-root h3").inner_text()
+                assert "Training" in page.locator(".mushra-trial-title").inner_text()
             trial_number = 0
             while True:
                 play_every_stimulus(page)
@@ -206,7 +206,7 @@ def test_three_participants_one_reloading_midway_and_nothing_leaks(app):
                     assert "session=" in session_url
                     page.reload()
                     page.locator(".mushra-slider").first.wait_for()
-                    assert page.locator(".mushra-player-root h3").inner_text() == "Trial 2 of 2"
+                    assert page.locator(".mushra-trial-title").inner_text() == "Trial 2 of 2"
                 if page.locator("#mushra-complete").is_visible():
                     break
             assert "C0DE4U" in page.inner_text("#mushra-complete")

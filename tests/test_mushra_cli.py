@@ -135,3 +135,16 @@ def test_app_serves_the_participant_and_admin_pages_from_the_given_database(crea
         server.terminate()
         _, stderr = server.communicate(timeout=30)
     assert "the Admin page refuses every request" in stderr and f"database: {url}" in stderr
+
+
+def test_create_warns_when_participants_would_learn_what_is_tested(created):
+    _, completed = created  # the helper's test is named "Opus against Codec 2", with no title
+    assert "warning: name mentions codec2, opus" in completed.stderr and "title:" in completed.stderr
+
+
+def test_a_too_long_item_names_the_test_yaml_key_to_raise(tmp_path):
+    spec_path = write_test_files(tmp_path, num_items=2, duration_s=1.5, max_item_duration_s=1.0, title="Speech")
+    completed = run_cli("mushra", "create", str(spec_path), "--db", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert completed.returncode == 1
+    assert "max_item_duration_s" in completed.stderr and "--max-duration" not in completed.stderr
+    assert "warning: name mentions" not in completed.stderr  # a neutral title is set

@@ -52,7 +52,7 @@ def test_the_design_is_stored_before_anyone_rates(database, mushra_test):
 
 def test_a_participant_goes_through_every_stage_in_order(database, mushra_test):
     view = start(database, mushra_test)
-    assert view.stage == "instructions" and view.test_name == "Opus against Codec 2"
+    assert view.stage == "instructions" and view.test_name == "Listening test"  # the name is internal
     assert "rate it 100" in view.instructions
     with database.session() as session:
         view = flow.advance(session, view.session_token, "instructions")

@@ -180,3 +180,50 @@ def test_the_readme_example_is_a_valid_test(tmp_path):
     assert [c.name for c in spec.conditions] == ["opus@6", "codec2@3.2", "my_model"]
     assert spec.items_per_participant == 4 and spec.crowd.completion_code == "C1A2B3X"
     assert spec.warnings == ()
+
+
+# ------------------------------------------------------------------ public title and blinding
+
+
+def test_the_public_title_is_separate_from_the_internal_name(folder):
+    spec = parse(folder, BASE + "title: How does speech sound?\n")
+    assert spec.name == "My test" and spec.title == "How does speech sound?"
+    settings = spec.settings(["a", "b", "c", "d", "e"])
+    assert TestSettings.from_json(settings.to_json()).title == "How does speech sound?"
+    assert not [w for w in spec.warnings if "mentions" in w]
+
+
+def test_settings_stored_before_titles_existed_still_load():
+    stored = '{"items_per_participant": 2, "training": true, "training_item": "a", "level_check": true, ' \
+             '"require_100": false, "min_listen_s": 0.0, "instructions": null, "crowd": null}'
+    assert TestSettings.from_json(stored).title is None
+
+
+@pytest.mark.parametrize("extra, key, named", [
+    ("name: Opus and Codec 2 at low bitrates\n", "name", "opus"),
+    ("title: Opus quality\n", "title", "opus"),
+    ("instructions: Rate the OPUS versions.\n", "instructions", "opus"),
+])
+def test_text_that_names_a_codec_gets_a_warning(folder, extra, key, named):
+    text = BASE.replace("name: My test\n", "") if key == "name" else BASE
+    spec = parse(folder, text + extra + "  \n")
+    warnings = [w for w in spec.warnings if "mentions" in w]
+    assert len(warnings) == 1 and warnings[0].startswith(key) and named in warnings[0]
+
+
+def test_codec_2_written_with_a_space_is_recognised(folder):
+    text = BASE.replace("name: My test\n", "name: Opus and Codec 2 at low bitrates\n") + \
+        "  - {codec: codec2, bitrate_kbps: 3.2}\n"
+    spec = parse(folder, text)
+    [warning] = [w for w in spec.warnings if "mentions" in w]
+    assert "codec2" in warning and "opus" in warning and "title:" in warning
+
+
+def test_a_name_with_a_neutral_title_is_not_flagged(folder):
+    text = BASE.replace("name: My test\n", "name: Opus at 6 kbps\ntitle: Speech quality\n")
+    assert not [w for w in parse(folder, text).warnings if "mentions" in w]
+
+
+def test_a_title_too_long_is_refused(folder):
+    with pytest.raises(SpecError, match="title: .* at most 120"):
+        parse(folder, BASE + "title: " + "x" * 121 + "\n")

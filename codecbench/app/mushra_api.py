@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from codecbench.listening_test import flow, serving, submission
+from codecbench.listening_test import flow, headphone_check, participant_info, serving, submission
 from codecbench.storage import Database
 
 MUSHRA_API_PATH = "/mushra-api"
@@ -100,6 +100,15 @@ class SubmitRequest(BaseModel):
     ratings: dict[str, object]
 
 
+class ParticipantRequest(BaseModel):
+    consent: bool = False
+    answers: dict[str, str | None] = Field(default_factory=dict, max_length=len(participant_info.QUESTIONS))
+
+
+class HeadphoneAnswerRequest(BaseModel):
+    responses: list[int] = Field(max_length=headphone_check.NUM_TRIALS)
+
+
 def mushra_api_router(database: Database) -> APIRouter:
     """Routes under :data:`MUSHRA_API_PATH` (start/resume, advance, play events, submit, stimuli)."""
     router = APIRouter(prefix=MUSHRA_API_PATH)
@@ -154,6 +163,34 @@ def mushra_api_router(database: Database) -> APIRouter:
                                              browser_key=browser_key(request))
             return {"duplicate": result.duplicate, "view": result.view.to_dict()}
         return call(store, tokens=(session_token, trial_token))
+
+    @router.post("/sessions/{session_token}/participant", status_code=204)
+    def participant(session_token: str, body: ParticipantRequest, request: Request):
+        def record(session):
+            participant_info.record(session, session_token, consent_given=body.consent, answers=body.answers,
+                                    browser_key=browser_key(request))
+            return Response(status_code=204)
+        return call(record, tokens=(session_token,))
+
+    @router.post("/sessions/{session_token}/headphone-check")
+    def headphone_start(session_token: str, request: Request):
+        return call(lambda s: {"trials": headphone_check.start_check(s, session_token, browser_key(request))},
+                    tokens=(session_token,))
+
+    @router.get("/sessions/{session_token}/headphone-check/{trial}")
+    def headphone_audio(session_token: str, trial: int, request: Request):
+        audio = call(lambda s: headphone_check.trial_audio(s, session_token, trial, browser_key(request)),
+                     tokens=(session_token,))
+        if isinstance(audio, Response):  # refused
+            return audio
+        return Response(audio, media_type="audio/wav", headers={"Cache-Control": "private, no-store"})
+
+    @router.post("/sessions/{session_token}/headphone-check/answer")
+    def headphone_answer(session_token: str, body: HeadphoneAnswerRequest, request: Request):
+        def answer(session):
+            result = headphone_check.grade(session, session_token, body.responses, browser_key(request))
+            return {"passed": result.passed}  # not which trials were wrong: a retry learns nothing
+        return call(answer, tokens=(session_token,))
 
     @router.get("/stimuli/{stimulus_token}")
     def stimulus(stimulus_token: str, request: Request):

@@ -15,10 +15,11 @@ from importlib import resources
 import gradio as gr
 
 from codecbench.app.mushra_api import MUSHRA_API_PATH, browser_key
-from codecbench.listening_test import flow
+from codecbench.listening_test import flow, participant_info
 from codecbench.storage import Database
 
 PAGE_TITLE = "Listening test"
+LEVEL_HINT = "**Please tick the box to confirm that you wear headphones and that the level is comfortable.**"
 
 
 def player_assets() -> tuple[str, str]:
@@ -36,6 +37,16 @@ def build_participant_page(database: Database) -> gr.Blocks:
         message = gr.Markdown(visible=False, elem_id="mushra-message")
         with gr.Column(visible=False, elem_id="mushra-instructions") as intro:
             instructions = gr.Markdown()
+            with gr.Column(visible=False, elem_id="mushra-consent") as consent_box:
+                consent_text = gr.Markdown()
+                consent_ok = gr.Checkbox(label="I have read this and agree to take part.", elem_id="mushra-consent-ok")
+            with gr.Column(visible=False, elem_id="mushra-questionnaire") as questionnaire:
+                gr.Markdown("A few questions about you (optional):")
+                answer_inputs = [
+                    gr.Dropdown(choices=list(choices), value=None, label=participant_info.LABELS[question],
+                                elem_id=f"mushra-q-{question}")
+                    for question, choices in participant_info.QUESTIONS.items()
+                ]
             start_button = gr.Button("Start", variant="primary", elem_id="mushra-start")
         player = gr.HTML(
             value=None,
@@ -49,14 +60,17 @@ def build_participant_page(database: Database) -> gr.Blocks:
         )
         with gr.Column(visible=False, elem_id="mushra-level") as level:
             level_ok = gr.Checkbox(label="I am wearing headphones and the level is comfortable.", elem_id="mushra-level-ok")
+            level_hint = gr.Markdown("", elem_id="mushra-level-hint")
             level_button = gr.Button("Continue", variant="primary", elem_id="mushra-level-continue")
         completion = gr.Markdown(visible=False, elem_id="mushra-complete")
-        outputs = [session_token, title, message, intro, instructions, player, level, completion]
+        outputs = [session_token, title, message, intro, instructions, player, level, completion, consent_box,
+                   consent_text, questionnaire]
 
         def show(view: flow.SessionView | None, error: str | None = None) -> tuple:
             if view is None:
                 return (None, f"## {PAGE_TITLE}", gr.update(value=error, visible=True), gr.update(visible=False),
-                        gr.update(), None, gr.update(visible=False), gr.update(visible=False))
+                        gr.update(), None, gr.update(visible=False), gr.update(visible=False),
+                        gr.update(), gr.update(), gr.update())
             return (
                 view.session_token,
                 f"## {view.test_name}",
@@ -66,6 +80,9 @@ def build_participant_page(database: Database) -> gr.Blocks:
                 {key: value for key, value in view.to_dict().items() if key != "instructions"},
                 gr.update(visible=view.stage == "level_check"),
                 gr.update(value=_completion_text(view), visible=view.stage == "complete"),
+                gr.update(visible=bool(view.consent)),
+                view.consent or "",
+                gr.update(visible=view.questionnaire),
             )
 
         def run(action) -> tuple:
@@ -85,22 +102,36 @@ def build_participant_page(database: Database) -> gr.Blocks:
             return run(lambda s: flow.start_session(s, params["test"], params, user_agent=user_agent,
                                                     browser_key=key, address=address))
 
-        def start(token: str | None, request: gr.Request) -> tuple:
-            return run(lambda s: flow.advance(s, token or "", "instructions", browser_key(request)))
+        def start(token: str | None, consent: bool, age_range: str | None, hearing_problems: str | None,
+                  device: str | None, request: gr.Request) -> tuple:
+            answers = (age_range, hearing_problems, device)  # in the order of participant_info.QUESTIONS
+
+            def begin(session):
+                key = browser_key(request)
+                participant_info.record(session, token or "", consent_given=bool(consent),
+                                        answers=dict(zip(participant_info.QUESTIONS, answers)), browser_key=key)
+                return flow.advance(session, token or "", "instructions", key)
+            try:
+                with database.session() as session:
+                    return show(begin(session))
+            except flow.FlowError as error:  # e.g. consent not given: stay on the page and say so
+                return (*(gr.update() for _ in outputs[:2]), gr.update(value=f"**{error.message}**", visible=True),
+                        *(gr.update() for _ in outputs[3:]))
 
         def level_checked(token: str | None, confirmed: bool, request: gr.Request) -> tuple:
-            if not confirmed:
-                gr.Warning("Please confirm that you wear headphones and that the level is comfortable.")
-                return tuple(gr.update() for _ in outputs)
-            return run(lambda s: flow.advance(s, token or "", "level_check", browser_key(request)))
+            if not confirmed:  # shown next to the box (a toast would stay over the next trial)
+                return (*(gr.update() for _ in outputs), LEVEL_HINT)
+            return (*run(lambda s: flow.advance(s, token or "", "level_check", browser_key(request))), "")
 
         def refresh(token: str | None, request: gr.Request) -> tuple:
             return run(lambda s: flow.session_view(s, token or "", browser_key(request)))
 
         fast = {"outputs": outputs, "concurrency_limit": None, "show_progress": "hidden", "api_visibility": "private"}
         page.load(open_link, **fast)
-        start_button.click(start, inputs=session_token, **fast)
-        level_button.click(level_checked, inputs=[session_token, level_ok], **fast)
+        start_button.click(start, inputs=[session_token, consent_ok, *answer_inputs], **fast)
+        level_button.click(level_checked, inputs=[session_token, level_ok], **{**fast, "outputs": [*outputs, level_hint]})
+        # The hint goes as soon as the box is ticked, in the browser (no round trip to wait for).
+        level_ok.change(None, inputs=level_ok, outputs=level_hint, js=f"(ok) => ok ? '' : {json.dumps(LEVEL_HINT)}")
         player.submit(refresh, inputs=session_token, **fast)
     return page
 

@@ -1,6 +1,7 @@
 """A participant's way through a MUSHRA test, kept in SQL so that a reload resumes it.
 
-Stages: ``instructions`` -> ``level_check`` (if the test has one) -> ``trials`` (the training
+Stages: ``instructions`` -> ``level_check`` (if the test has one) -> ``headphone_check`` (if
+the test has one; :mod:`codecbench.listening_test.headphone_check`) -> ``trials`` (the training
 trial first, if any, then the assigned items in random order) -> ``complete``. Each stage is
 left by an explicit step (:func:`advance`, or submitting the last trial), so repeating a
 request never skips anything. The browser only ever sees opaque tokens: the session token, one
@@ -33,8 +34,10 @@ from codecbench.listening_test.errors import (  # noqa: F401  (re-exported: the 
 from codecbench.listening_test.spec import TestSettings
 from codecbench.storage.base import utc_now
 from codecbench.storage.listening_tables import (
+    HeadphoneCheckRow,
     ItemRow,
     ListeningTestRow,
+    ParticipantAnswersRow,
     ParticipantRow,
     PlayEventRow,
     SessionRow,
@@ -67,6 +70,10 @@ where you were.
 """
 
 
+#: Shown to participants when a test has no ``title``: the internal name may say what is tested.
+PUBLIC_TITLE = "Listening test"
+
+
 @dataclass(frozen=True)
 class StimulusButton:
     label: str
@@ -96,12 +103,14 @@ class SessionView:
 
     stage: str
     session_token: str
-    test_name: str
+    test_name: str  # the public title (test.yaml ``title``), never the internal name
     instructions: str
     level_check_token: str | None = None
     trial: TrialView | None = None
     completion_code: str | None = None
     redirect_url: str | None = None
+    consent: str | None = None  # shown with the instructions; must be agreed to
+    questionnaire: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -189,9 +198,11 @@ def session_view(session: Session, session_token: str, browser_key: str | None =
     base = dict(
         stage=row.stage,
         session_token=row.token,
-        test_name=test.name,
+        test_name=settings.title or PUBLIC_TITLE,
         instructions=settings.instructions or DEFAULT_INSTRUCTIONS,
     )
+    if row.stage == "instructions":
+        return SessionView(**base, consent=settings.consent, questionnaire=settings.questionnaire)
     if row.stage == "complete":
         return SessionView(**base, completion_code=row.completion_code, redirect_url=crowd.redirect_url if crowd else None)
     if row.stage == "level_check":
@@ -202,15 +213,38 @@ def session_view(session: Session, session_token: str, browser_key: str | None =
     return SessionView(**base)
 
 
+#: Stages left by :func:`advance`, in order; a test skips those it does not have.
+ADVANCE_STAGES = ("instructions", "level_check", "headphone_check")
+
+
 def advance(session: Session, session_token: str, from_stage: str, browser_key: str | None = None) -> SessionView:
-    """Leave ``from_stage`` (instructions or level check); a repeated or stale request changes nothing."""
-    if from_stage not in ("instructions", "level_check"):
-        raise FlowError(f"cannot advance from {from_stage!r}; only from instructions or level_check.")
+    """Leave ``from_stage`` (instructions, level check or headphone check); a repeated or stale
+    request changes nothing. The headphone check is left only once it was answered (whatever
+    the result: screening decides what a failed check means, and the ratings are kept).
+    """
+    if from_stage not in ADVANCE_STAGES:
+        raise FlowError(f"cannot advance from {from_stage!r}; only from {', '.join(ADVANCE_STAGES)}.")
     row = find_session(session, session_token, browser_key)
     if row.stage == from_stage:
         settings = TestSettings.from_json(row.participant.test.settings_json)
-        row.stage = "level_check" if from_stage == "instructions" and settings.level_check else "trials"
+        if from_stage == "headphone_check" and not _headphone_check_answered(session, row):
+            raise SubmissionRefusedError("Please answer the headphone check first.")
+        if from_stage == "instructions" and settings.consent and not _consent_given(session, row):
+            raise SubmissionRefusedError("Please read the consent information and tick the box to take part.")
+        wanted = {"level_check": settings.level_check, "headphone_check": settings.headphone_check}
+        later = ADVANCE_STAGES[ADVANCE_STAGES.index(from_stage) + 1:]
+        row.stage = next((stage for stage in later if wanted[stage]), "trials")
     return _touch_and_view(session, row)
+
+
+def _consent_given(session: Session, row: SessionRow) -> bool:
+    stored = session.scalars(select(ParticipantAnswersRow).where(ParticipantAnswersRow.session_id == row.id)).first()
+    return stored is not None and stored.consent_given_at is not None
+
+
+def _headphone_check_answered(session: Session, row: SessionRow) -> bool:
+    check = session.scalars(select(HeadphoneCheckRow).where(HeadphoneCheckRow.session_id == row.id)).first()
+    return check is not None and check.responses is not None
 
 
 def current_trial(row: SessionRow) -> TrialRow | None:

@@ -142,6 +142,10 @@ class TestSettings:
     min_listen_s: float = 0.0
     instructions: str | None = None
     crowd: CrowdSettings | None = None
+    title: str | None = None  # shown to participants; tests stored before it existed have none
+    headphone_check: bool = False  # the antiphase headphone check (headphone_check.py)
+    consent: str | None = None  # Markdown the participant must agree to before the test
+    questionnaire: bool = False  # ask age range, hearing problems and device (participant_info.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -166,7 +170,15 @@ class TestSpec:
         training_item: the item used for training; ``None`` means the first item.
         loudness_lufs: every stimulus of an item is brought to this integrated loudness
             (lowered together when that would clip).
-        max_item_duration_s: longer items are refused.
+        max_item_duration_s: longer items (seconds) are refused at ``mushra create``.
+        title: the public title shown to participants; ``name`` stays internal (admin, CLI,
+            exports). ``None`` shows a neutral "Listening test".
+        headphone_check: offer the antiphase headphone check (Woods et al. 2017), graded on
+            the server; its result is stored per session for screening.
+        consent: Markdown shown before the test with an "I agree" box the participant must
+            tick; ``None``: no consent step.
+        questionnaire: ask age range, hearing problems and listening device (fixed choices,
+            each optional), stored with the participant.
         source_text: ``test.yaml`` as written, stored with the test.
     """
 
@@ -186,6 +198,10 @@ class TestSpec:
     max_item_duration_s: float = DEFAULT_MAX_ITEM_DURATION_S
     instructions: str | None = None
     crowd: CrowdSettings | None = None
+    title: str | None = None
+    headphone_check: bool = False
+    consent: str | None = None
+    questionnaire: bool = False
     source_text: str = ""
     warnings: tuple[str, ...] = field(default=())
 
@@ -218,4 +234,8 @@ class TestSpec:
             min_listen_s=self.min_listen_s,
             instructions=self.instructions,
             crowd=self.crowd,
+            title=self.title,
+            headphone_check=self.headphone_check,
+            consent=self.consent,
+            questionnaire=self.questionnaire,
         )

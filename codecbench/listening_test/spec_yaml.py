@@ -8,6 +8,7 @@ relative to the folder of ``test.yaml``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +37,10 @@ from codecbench.listening_test.spec import (
 
 #: A test.yaml longer than this is refused unread (a test lists its items, or names a test set).
 MAX_SPEC_BYTES = 1024 * 1024
+#: Longest public title (one line in the participant page's heading).
+MAX_TITLE_CHARS = 120
+#: Longest consent text (Markdown shown before the test).
+MAX_CONSENT_CHARS = 20_000
 #: Longest name (test, item, condition, codec, ...), and longest file path: what the database's
 #: columns hold (PostgreSQL refuses longer text; SQLite would keep it).
 MAX_NAME_CHARS = 200
@@ -121,6 +126,10 @@ def parse_test_spec(text: str, *, base_dir: Path, source: str = "test.yaml", all
                                           default=DEFAULT_MAX_ITEM_DURATION_S),
         instructions=reader.string(top.get("instructions"), "instructions", max_chars=None),
         crowd=crowd,
+        title=reader.string(top.get("title"), "title", max_chars=MAX_TITLE_CHARS),
+        headphone_check=reader.boolean(top.get("headphone_check"), "headphone_check", default=False),
+        consent=reader.string(top.get("consent"), "consent", max_chars=MAX_CONSENT_CHARS),
+        questionnaire=reader.boolean(top.get("questionnaire"), "questionnaire", default=False),
         source_text=text,
     )
     if item_names is not None:
@@ -140,7 +149,7 @@ def parse_test_spec(text: str, *, base_dir: Path, source: str = "test.yaml", all
 _TOP_LEVEL_KEYS = (
     "name", "items", "conditions", "anchors", "items_per_participant", "training", "training_item",
     "level_check", "require_100", "min_listen_s", "loudness_lufs", "max_item_duration_s",
-    "instructions", "crowd",
+    "instructions", "crowd", "title", "headphone_check", "consent", "questionnaire",
 )
 
 
@@ -328,7 +337,50 @@ def _with_design_warnings(spec: TestSpec, num_items: int | None) -> TestSpec:
             )
     if not spec.training:
         warnings.append("no training trial: BS.1534-3 makes a training phase mandatory.")
+    warnings += blinding_warnings(spec)
     return replace(spec, warnings=tuple(warnings))
+
+
+def blinding_warnings(spec: TestSpec) -> list[str]:
+    """Warn when text participants see (``title``, ``instructions``) names what is tested.
+
+    The internal ``name`` is not shown to participants, but a test without a ``title`` used to
+    show it; a name that names a condition is flagged too, with the advice to add a ``title``.
+    """
+    words = set()
+    for condition in spec.conditions:
+        words.add(condition.name)
+        if isinstance(condition, CodecCondition):
+            words.add(condition.codec)
+    words = {w for w in words if len(w) >= 3}
+    warnings = []
+    shown = (("title", spec.title), ("instructions", spec.instructions), ("consent", spec.consent))
+    for key, text in shown:
+        hits = _mentioned(words, text)
+        if hits:
+            warnings.append(
+                f"{key} mentions {listed(hits)}, which participants see: it tells them what is "
+                f"tested and can bias their ratings. Reword the {key}."
+            )
+    hits = _mentioned(words, spec.name)
+    if hits and spec.title is None:
+        warnings.append(
+            f"name mentions {listed(hits)}; the name is internal, so add a neutral `title:` "
+            "(shown to participants instead of the generic \"Listening test\")."
+        )
+    return warnings
+
+
+def _mentioned(words: set[str], text: str | None) -> list[str]:
+    if not text:
+        return []
+    normal = _loose(text)
+    return sorted(w for w in words if _loose(w) and _loose(w) in normal)
+
+
+def _loose(text: str) -> str:
+    """Lower case with separators dropped, so "Codec 2" matches the codec ``codec2``."""
+    return re.sub(r"[\s_\-.]+", "", text.lower())
 
 
 @dataclass(frozen=True)

@@ -258,3 +258,44 @@ class SessionGuardRow(Base):
     browser_key_sha256: Mapped[str] = mapped_column(String(64))
     address_sha256: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
+
+
+class HeadphoneCheckRow(Base):
+    """A session's headphone check (Woods et al. 2017 antiphase test), graded on the server.
+
+    A table of its own (not columns of ``mushra_sessions``), so that ``create_all`` adds it to
+    databases made before it existed. ``layout`` holds, per trial, the order of the three
+    tones: ``N`` normal, ``Q`` 6 dB quieter, ``A`` in antiphase between the channels, e.g.
+    ``NQA,AQN,...``; it never leaves the server. ``responses`` is the participant's pick per
+    trial (``1``-``3``, one digit per trial) once answered.
+    """
+
+    __tablename__ = "mushra_headphone_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("mushra_sessions.id", ondelete="CASCADE"), unique=True)
+    layout: Mapped[str] = mapped_column(String(64))
+    responses: Mapped[str | None] = mapped_column(String(16))
+    num_correct: Mapped[int | None] = mapped_column(Integer)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ParticipantAnswersRow(Base):
+    """What a participant agreed to and answered before the test (consent, questionnaire).
+
+    A table of its own so that ``create_all`` adds it to existing databases. Answers are one
+    of the fixed choices of :mod:`codecbench.listening_test.participant_info` (``None``: not
+    asked or not answered).
+    """
+
+    __tablename__ = "mushra_participant_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("mushra_sessions.id", ondelete="CASCADE"), unique=True)
+    consent_given_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    age_range: Mapped[str | None] = mapped_column(String(32))
+    hearing_problems: Mapped[str | None] = mapped_column(String(32))
+    device: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -14,6 +14,8 @@
   const LEAD_S = 0.01; // schedule changes slightly ahead so that no ramp starts in the past
   const MIN_LOOP_S = 0.5;
   const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "-", "="];
+  // What a key does on a slider that has no rating yet (the browser would move from 0).
+  const UNSET_KEYS = { Home: 0, End: 100, ArrowDown: 0, ArrowLeft: 0, PageDown: 0, ArrowUp: 1, ArrowRight: 1, PageUp: 10 };
   const SCALE = [
     [100, 80, "Excellent"],
     [80, 60, "Good"],
@@ -369,7 +371,7 @@
     _renderLevelCheck() {
       this.status.textContent = "";
       this.root.replaceChildren(
-        el("h3", {}, "Level check"),
+        el("h2", { class: "mushra-trial-title" }, "Level check"),
         el("p", {}, "Play this recording and set your volume to a comfortable level. Keep the volume as it is for the rest of the test."),
         this.waveform.canvas,
         this._transport(),
@@ -380,41 +382,60 @@
     _renderTrial() {
       const trial = this.trial;
       const title = trial.is_training ? "Training trial (practice)" : "Trial " + trial.number + " of " + trial.total;
+      const done = trial.is_training ? 0 : trial.number - 1;
+      const progress = el("progress", { class: "mushra-progress", max: String(trial.total), value: String(done),
+        "aria-label": done + " of " + trial.total + " trials done" });
+      const progressText = el("span", { class: "mushra-progress-text" },
+        trial.is_training ? "Practice first: it is not scored. Then " + trial.total + " trials."
+          : done + " of " + trial.total + " done");
       const draft = JSON.parse(localStorage.getItem(this._draftKey()) || "{}");
       trial.stimuli.forEach((s) => s.played && this.played.add(s.token));
       this.referenceButton = el("button", { class: "mushra-select mushra-reference", type: "button", onclick: () => this._select(0) }, "Reference (R)");
       const scale = el("div", { class: "mushra-scale" }, ...SCALE.map(([, , name]) => el("div", {}, name)));
       this.columns = trial.stimuli.map((stimulus, i) => {
         const slider = el("input", { type: "range", min: "0", max: "100", step: "1", class: "mushra-slider unset",
-          "aria-label": "rating of " + stimulus.label, "data-token": stimulus.token });
+          "aria-label": "rating of " + stimulus.label, "aria-valuetext": "not rated", "data-token": stimulus.token });
         slider.value = "0";
-        const value = el("output", { class: "mushra-value" }, "–");
+        const value = el("output", { class: "mushra-value unset" }, "not rated");
         const setValue = (v) => {
           slider.value = String(v);
           slider.classList.remove("unset");
+          value.classList.remove("unset");
+          slider.setAttribute("aria-valuetext", String(v));
           value.textContent = String(v);
           this.ratings[stimulus.token] = Number(v);
         };
         if (stimulus.token in draft) setValue(draft[stimulus.token]);
-        const store = () => {
-          setValue(slider.value);
+        const store = (v) => {
+          setValue(v === undefined ? slider.value : v);
           localStorage.setItem(this._draftKey(), JSON.stringify(this.ratings));
+          this._updateMessage();
         };
-        slider.addEventListener("input", store);
+        slider.addEventListener("input", () => store());
         // A click that lands on the unset slider's resting value changes nothing, so no "input".
         slider.addEventListener("pointerup", () => slider.classList.contains("unset") && store());
+        // Keys on an unset slider: the browser moves from the resting 0, so Home and the downward
+        // keys would change nothing; give every key its meaning from "no value" instead.
+        slider.addEventListener("keydown", (event) => {
+          if (!slider.classList.contains("unset")) return;
+          const target = UNSET_KEYS[event.key];
+          if (target === undefined) return;
+          event.preventDefault();
+          store(target);
+        });
         const button = el("button", { class: "mushra-select", type: "button", onclick: () => this._select(i + 1),
           title: "key " + KEYS[i] }, stimulus.label);
         const tick = el("span", { class: "mushra-played" }, "");
         return { stimulus, slider, value, button, tick,
           node: el("div", { class: "mushra-column" }, value, slider, button, el("small", {}, "key " + KEYS[i]), tick) };
       });
-      this.message = el("p", { class: "mushra-message", role: "alert" }, "");
+      this.message = el("p", { class: "mushra-message", role: "alert", "aria-live": "polite" }, "");
+      this.refused = false; // the server refused a submission: its message is kept up to date
       this.nextButton = el("button", { class: "mushra-next", type: "button", onclick: () => this._submit() },
         trial.is_training || trial.number < trial.total ? "Next" : "Finish");
       this.status.textContent = "";
       this.root.replaceChildren(
-        el("h3", {}, title),
+        el("div", { class: "mushra-trial-header" }, el("h2", { class: "mushra-trial-title" }, title), progress, progressText),
         this.waveform.canvas,
         this._transport(),
         el("div", { class: "mushra-reference-row" }, this.referenceButton),
@@ -450,12 +471,26 @@
       if (!this.engine.playing) this.engine.play();
     }
 
+    /* After a refused Next, say what is still missing as the participant fixes it, and clear it
+     * when nothing is; the server still decides (e.g. minimum listening time). */
+    _updateMessage() {
+      if (!this.refused || !this.columns) return;
+      const unplayed = this.columns.filter((c) => !this.played.has(c.stimulus.token)).map((c) => c.stimulus.label);
+      const unrated = this.columns.filter((c) => !(c.stimulus.token in this.ratings)).map((c) => c.stimulus.label);
+      const parts = [];
+      if (unplayed.length) parts.push("Please play every version before going on (not yet: " + unplayed.join(", ") + ").");
+      if (unrated.length) parts.push("Please rate every version (missing: " + unrated.join(", ") + ").");
+      this.message.textContent = parts.join(" ");
+    }
+
     _audible(index, audible) {
       const token = this.tokens[index];
       const now = this.context.currentTime;
       if (audible) {
         this.audibleSince[token] = now;
+        const isNew = !this.played.has(token);
         this.played.add(token);
+        if (isNew) this._updateMessage();
         this.api.logPlay(token, "start", this.engine.position(), 0);
       } else if (token in this.audibleSince) {
         const listened = Math.max(0, now - this.audibleSince[token]);
@@ -488,6 +523,7 @@
     async _submit() {
       this.nextButton.disabled = true;
       this.message.textContent = "";
+      this.refused = false;
       this.engine.pause();
       try {
         await this.api.flush();
@@ -497,7 +533,111 @@
         this.onSubmitted();
       } catch (error) {
         this.message.textContent = error.message;
+        // Rules the page can follow live; a minimum listening time only the server can judge.
+        this.refused = /every version/.test(error.message) && !(this.trial.min_listen_s > 0);
         this.nextButton.disabled = false;
+      }
+    }
+  }
+
+  /* The antiphase headphone check: six trials of three tones; the participant picks the quietest.
+   * The audio comes by session and trial number; the order of the tones stays on the server,
+   * which grades the answers. Each trial plays once, as in Woods et al. (2017). */
+  class HeadphoneScreen {
+    constructor(root, view, api, onDone) {
+      this.root = root;
+      this.view = view;
+      this.api = api;
+      this.onDone = onDone;
+      this.picks = [];
+      this.closed = false;
+    }
+
+    async open() {
+      this.status = el("p", { class: "mushra-status", role: "status" }, "Preparing the headphone check…");
+      this.root.replaceChildren(this.status);
+      try {
+        const started = await this.api._post("/sessions/" + this.api.session + "/headphone-check", {});
+        this.total = started.trials;
+      } catch (error) {
+        this.status.textContent = error.message;
+        return;
+      }
+      this.context = newContext();
+      this._showTrial();
+    }
+
+    close() {
+      this.closed = true;
+      if (this.source) this.source.stop();
+      if (this.context) this.context.close();
+    }
+
+    _showTrial() {
+      if (this.closed) return;
+      const number = this.picks.length + 1;
+      let pick = null;
+      const message = el("p", { class: "mushra-message", role: "alert", "aria-live": "polite" }, "");
+      const next = el("button", { class: "mushra-next", type: "button", disabled: "" }, number < this.total ? "Next" : "Finish");
+      const choices = [1, 2, 3].map((n) => el("button", { class: "mushra-select mushra-hp-choice", type: "button", disabled: "",
+        "aria-pressed": "false" }, "Tone " + n));
+      choices.forEach((button, i) => button.addEventListener("click", () => {
+        pick = i + 1;
+        choices.forEach((b, j) => { b.classList.toggle("selected", j === i); b.setAttribute("aria-pressed", String(j === i)); });
+        next.disabled = false;
+      }));
+      const play = el("button", { class: "mushra-play mushra-hp-play", type: "button" }, "Play the three tones");
+      play.addEventListener("click", async () => {
+        play.disabled = true;
+        message.textContent = "";
+        try {
+          if (this.context.state === "suspended") await this.context.resume();
+          const url = this.api.base + "/sessions/" + this.api.session + "/headphone-check/" + number;
+          const response = await fetch(url);
+          if (!response.ok) throw new Error("The tones could not be loaded (" + response.status + "). Please reload the page.");
+          const buffer = await this.context.decodeAudioData(await response.arrayBuffer());
+          this.source = this.context.createBufferSource();
+          this.source.buffer = buffer;
+          this.source.connect(this.context.destination);
+          this.source.onended = () => {
+            play.textContent = "Played";
+            choices.forEach((b) => { b.disabled = false; });
+          };
+          this.source.start();
+          play.textContent = "Playing…";
+        } catch (error) {
+          message.textContent = error.message;
+          play.disabled = false;
+        }
+      });
+      next.addEventListener("click", () => {
+        if (pick === null) return;
+        this.picks.push(pick);
+        if (this.picks.length < this.total) this._showTrial();
+        else this._finish(message, next);
+      });
+      const done = number - 1;
+      this.root.replaceChildren(
+        el("div", { class: "mushra-trial-header" },
+          el("h2", { class: "mushra-trial-title" }, "Headphone check " + number + " of " + this.total),
+          el("progress", { class: "mushra-progress", max: String(this.total), value: String(done) })),
+        el("p", {}, "Wear your headphones. Play the three tones once, then choose the quietest of them."),
+        el("div", { class: "mushra-transport" }, play),
+        el("div", { class: "mushra-reference-row" }, ...choices),
+        el("div", { class: "mushra-actions" }, next),
+        message,
+      );
+    }
+
+    async _finish(message, next) {
+      next.disabled = true;
+      try {
+        await this.api._post("/sessions/" + this.api.session + "/headphone-check/answer", { responses: this.picks });
+        await this.api._post("/sessions/" + this.api.session + "/advance", { from_stage: "headphone_check" });
+        this.onDone();
+      } catch (error) {
+        message.textContent = error.message;
+        next.disabled = false;
       }
     }
   }
@@ -525,6 +665,9 @@
         const api = new MushraApi(apiBase, view.session_token);
         screen = new TrialScreen(root, view, api, () => trigger("submit"));
         window.codecbenchMushraScreen = screen;
+        screen.open();
+      } else if (view.stage === "headphone_check") {
+        screen = new HeadphoneScreen(root, view, new MushraApi(apiBase, view.session_token), () => trigger("submit"));
         screen.open();
       } else if (view.stage === "complete" && view.redirect_url) {
         setTimeout(() => { window.location.href = view.redirect_url; }, 5000);

@@ -368,6 +368,10 @@ SCREENING_RULE_NAMES = ("none", "bs1534", "bs1534-low-anchor", "encodec")
 
 def _screening_options(command):
     command = click.option(
+        "--require-headphone-check", "require_headphones", is_flag=True,
+        help="Also exclude assessors who failed the test's headphone check (the antiphase test).",
+    )(command)
+    command = click.option(
         "--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
         help="Change a threshold of the screening rule (e.g. reference_below=85); repeatable.",
     )(command)
@@ -467,7 +471,8 @@ def mushra_list_command(database_url: str | None) -> None:
 @_screening_options
 @click.option("--per-item", is_flag=True, help="Also print the table per item and condition.")
 @database_option
-def mushra_results_command(test_id: int, screening: str, thresholds: tuple[str, ...], per_item: bool, database_url: str | None) -> None:
+def mushra_results_command(test_id: int, screening: str, thresholds: tuple[str, ...], require_headphones: bool,
+                           per_item: bool, database_url: str | None) -> None:
     """Print per-condition statistics, screening decisions and paired comparisons of test TEST_ID."""
     from codecbench.listening_test.design import TestNotFoundError
     from codecbench.listening_test.report import compute_results, results_text
@@ -475,7 +480,7 @@ def mushra_results_command(test_id: int, screening: str, thresholds: tuple[str, 
     rule = _screening_rule(screening, thresholds)
     with _open_database(database_url).session(read_only=True) as session:
         try:
-            results = compute_results(session, test_id, rule)
+            results = compute_results(session, test_id, rule, require_headphones=require_headphones)
         except TestNotFoundError as error:
             raise click.ClickException(str(error)) from None
     click.echo(results_text(results, per_item=per_item))
@@ -489,12 +494,13 @@ def mushra_results_command(test_id: int, screening: str, thresholds: tuple[str, 
 @_screening_options
 @database_option
 def mushra_export_command(
-    test_id: int, file_format: str, output_path: Path, screening: str, thresholds: tuple[str, ...], database_url: str | None
+    test_id: int, file_format: str, output_path: Path, screening: str, thresholds: tuple[str, ...],
+    require_headphones: bool, database_url: str | None,
 ) -> None:
     """Write the ratings of test TEST_ID (of the assessors the screening keeps) as CSV."""
     from codecbench.listening_test.design import TestNotFoundError
     from codecbench.listening_test.ratings import load_ratings
-    from codecbench.listening_test.report import export_ratings_csv
+    from codecbench.listening_test.report import export_ratings_csv, screen
     from codecbench.untrusted_text import terminal_safe
 
     rule = _screening_rule(screening, thresholds)
@@ -504,7 +510,7 @@ def mushra_export_command(
             ratings = load_ratings(session, test_id)
         except TestNotFoundError as error:
             raise click.ClickException(str(error)) from None
-    result = rule.screen(ratings)
+    result = screen(rule, ratings, require_headphones=require_headphones)
     kept = result.kept(ratings)
     try:
         export_ratings_csv(kept, output_path)

@@ -107,3 +107,96 @@ def open_tab(page, name: str) -> None:
         return
     page.get_by_role("button", name="More tabs").click()
     page.locator(".overflow-dropdown button", has_text=name).click()
+
+
+# ---------------------------------------------------- headphone check and questionnaire in the results
+
+
+def take_headphone_check_and_rate(database, test, *, wrong: int, device: str, rate) -> None:
+    """A participant who answers the questionnaire, gets ``wrong`` of six headphone trials wrong, and rates."""
+    from codecbench.listening_test import flow, headphone_check, participant_info
+    from codecbench.storage.listening_tables import HeadphoneCheckRow
+
+    view = start(database, test)
+    with database.session() as session:
+        participant_info.record(session, view.session_token, consent_given=True,
+                                answers={"age_range": "25-34", "device": device})
+        flow.advance(session, view.session_token, "instructions")
+        flow.advance(session, view.session_token, "level_check")
+        headphone_check.start_check(session, view.session_token)
+    with database.session() as session:
+        row = flow.find_session(session, view.session_token)
+        layout = session.query(HeadphoneCheckRow).filter_by(session_id=row.id).one().layout
+        right = [order.index("Q") + 1 for order in layout.split(",")]
+        picks = [(answer % 3) + 1 if index < wrong else answer for index, answer in enumerate(right)]
+        headphone_check.grade(session, view.session_token, picks)
+        view = flow.advance(session, view.session_token, "headphone_check")
+    complete(database, view, rate=rate)
+
+
+@pytest.fixture(scope="module")
+def with_headphone_check(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mushra-headphones")
+    spec_path = write_test_files(folder, num_items=2, duration_s=1.2, headphone_check=True, questionnaire=True,
+                                 title="Speech quality")
+    database_url = f"sqlite:///{folder / 'db.sqlite3'}"
+    database = open_database(database_url)
+    test = store(database, prepare(spec_path))
+    take_headphone_check_and_rate(database, test, wrong=0, device="over-ear headphones", rate=CAREFUL.get)
+    take_headphone_check_and_rate(database, test, wrong=3, device="loudspeakers", rate=CAREFUL.get)
+    database.close()
+    return database_url, test
+
+
+def test_who_failed_the_headphone_check_is_excluded_on_request_and_every_answer_is_exported(with_headphone_check,
+                                                                                            tmp_path):
+    import pandas as pd
+
+    database_url, test = with_headphone_check
+    plain = run_cli("mushra", "results", str(test.id), "--db", database_url, "--screening", "bs1534")
+    assert plain.returncode == 0, plain.stderr
+    assert "excluded 0 of 2 assessor(s)" in plain.stdout
+    assert re.search(r"Headphone check and questionnaire:\n.*\n\s*P\d+\s+passed\s+6\s+25-34\s+over-ear headphones",
+                     plain.stdout)
+    assert re.search(r"P\d+\s+failed\s+3\s+25-34\s+loudspeakers", plain.stdout)
+
+    strict = run_cli("mushra", "results", str(test.id), "--db", database_url, "--screening", "bs1534",
+                     "--require-headphone-check")
+    assert strict.returncode == 0, strict.stderr
+    assert "bs1534 + headphones" in strict.stdout and "excluded 1 of 2 assessor(s)" in strict.stdout
+    assert re.search(r"- P\d+: failed the headphone check \(3 of 6 right\)", strict.stdout)
+
+    exported = run_cli("mushra", "export", str(test.id), "--db", database_url, "-o", str(tmp_path / "all.csv"))
+    assert exported.returncode == 0, exported.stderr
+    table = pd.read_csv(tmp_path / "all.csv", keep_default_na=False)
+    by_participant = table.drop_duplicates("participant").set_index("device")
+    assert by_participant.loc["loudspeakers", "headphone_check"] == "failed"
+    assert by_participant.loc["loudspeakers", "headphone_correct"] == 3
+    assert by_participant.loc["over-ear headphones", "headphone_check"] == "passed"
+    assert set(table["age_range"]) == {"25-34"} and set(table["hearing_problems"]) == {""}
+    kept = run_cli("mushra", "export", str(test.id), "--db", database_url, "-o", str(tmp_path / "kept.csv"),
+                   "--require-headphone-check")
+    assert kept.returncode == 0 and "excluded 1" in kept.stderr
+    assert set(pd.read_csv(tmp_path / "kept.csv", keep_default_na=False)["device"]) == {"over-ear headphones"}
+
+
+def test_the_admin_page_shows_the_answers_and_excludes_failed_headphone_checks_when_ticked(with_headphone_check,
+                                                                                           tmp_path):
+    from gradio_client import Client
+
+    database_url, test = with_headphone_check
+    settings = AppSettings(work_dir=tmp_path / "work", database_url=database_url, admin_password=ADMIN_PASSWORD)
+    server, url = launch(settings, host="127.0.0.1", port=free_port(), block=False)
+    try:
+        client = Client(url + "admin/", verbose=False)
+        outputs = {}
+        for ticked in (False, True):
+            outputs[ticked] = client.predict(ADMIN_PASSWORD, str(test.id), "bs1534", ticked, api_name="/show")
+    finally:
+        server.close()
+    notes, participants = outputs[False][5], outputs[False][7]
+    assert "excluded 0 of 2" in notes
+    assert participants["headers"] == ["participant", "headphone_check", "headphone_correct", "age_range",
+                                       "hearing_problems", "device"]
+    assert sorted(row[1] for row in participants["data"]) == ["failed", "passed"]
+    assert "bs1534 + headphones" in outputs[True][5] and "failed the headphone check (3 of 6 right)" in outputs[True][5]

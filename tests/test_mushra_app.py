@@ -97,8 +97,8 @@ def test_admin_routes_refuse_without_the_password(app):
     for password in ("", "wrong"):
         for endpoint in ("/show", "/export"):
             with pytest.raises(Exception, match="Wrong or missing admin password"):
-                client.predict(password, str(app["test"].id), "bs1534", api_name=endpoint)
-    status, *_, suspicious, _, _, _, _, _, _, _ = client.predict(ADMIN_PASSWORD, str(app["test"].id), "bs1534",
+                client.predict(password, str(app["test"].id), "bs1534", False, api_name=endpoint)
+    status, *_, suspicious, _, _, _, _, _, _, _, _ = client.predict(ADMIN_PASSWORD, str(app["test"].id), "bs1534", False,
                                                                  api_name="/show")
     assert f"Test **{app['test'].id}: Opus against Codec 2**" in status
     assert suspicious["headers"] == ["participant", "trials", "median_trial_s", "item_s", "flags"]  # the report's panel

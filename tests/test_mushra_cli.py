@@ -69,7 +69,8 @@ def test_results_and_export_with_screening(created, tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 10 and {row["participant"] for row in rows} == {"good"}
     assert list(rows[0]) == ["test_id", "participant", "item", "condition", "kind", "rating", "training",
-                             "trial_position", "label", "submitted_at", "stimulus_sha256"]
+                             "trial_position", "label", "submitted_at", "stimulus_sha256",
+                             "headphone_check", "headphone_correct", "age_range", "hearing_problems", "device"]
     everything = run_cli("mushra", "export", "1", "-o", str(tmp_path / "all.csv"), "--db", url)
     assert "wrote 20 rating(s) from 2 assessor(s)" in everything.stderr
 

@@ -24,7 +24,14 @@ from codecbench.listening_test.design import (
     stimulus_checks,
 )
 from codecbench.listening_test.ratings import load_ratings, progress_of
-from codecbench.listening_test.report import compute_results, export_ratings_csv, results_figures, summary_display
+from codecbench.listening_test.report import (
+    compute_results,
+    export_ratings_csv,
+    participants_table,
+    results_figures,
+    screen,
+    summary_display,
+)
 from codecbench.listening_test.screening import SCREENING_RULES, screening_report, screening_rule
 from codecbench.storage import Database
 
@@ -39,6 +46,8 @@ def build_admin_page(database: Database, gate: AdminGate, public_url: str) -> gr
             password = gr.Textbox(label="Admin password", type="password", elem_id="admin-password", scale=2)
             test_id = gr.Textbox(label="Test id", elem_id="admin-test", scale=1)
             screening = gr.Radio(list(SCREENING_RULES), value="bs1534", label="Screening", scale=2)
+            headphones = gr.Checkbox(label="Exclude who failed the headphone check", value=False,
+                                     elem_id="admin-headphones", scale=1)
             open_button = gr.Button("Show", variant="primary", elem_id="admin-show", scale=1)
         status = gr.Markdown(elem_id="admin-status")
         tests = gr.Dataframe(label="Tests", interactive=False, visible=False, elem_id="admin-tests")
@@ -55,6 +64,8 @@ def build_admin_page(database: Database, gate: AdminGate, public_url: str) -> gr
                 screening_notes = gr.Markdown()
                 suspicious = gr.Dataframe(label="Suspicious sessions: flagged for you to check, not excluded",
                                           interactive=False, elem_id="admin-suspicious")
+                participants = gr.Dataframe(label="Headphone check and questionnaire, per assessor",
+                                            interactive=False, elem_id="admin-participants")
             with gr.Tab("Results"):
                 conditions = gr.Dataframe(label="Per condition", interactive=False, elem_id="admin-conditions")
                 with gr.Row():
@@ -69,13 +80,14 @@ def build_admin_page(database: Database, gate: AdminGate, public_url: str) -> gr
                 export_file = gr.File(label="ratings.csv", interactive=False, elem_id="admin-export-file")
         timer = gr.Timer(REFRESH_S, active=False)
 
-        panels = [status, tests, progress, per_item, exclusions, screening_notes, suspicious, conditions,
+        panels = [status, tests, progress, per_item, exclusions, screening_notes, suspicious, participants, conditions,
                   box_plot, interval_plot, comparisons, items, stimuli, details, timer]
 
         def authorize(given: str | None, request: gr.Request) -> None:
             gate.authorize(given, request)
 
-        def show(given: str | None, test_text: str | None, rule_name: str, request: gr.Request) -> tuple:
+        def show(given: str | None, test_text: str | None, rule_name: str, require_headphones: bool,
+                 request: gr.Request) -> tuple:
             authorize(given, request)
             with database.session(read_only=True) as session:
                 listing = _test_listing(session, public_url)
@@ -88,7 +100,8 @@ def build_admin_page(database: Database, gate: AdminGate, public_url: str) -> gr
                     return _empty(panels, f"**{test_text!r} is not a test id.**", listing)
                 except TestNotFoundError as error:
                     return _empty(panels, f"**{error}**", listing)
-                results = compute_results(session, test.id, screening_rule(rule_name))
+                results = compute_results(session, test.id, screening_rule(rule_name),
+                                          require_headphones=bool(require_headphones))
                 state = progress_of(session, test.id)
                 checks = pd.DataFrame(stimulus_checks(session, test.id))
             box, intervals = results_figures(results) if len(results.ratings) else (None, None)
@@ -101,6 +114,7 @@ def build_admin_page(database: Database, gate: AdminGate, public_url: str) -> gr
                 _exclusions(results.all_ratings),
                 results.screening.summary(),
                 results.suspicious,
+                participants_table(results.all_ratings),
                 summary_display(results.conditions).round(2),
                 box,
                 intervals,
@@ -126,20 +140,22 @@ def build_admin_page(database: Database, gate: AdminGate, public_url: str) -> gr
         def reopen_test(given: str | None, test_text: str | None, request: gr.Request) -> str:
             return set_status(given, test_text, "open", request)
 
-        def export(given: str | None, test_text: str | None, rule_name: str, request: gr.Request) -> str:
+        def export(given: str | None, test_text: str | None, rule_name: str, require_headphones: bool,
+                   request: gr.Request) -> str:
             authorize(given, request)
             try:
                 with database.session(read_only=True) as session:
                     ratings = load_ratings(session, _test_number(test_text))
             except (ValueError, TestNotFoundError) as error:
                 raise gr.Error(str(error), print_exception=False) from None
-            kept = screening_rule(rule_name).screen(ratings).kept(ratings)
+            kept = screen(screening_rule(rule_name), ratings, require_headphones=bool(require_headphones)).kept(ratings)
             folder = Path(tempfile.mkdtemp(prefix="codecbench-export-"))
             return str(export_ratings_csv(kept, folder / f"mushra-test-{test_text}-{rule_name}.csv"))
 
-        inputs = [password, test_id, screening]
+        inputs = [password, test_id, screening, headphones]
         open_button.click(show, inputs=inputs, outputs=panels)
         screening.change(show, inputs=inputs, outputs=panels)
+        headphones.change(show, inputs=inputs, outputs=panels)
         timer.tick(show, inputs=inputs, outputs=panels, show_progress="hidden")
         close_button.click(close_test, inputs=[password, test_id], outputs=status)
         reopen_button.click(reopen_test, inputs=[password, test_id], outputs=status)

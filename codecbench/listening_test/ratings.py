@@ -13,7 +13,9 @@ from codecbench.listening_test.design import find_test
 from codecbench.listening_test.flow import LABELS
 from codecbench.storage.listening_tables import (
     ConditionRow,
+    HeadphoneCheckRow,
     ItemRow,
+    ParticipantAnswersRow,
     ParticipantRow,
     RatingRow,
     SessionRow,
@@ -23,9 +25,12 @@ from codecbench.storage.listening_tables import (
 )
 
 # One row per rating. ``participant`` is the crowd ID, or ``P<number>`` for lab participants.
+# The participant's headphone check (``passed``, ``failed``, empty: not taken or not part of the
+# test) and questionnaire answers (empty: not asked or not answered) repeat on each of their rows.
 RATING_COLUMNS = (
     "test_id", "participant", "item", "condition", "kind", "rating", "training",
     "trial_position", "label", "submitted_at", "stimulus_sha256",
+    "headphone_check", "headphone_correct", "age_range", "hearing_problems", "device",
 )
 
 
@@ -45,6 +50,8 @@ def load_ratings(session: Session, test_id: int, *, include_training: bool = Fal
             ParticipantRow.external_id, ParticipantRow.id, ItemRow.name, ConditionRow.name, ConditionRow.kind,
             RatingRow.value, TrialRow.is_training, TrialRow.position, TrialStimulusRow.slot,
             TrialRow.submitted_at, StimulusRow.sha256, ConditionRow.position,
+            HeadphoneCheckRow.passed, HeadphoneCheckRow.num_correct, ParticipantAnswersRow.age_range,
+            ParticipantAnswersRow.hearing_problems, ParticipantAnswersRow.device,
         )
         .select_from(RatingRow)
         .join(TrialStimulusRow, TrialStimulusRow.id == RatingRow.trial_stimulus_id)
@@ -54,6 +61,8 @@ def load_ratings(session: Session, test_id: int, *, include_training: bool = Fal
         .join(StimulusRow, StimulusRow.id == TrialStimulusRow.stimulus_id)
         .join(ItemRow, ItemRow.id == StimulusRow.item_id)
         .join(ConditionRow, ConditionRow.id == StimulusRow.condition_id)
+        .outerjoin(HeadphoneCheckRow, HeadphoneCheckRow.session_id == SessionRow.id)
+        .outerjoin(ParticipantAnswersRow, ParticipantAnswersRow.session_id == SessionRow.id)
         .where(ParticipantRow.test_id == test_id)
     )
     if not include_training:
@@ -72,10 +81,15 @@ def load_ratings(session: Session, test_id: int, *, include_training: bool = Fal
             "label": LABELS[slot - 1],
             "submitted_at": _utc(submitted_at).isoformat(),
             "stimulus_sha256": sha,
+            "headphone_check": "" if passed is None else ("passed" if passed else "failed"),
+            "headphone_correct": correct,
+            "age_range": age_range or "",
+            "hearing_problems": hearing_problems or "",
+            "device": device or "",
             "_condition_order": condition_position,
         }
         for (external_id, participant_id, item, condition, kind, value, training, position, slot,
-             submitted_at, sha, condition_position) in rows
+             submitted_at, sha, condition_position, passed, correct, age_range, hearing_problems, device) in rows
     ]
     if not records:
         return pd.DataFrame(columns=list(RATING_COLUMNS))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from codecbench.listening_test.design import TestInfo, get_test
 from codecbench.listening_test.ratings import RATING_COLUMNS, condition_order, load_ratings
-from codecbench.listening_test.screening import ScreeningResult, ScreeningRule
+from codecbench.listening_test.screening import ScreeningResult, ScreeningRule, require_headphone_check
 from codecbench.listening_test.sources import objective_scores
 from codecbench.listening_test.suspicion import suspicious_sessions
 from codecbench.untrusted_text import spreadsheet_safe, terminal_safe
@@ -53,8 +53,10 @@ class TestResults:
     suspicious: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def compute_results(session: Session, test_id: int, rule: ScreeningRule) -> TestResults:
-    """Load, screen and summarise the ratings of a test.
+def compute_results(session: Session, test_id: int, rule: ScreeningRule, *,
+                    require_headphones: bool = False) -> TestResults:
+    """Load, screen and summarise the ratings of a test; with ``require_headphones``, who
+    failed the headphone check is excluded as well.
 
     Raises:
         TestNotFoundError: no such test.
@@ -62,7 +64,7 @@ def compute_results(session: Session, test_id: int, rule: ScreeningRule) -> Test
     test = get_test(session, test_id)
     order = condition_order(session, test_id)
     all_ratings = load_ratings(session, test_id)
-    screening = rule.screen(all_ratings)
+    screening = screen(rule, all_ratings, require_headphones=require_headphones)
     ratings = screening.kept(all_ratings)
     conditions = condition_summary(ratings, order)
     correlations: tuple[ObjectiveCorrelation, ...] = ()
@@ -85,6 +87,22 @@ def compute_results(session: Session, test_id: int, rule: ScreeningRule) -> Test
     )
 
 
+def screen(rule: ScreeningRule, ratings: pd.DataFrame, *, require_headphones: bool = False) -> ScreeningResult:
+    """Apply ``rule`` to a rating table, and the headphone-check requirement if asked."""
+    result = rule.screen(ratings)
+    return require_headphone_check(result, ratings) if require_headphones else result
+
+
+def participants_table(ratings: pd.DataFrame) -> pd.DataFrame:
+    """One row per assessor: their headphone check and questionnaire answers."""
+    columns = ["participant", "headphone_check", "headphone_correct", "age_range", "hearing_problems", "device"]
+    if ratings.empty:
+        return pd.DataFrame(columns=columns)
+    table = ratings.drop_duplicates("participant")[columns].reset_index(drop=True)
+    return table.assign(headphone_correct=[
+        "" if pd.isna(value) or value == "" else str(int(value)) for value in table["headphone_correct"]])
+
+
 def results_text(results: TestResults, *, per_item: bool = False) -> str:
     """The report ``codecbench mushra results`` prints (control and format characters escaped)."""
     test = results.test
@@ -104,6 +122,10 @@ def results_text(results: TestResults, *, per_item: bool = False) -> str:
     if len(results.comparisons):
         lines += ["", "Paired comparisons (Wilcoxon signed-rank, Holm-corrected over all pairs):",
                   format_table(_comparison_display(results.comparisons))]
+    participants = participants_table(results.all_ratings)
+    answered = participants[(participants.drop(columns=["participant", "headphone_correct"]) != "").any(axis=1)]
+    if len(answered):
+        lines += ["", "Headphone check and questionnaire:", format_table(answered)]
     if len(results.suspicious):
         lines += ["", f"Suspicious sessions ({len(results.suspicious)}; flagged for you to check, not excluded):",
                   format_table(results.suspicious)]

@@ -33,6 +33,10 @@ from dataclasses import dataclass, field, fields, replace
 
 import pandas as pd
 
+#: Trials of the headphone check (codecbench.listening_test.headphone_check.NUM_TRIALS; not
+#: imported from there, which needs the database layer).
+NUM_HEADPHONE_TRIALS = 6
+
 
 @dataclass(frozen=True)
 class ScreeningResult:
@@ -278,6 +282,31 @@ def screening_rule(name: str, thresholds: dict[str, float] | None = None) -> Scr
 def screening_report(table: pd.DataFrame) -> list[ScreeningResult]:
     """Every rule with its default thresholds, applied to the same table."""
     return [rule().screen(table) for rule in SCREENING_RULES.values()]
+
+
+def require_headphone_check(result: ScreeningResult, table: pd.DataFrame) -> ScreeningResult:
+    """``result`` with every assessor who failed the headphone check excluded too.
+
+    The check is the antiphase test (:mod:`codecbench.listening_test.headphone_check`), read
+    from the rating table's ``headphone_check`` column; an assessor without a result (the test
+    has no check) is kept. Combines with any rule, as a switch of its own.
+    """
+    if "headphone_check" not in table.columns:
+        return result
+    by_assessor = table.drop_duplicates("participant").set_index("participant")
+    excluded = {assessor: list(reasons) for assessor, reasons in result.excluded.items()}
+    notes = list(result.notes)
+    if not (by_assessor["headphone_check"] != "").any():
+        notes.append("nobody has a headphone check result: the headphone criterion was not applied.")
+    for assessor in result.assessors:
+        if by_assessor.at[assessor, "headphone_check"] == "failed":
+            correct = by_assessor.at[assessor, "headphone_correct"]
+            score = "" if pd.isna(correct) else f" ({int(correct)} of {NUM_HEADPHONE_TRIALS} right)"
+            excluded.setdefault(assessor, []).append(f"failed the headphone check{score}")
+    ordered = {a: tuple(excluded[a]) for a in result.assessors if a in excluded}
+    return replace(result, rule=f"{result.rule} + headphones",
+                   description=f"{result.description} Also: who failed the headphone check is excluded.",
+                   excluded=ordered, notes=tuple(notes))
 
 
 def _per_item(table: pd.DataFrame, kind: str) -> pd.DataFrame:

@@ -203,3 +203,42 @@ def test_a_participant_takes_the_check_between_level_check_and_trials(app, viewp
         assert "Training trial" in page.locator(".mushra-trial-title").inner_text()
     with app["database"].session() as session:
         assert headphone_check.headphone_check_passed(session, find_session(session, token)) is True
+
+
+def test_two_first_requests_at_once_share_one_check(database, prepared_check):
+    """The second of two simultaneous first requests finds the first's row instead of failing."""
+    from codecbench.listening_test.headphone_check import _check_row
+
+    test = store(database, prepared_check)
+    view = start(database, test)
+    with database.session() as session:
+        row = find_session(session, view.session_token)
+        first = _check_row(session, row, create=True)
+        session.expunge(first)  # as if another request had made it: this one's lookup comes up empty
+        with patch_lookup_empty(session):
+            second = _check_row(session, row, create=True)
+        assert second.layout == first.layout and second.id == first.id
+
+
+class patch_lookup_empty:
+    """Make the session's first SELECT of a check find nothing, like a request that raced another."""
+
+    def __init__(self, session) -> None:
+        self.session, self.original = session, session.scalars
+
+    def __enter__(self):
+        calls = []
+
+        def scalars(statement, *args, **kwargs):
+            result = self.original(statement, *args, **kwargs)
+            calls.append(statement)
+            if len(calls) == 1:
+                result.all()
+                return self.original(statement.where(False), *args, **kwargs)
+            return result
+
+        self.session.scalars = scalars
+        return self
+
+    def __exit__(self, *exc):
+        self.session.scalars = self.original

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from codecbench.listening_test.errors import LinkNotValidError, SubmissionRefusedError
@@ -158,9 +159,12 @@ def _check_row(session: Session, row: SessionRow, *, create: bool) -> HeadphoneC
         select(HeadphoneCheckRow).where(HeadphoneCheckRow.session_id == row.id).with_for_update()
     ).first()
     if check is None and create:
-        check = HeadphoneCheckRow(session_id=row.id, layout=_new_layout())
-        session.add(check)
-        session.flush()
+        try:
+            with session.begin_nested():  # two first requests at once: the second reads the first's
+                check = HeadphoneCheckRow(session_id=row.id, layout=_new_layout())
+                session.add(check)
+        except IntegrityError:
+            check = session.scalars(select(HeadphoneCheckRow).where(HeadphoneCheckRow.session_id == row.id)).one()
     return check
 
 

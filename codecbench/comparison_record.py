@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from codecbench.codecs import get_entry
 from codecbench.comparison import ConditionOutcome, OriginalView
@@ -140,15 +140,26 @@ def scores_csv(record: dict[str, Any]) -> str:
 
 
 def zip_run(run_dir: Path, record: dict[str, Any]) -> bytes:
-    """The original, every reconstruction and the scores CSV, as one zip (in memory)."""
+    """The original, every reconstruction and the scores CSV, as one zip (in memory; the app
+    writes it to a file with :func:`write_zip` instead)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.write(run_dir / record["original"]["audio"], "original.wav")
-        for outcome in record["outcomes"]:
-            if outcome.get("audio"):
-                archive.write(run_dir / outcome["audio"], outcome["audio"])
-        archive.writestr("scores.csv", scores_csv(record))
+    write_zip(run_dir, record, buffer)
     return buffer.getvalue()
+
+
+def write_zip(run_dir: Path, record: dict[str, Any], target: BinaryIO) -> None:
+    """Write the zip of :func:`zip_run` to ``target``, audio stored as is (WAV hardly deflates,
+    and a 10-minute clip through many conditions is hundreds of MB: compressing it would cost
+    seconds of CPU per download), each file once."""
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.write(run_dir / record["original"]["audio"], "original.wav")
+        written = {"original.wav", "scores.csv"}
+        for outcome in record["outcomes"]:
+            name = outcome.get("audio")
+            if name and name not in written:
+                written.add(name)
+                archive.write(run_dir / name, name)
+        archive.writestr("scores.csv", scores_csv(record), compress_type=zipfile.ZIP_DEFLATED)
 
 
 def _outcome_record(outcome: ConditionOutcome) -> dict[str, Any]:

@@ -269,3 +269,111 @@ def test_a_click_on_a_sorted_ranking_opens_the_cell_it_shows(app_url):
         page.wait_for_function("document.querySelector('#leaderboard-cell-title')?.innerText.includes('opus 6 kbps')")
         assert re.search(r"mine · opus 6 kbps: .*\(n=4, 1 failed\)", page.locator("#leaderboard-cell-title").inner_text())
         assert columns == 10
+
+
+def _gradio_event(url: str, fn_index: int, data: list, session: str, trigger_id: int | None = None,
+                  event_data=None) -> dict:
+    """One event through the app's queue, as a forged client sends it; its last message."""
+    import json
+
+    import httpx
+
+    joined = httpx.post(f"{url}gradio_api/queue/join", json={
+        "data": data, "fn_index": fn_index, "session_hash": session, "event_data": event_data,
+        "trigger_id": trigger_id}, timeout=30)
+    joined.raise_for_status()
+    message: dict = {}
+    with httpx.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session}, timeout=120) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    break
+    return message
+
+
+def test_forged_table_clicks_with_bad_rows_or_columns_get_no_cell_and_no_traceback(app_url, capfd):
+    """Over HTTP on 127.0.0.1: show the board, draw its tables, then send each table's select
+    event with an index or row_value of the wrong shape or type. Each is answered as a click on
+    no cell: no exception, no traceback in the server log (a stranger could fill it)."""
+    import json
+    import uuid
+
+    import httpx
+
+    url, _ = app_url
+    config = httpx.get(f"{url}config", timeout=30).json()
+    components = {component["id"]: component for component in config["components"]}
+    by_elem = {component["props"].get("elem_id"): component for component in config["components"]}
+    show = next(d for d in config["dependencies"] if d.get("api_name") == "show")
+    board_state = show["outputs"][1]
+    render = next(d for d in config["dependencies"] if [board_state, "change"] in d["targets"])
+    values = [components[i]["props"].get("value") for i in show["inputs"]]
+    assert values[0] and by_elem["leaderboard-testsets"]["props"]["value"]
+    session = uuid.uuid4().hex
+    assert _gradio_event(url, show["id"], values, session, show["targets"][0][0])["success"]
+    drawn = _gradio_event(url, render["id"], [None], session, board_state)
+    selects = [d for d in drawn["output"]["render_config"]["dependencies"]
+               if any(target[1] == "select" for target in d["targets"])]
+    assert len(selects) >= 2  # the ranking and each codec's table
+    capfd.readouterr()
+    row = ["opus 6 kbps", 6, 5.4, None, 2.3, 2.3, "1 of 1", ""]
+    forged = [{"index": index, "value": 1, "row_value": row}
+              for index in (4, None, [0], [0, "4"], [0, 4.5], [0, -1], [0, 10**30], [0, True], "0,4")]
+    forged += [{"index": [0, 1], "value": 1, "row_value": row_value}
+               for row_value in (None, 7, {"0": "mine"}, [["mine"]], [{"a": 1}], "mine", [])]
+    for select in selects:
+        for event_data in forged:
+            message = _gradio_event(url, select["id"], [5], session, select["targets"][0][0], event_data)
+            assert message.get("success") is True, (event_data, message)
+    # The slider's value as NaN (Python's JSON reader takes it; Gradio's bounds check lets it by).
+    select = selects[1]  # the first codec's table: row "mine", its first operating point
+    body = json.dumps({"data": [float("nan")], "fn_index": select["id"], "trigger_id": select["targets"][0][0],
+                       "session_hash": session, "event_data": {"index": [1, 1], "value": 1, "row_value": ["mine"]}})
+    joined = httpx.post(f"{url}gradio_api/queue/join", content=body, headers={"content-type": "application/json"},
+                        timeout=30)
+    if joined.status_code == 200:
+        with httpx.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session},
+                          timeout=120) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:") and json.loads(line[5:]).get("msg") == "process_completed":
+                    break
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_protocol_name_from_the_database_cannot_write_a_file_outside_the_work_folder(app_url, tmp_path, capfd):
+    """Names in the database are untrusted (a shared results database): a stored protocol
+    ``/../../../../x/pwned`` became part of the leaderboard CSV's file name, and showing that
+    board wrote the CSV wherever the name led. Over HTTP on 127.0.0.1, as any visitor."""
+    import shutil
+    import uuid
+
+    import httpx
+
+    _, root = app_url
+    shutil.copy(root / "results.sqlite3", tmp_path / "results.sqlite3")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    work_dir = tmp_path / "work"
+    evil = "/" + "../" * (len(work_dir.parts) + 4) + str(outside).lstrip("/") + "/pwned"
+    with sqlite3.connect(tmp_path / "results.sqlite3") as connection:
+        for table in ("eval_scores", "eval_unit_requests"):
+            connection.execute(f"UPDATE {table} SET protocol = ? WHERE metric = 'stoi'", (evil,))
+    settings = AppSettings(work_dir=work_dir, database_url=f"sqlite:///{tmp_path / 'results.sqlite3'}",
+                           admin_password=ADMIN_PASSWORD)
+    app, url = launch(settings, host="127.0.0.1", port=free_port(), block=False)
+    try:
+        config = httpx.get(f"{url}config", timeout=30).json()
+        show = next(d for d in config["dependencies"] if d.get("api_name") == "show")
+        reload = next(d for d in config["dependencies"] if d.get("api_name") == "reload_choices")
+        session = uuid.uuid4().hex
+        reloaded = _gradio_event(url, reload["id"], ["stoi"], session, reload["targets"][0][0])
+        testsets = reloaded["output"]["data"][2]["value"]
+        codecs = reloaded["output"]["data"][3]["value"]
+        assert reloaded["output"]["data"][1]["value"] == evil
+        shown = _gradio_event(url, show["id"], ["stoi", evil, testsets, codecs], session, show["targets"][0][0])
+        assert shown["success"] is True, shown
+        assert list(outside.rglob("*")) == []
+        assert not list(tmp_path.rglob("*pwned*")) or all(work_dir in path.parents for path in tmp_path.rglob("*pwned*"))
+    finally:
+        app.close()

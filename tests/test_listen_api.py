@@ -91,3 +91,81 @@ def test_guessed_traversing_and_unlisted_paths_all_get_the_same_404(app):
 def test_the_listen_routes_take_no_uploads(app):
     response = httpx.post(app["url"] + f"listen-api/runs/{app['run'].name}/state", json={}, timeout=30)
     assert response.status_code in (404, 405)
+
+
+def _gradio_event(url: str, fn_index: int, data: list, trigger_id: int | None, session: str,
+                  event_data=None, timeout: float = 120) -> dict:
+    """Run one event through the app's queue as a forged client would; the last message."""
+    joined = httpx.post(f"{url}gradio_api/queue/join", json={
+        "data": data, "fn_index": fn_index, "session_hash": session, "event_data": event_data,
+        "trigger_id": trigger_id}, timeout=30)
+    joined.raise_for_status()
+    message: dict = {}
+    with httpx.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session},
+                      timeout=timeout) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    break
+    return message
+
+
+def test_a_forged_compare_runs_each_condition_once_and_only_ready_codecs(app, tmp_path):
+    """Gradio checks each ticked value against its picker's choices but not repeats, nor whether
+    the picker could be ticked at all: a forged event repeating opus@6 a hundred times (a hundred
+    transcodes and scorings of a clip up to the upload bound) or ticking a codec without weights
+    runs opus@6 once and nothing else."""
+    import uuid
+
+    import numpy as np
+
+    from codecbench.audio import write_audio
+
+    url = app["url"]
+    config = httpx.get(f"{url}config", timeout=30).json()
+    components = {component["id"]: component for component in config["components"]}
+    index, dependency = next((i, d) for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "run_comparison")
+    inputs = [components[i] for i in dependency["inputs"]]
+    clip = write_audio(tmp_path / "clip.wav", 0.1 * np.sin(np.arange(16000) * 0.05).astype(np.float32), 16000)
+    with clip.open("rb") as handle:
+        uploaded = httpx.post(f"{url}gradio_api/upload", files={"files": ("clip.wav", handle)}, timeout=30).json()[0]
+    data: list = [{"path": uploaded, "orig_name": "clip.wav", "meta": {"_type": "gradio.FileData"}}, "speech"]
+    for component in inputs[2:]:
+        props = component["props"]
+        values = [value for _, value in props["choices"]]
+        if props.get("elem_id") == "picker-opus":
+            data.append(["opus@6"] * 100)
+        elif props.get("interactive") is False and values:  # a codec that cannot run
+            data.append(values[:1])
+        else:
+            data.append([])
+    before = set(app["work_dir"].glob("run-*"))
+    message = _gradio_event(url, index, data, dependency["targets"][0][0], uuid.uuid4().hex)
+    assert message.get("success") is True, message
+    (run_dir,) = set(app["work_dir"].glob("run-*")) - before
+    record = json.loads((run_dir / "manifest.json").read_text())
+    assert record["conditions"] == ["opus@6"]
+    assert [outcome["condition"] for outcome in record["outcomes"]] == ["opus@6"]
+
+
+def test_the_zip_is_streamed_from_a_file_with_its_length_and_few_are_written_at_once(app, monkeypatch):
+    """A comparison's zip can be hundreds of MB: it is not built in memory per request, and
+    requests beyond the writers get a 503 rather than each reading every WAV at once."""
+    response = get(app, f"listen-api/runs/{app['run'].name}/download.zip")
+    assert response.status_code == 200
+    assert int(response.headers["content-length"]) == len(response.content)
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist()
+                   if info.filename.endswith(".wav"))
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from codecbench.app import listen_api
+
+    monkeypatch.setattr(listen_api, "ZIP_WRITERS", 0)  # every writer busy
+    server = FastAPI()
+    server.include_router(listen_api.listen_api_router(app["work_dir"]))
+    busy = TestClient(server).get(f"/listen-api/runs/{app['run'].name}/download.zip")
+    assert busy.status_code == 503 and busy.headers["retry-after"]

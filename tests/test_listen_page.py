@@ -37,3 +37,18 @@ def test_a_freqcodec_model_dir_offers_the_points_of_its_config(tmp_path, codecbe
     assert freqcodec.interactive
     assert [label for label, _ in freqcodec.choices] == ["0.5 kbps", "1 kbps", "2 kbps", "4 kbps", "8 kbps", "16 kbps"]
     assert [value for _, value in freqcodec.choices][2] == "freqcodec@2"
+
+
+def test_a_shared_link_repeating_a_condition_ticks_it_once_and_the_warning_reads_well():
+    """``?c=opus@6,opus@6,...`` ticked opus@6 as many times as the link named it (and Compare
+    ran it that often); a warning naming only unreadable names began with "and"."""
+    import gradio as gr
+
+    from codecbench.app.listen_pickers import PickerSet, _echo, preselect
+
+    picker = gr.CheckboxGroup(choices=[("6 kbps", "opus@6"), ("12 kbps", "opus@12")], render=False)
+    pickers = PickerSet((picker,), (("opus@6", "opus@12"),))
+    updates = preselect(pickers, ",".join(["opus@6", "opus@6.0", "opus@12"] * 10), None)
+    assert updates[0]["value"] == ["opus@6", "opus@12"]
+    assert _echo(["<img src=x>"]) == "1 unreadable name(s)"
+    assert _echo(["nonsense@9", "<b>"]) == "nonsense@9 and 1 unreadable name(s)"

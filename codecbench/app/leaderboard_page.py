@@ -11,6 +11,7 @@ reconstruction, and every score stored for them.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import gradio as gr
@@ -29,7 +30,15 @@ from codecbench.evaluation.inspection import (
     reconstruction_audio,
     reference_audio,
 )
-from codecbench.app.leaderboard_tables import codec_cell, codec_view, metrics_view, ranking_cell, ranking_view
+from codecbench.app.leaderboard_tables import (
+    codec_cell,
+    codec_view,
+    metrics_view,
+    ranking_cell,
+    ranking_view,
+    selected_column,
+    worst_count,
+)
 from codecbench.evaluation.leaderboard import Leaderboard, LeaderboardError, format_cell
 from codecbench.evaluation.leaderboard_views import (
     MetricChoice,
@@ -48,6 +57,7 @@ from codecbench.evaluation.results import (
 from codecbench.storage import Database
 
 SHOWN_FAILURES = 20
+MOST_WORST = 20  # utterances listed per cell at most
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,8 +144,8 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
         protocol_input = gr.Dropdown(choices.metrics.get(first_metric, []),
                                      value=first_protocol,
                                      label="Protocol", elem_id="leaderboard-protocol")
-        worst_count = gr.Slider(1, 20, value=DEFAULT_WORST_COUNT, step=1, label="Utterances listed per cell",
-                                elem_id="leaderboard-worst-count")
+        worst_count_input = gr.Slider(1, MOST_WORST, value=DEFAULT_WORST_COUNT, step=1,
+                                      label="Utterances listed per cell", elem_id="leaderboard-worst-count")
     testset_input = gr.CheckboxGroup(choices.testsets, value=choices.testsets, label="Test sets", elem_id="leaderboard-testsets")
     codec_input = gr.CheckboxGroup(choices.codecs, value=choices.codecs, label="Codecs", elem_id="leaderboard-codecs")
     with gr.Row():
@@ -176,8 +186,9 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
                                           ("error",))
             others = boards_with_values(session, metrics_with_values(session), testsets, codecs)
         folder = new_run_dir(settings.work_dir / "leaderboard")
-        board_path = write_csv(board.csv_frame(), folder / f"leaderboard-{board.metric}-{board.protocol}.csv")
-        scores_path = write_csv(scores, folder / f"scores-{board.metric}.csv")
+        board_path = write_csv(board.csv_frame(),
+                               folder / f"leaderboard-{file_part(board.metric)}-{file_part(board.protocol)}.csv")
+        scores_path = write_csv(scores, folder / f"scores-{file_part(board.metric)}.csv")
         failures = int(board.cells["failures"].sum())
         message = (f"**{markdown_escape(board.title)}** · {len(board.cells)} cell(s)"
                    + (f", {failures} failed utterance(s)" if failures else ""))
@@ -199,7 +210,7 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
         gr.Markdown("### Ranking: every condition across test sets", elem_id="leaderboard-ranking-heading")
         frame = gr.Dataframe(styled, interactive=False, elem_classes=["leaderboard-table"],
                              elem_id="leaderboard-table-ranking", wrap=True, pinned_columns=1)
-        frame.select(_ranking_chooser(board, ranking), inputs=[worst_count], outputs=[cell_state])
+        frame.select(_ranking_chooser(board, ranking), inputs=[worst_count_input], outputs=[cell_state])
         if view.others:
             _, styled_metrics = metrics_view(view.others)
             gr.Markdown("### Several metrics: each condition's average over the test sets",
@@ -211,14 +222,14 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
             gr.Markdown(f"### {markdown_escape(codec)}")
             frame = gr.Dataframe(table, interactive=False, elem_classes=["leaderboard-table"],
                                  elem_id=f"leaderboard-table-{codec}", wrap=True)
-            frame.select(_codec_cell_chooser(board, codec, table), inputs=[worst_count], outputs=[cell_state])
+            frame.select(_codec_cell_chooser(board, codec, table), inputs=[worst_count_input], outputs=[cell_state])
         for testset in board.testsets:
             gr.Plot(board.chart(testset), elem_classes=["leaderboard-chart"])
 
     def choose_cell(board: Leaderboard, cell: pd.Series, count: float, progress: gr.Progress) -> CellView:
         with database.session(read_only=True) as session:
             inspection = inspect_cell(session, cell["testset"], int(cell["condition_id"]), board.metric, board.protocol,
-                                      int(count))
+                                      worst_count(count, DEFAULT_WORST_COUNT, MOST_WORST))
             folder = new_run_dir(settings.work_dir / "leaderboard")
             worst = []
             for unit in progress.tqdm(inspection.worst, desc="reading and reconstructing"):
@@ -228,14 +239,14 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
 
     def _codec_cell_chooser(board: Leaderboard, codec: str, table: pd.DataFrame):
         def chosen(count: float, event: gr.SelectData, progress=gr.Progress()):
-            cell = codec_cell(board, codec, table, event.row_value, event.index[1])
+            cell = codec_cell(board, codec, table, event.row_value, selected_column(event.index))
             return gr.skip() if cell is None else choose_cell(board, cell, count, progress)
 
         return chosen
 
     def _ranking_chooser(board: Leaderboard, table: pd.DataFrame):
         def chosen(count: float, event: gr.SelectData, progress=gr.Progress()):
-            cell = ranking_cell(board, table, event.row_value, event.index[1])
+            cell = ranking_cell(board, table, event.row_value, selected_column(event.index))
             return gr.skip() if cell is None else choose_cell(board, cell, count, progress)
 
         return chosen
@@ -288,6 +299,12 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
             show_once, inputs=[board_state, *board_inputs], outputs=board_outputs)
     metric_input.input(protocols_of, inputs=[metric_input], outputs=[protocol_input])
     show_button.click(show, inputs=board_inputs, outputs=board_outputs)
+
+
+def file_part(name: str) -> str:
+    """``name`` (a metric or protocol as stored: untrusted, e.g. ``../../x``) as part of a file
+    name: letters, digits, ``_``, ``-`` and inner dots only, so it never leaves its folder."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).replace("..", "_").strip("._")[:60] or "unnamed"
 
 
 def _playable(session, unit: CellUnit, folder, settings: AppSettings) -> PlayableUnit:

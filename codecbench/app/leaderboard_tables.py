@@ -91,26 +91,59 @@ def codec_view(board: Leaderboard, codec: str) -> pd.DataFrame:
     return table.reset_index()
 
 
-def ranking_cell(board: Leaderboard, table: pd.DataFrame, row_value: Sequence | None, column: int) -> pd.Series | None:
-    """The cell a click on the ranking means: the row's condition (its first value, so sorting
-    does not matter) under the clicked test-set column; ``None`` for any other column."""
-    if not row_value or not 0 <= column < len(table.columns):
+def worst_count(value: object, default: int, most: int) -> int:
+    """How many utterances to list for a clicked cell: the slider's value, which a forged event
+    may send as NaN (JSON allows it here) or any type Gradio's bounds check lets through."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return default
+    return max(1, min(most, int(value)))
+
+
+def selected_column(index: object) -> int | None:
+    """The column of a table's select event's ``index`` (``[row, column]``), or ``None`` when it
+    is anything else: events come from the browser, and a forged one may carry any JSON."""
+    if not isinstance(index, (list, tuple)) or len(index) != 2:
         return None
-    testset = table.columns[column]
-    if testset not in board.testsets:
+    column = index[1]
+    return column if isinstance(column, int) and not isinstance(column, bool) else None
+
+
+def _first_value(row_value: object) -> str | None:
+    """The first value of a clicked row (its key), or ``None`` for anything but a list of plain values."""
+    if not isinstance(row_value, (list, tuple)) or not row_value:
+        return None
+    first = row_value[0]
+    if isinstance(first, bool) or not isinstance(first, (str, int, float)):
+        return None
+    return str(first)
+
+
+def _column_label(table: pd.DataFrame, column: object, first: int) -> object | None:
+    if isinstance(column, bool) or not isinstance(column, int) or not first <= column < len(table.columns):
+        return None
+    return table.columns[column]
+
+
+def ranking_cell(board: Leaderboard, table: pd.DataFrame, row_value: Sequence | None,
+                 column: int | None) -> pd.Series | None:
+    """The cell a click on the ranking means: the row's condition (its first value, so sorting
+    does not matter) under the clicked test-set column; ``None`` for any other column, and for
+    a row or column that is not one (a forged event)."""
+    key, testset = _first_value(row_value), _column_label(table, column, 0)
+    if key is None or testset is None or testset not in board.testsets:
         return None
     cells = board.cells
-    match = cells[(cells["testset"] == testset) & (condition_label(cells) == str(row_value[0]))]
+    match = cells[(cells["testset"] == testset) & (condition_label(cells) == key)]
     return None if match.empty else match.iloc[0]
 
 
 def codec_cell(board: Leaderboard, codec: str, table: pd.DataFrame, row_value: Sequence | None,
-               column: int) -> pd.Series | None:
+               column: int | None) -> pd.Series | None:
     """The cell a click on a codec's table means: the row's test set (its first value) under the
     clicked operating-point column; ``None`` for the test-set and note columns."""
-    if not row_value or not 1 <= column < len(table.columns):
+    key, label = _first_value(row_value), _column_label(table, column, 1)
+    if key is None or label is None:
         return None
-    label = table.columns[column]
     cells = board.cells
-    match = cells[(cells["testset"] == str(row_value[0])) & (cells["codec"] == codec) & (cells["column"] == label)]
+    match = cells[(cells["testset"] == key) & (cells["codec"] == codec) & (cells["column"] == label)]
     return None if match.empty else match.iloc[0]

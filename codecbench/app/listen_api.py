@@ -14,24 +14,31 @@ reaches the file system. Every refusal is the same 404, whether or not the thing
 from __future__ import annotations
 
 import json
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from codecbench.comparison import RUN_ID_PATTERN
-from codecbench.comparison_record import MANIFEST, read_record, scores_csv, served_files, zip_run
+from codecbench.comparison_record import MANIFEST, read_record, scores_csv, served_files, write_zip
 
 PREFIX = "/listen-api"
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 MEDIA_TYPES = {".wav": "audio/wav", ".png": "image/png"}
+# Zips written at once (each reads every WAV of a comparison); more requests get a 503.
+ZIP_WRITERS = 2
+CHUNK_BYTES = 1 << 20
 
 
 def listen_api_router(work_dir: Path) -> APIRouter:
     """The routes, serving only run folders directly under ``work_dir``."""
     router = APIRouter(prefix=PREFIX)
     root = work_dir.resolve()
+    zip_slots = threading.BoundedSemaphore(ZIP_WRITERS)
 
     @router.get("/runs/{run_id}/state")
     def state(run_id: str) -> JSONResponse:
@@ -47,8 +54,25 @@ def listen_api_router(work_dir: Path) -> APIRouter:
     @router.get("/runs/{run_id}/download.zip")
     def download_zip(run_id: str) -> Response:
         run_dir, record = _record(root, run_id)
-        return Response(zip_run(run_dir, record), media_type="application/zip",
-                        headers={**NO_STORE, "Content-Disposition": 'attachment; filename="comparison.zip"'})
+        # A zip can be hundreds of MB (10 minutes through many conditions): it is written to a
+        # temporary file, never held in memory, and only a few are written at once.
+        if not zip_slots.acquire(blocking=False):
+            raise HTTPException(status_code=503, detail="Busy writing other downloads; try again in a moment.",
+                                headers={"Retry-After": "5"})
+        spool = tempfile.TemporaryFile()
+        try:
+            write_zip(run_dir, record, spool)
+            size = spool.tell()
+            spool.seek(0)
+        except BaseException:
+            spool.close()
+            raise
+        finally:
+            zip_slots.release()
+        return StreamingResponse(iter(lambda: spool.read(CHUNK_BYTES), b""), media_type="application/zip",
+                                 background=BackgroundTask(spool.close),
+                                 headers={**NO_STORE, "Content-Length": str(size),
+                                          "Content-Disposition": 'attachment; filename="comparison.zip"'})
 
     @router.get("/runs/{run_id}/scores.csv")
     def download_scores(run_id: str) -> Response:

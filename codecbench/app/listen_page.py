@@ -99,8 +99,10 @@ def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None
             elem_id="listen-board-host")
     view_state = gr.State(None)
 
+    offered = frozenset(value for values in pickers.choices for value in values)
+
     def run_comparison(audio_path: str | None, visqol_protocol: str, *selections: list[str]) -> Iterator[tuple]:
-        yield from _run_comparison(settings, audio_path, visqol_protocol, selections)
+        yield from _run_comparison(settings, audio_path, visqol_protocol, selections, offered)
 
     def score_reconstructions(view: ListenView | None) -> None:
         _score_reconstructions(scorer, view)
@@ -117,12 +119,24 @@ def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None
 
 
 def _run_comparison(
-    settings: AppSettings, audio_path: str | None, visqol_protocol: str, selections: tuple[list[str], ...]
+    settings: AppSettings, audio_path: str | None, visqol_protocol: str, selections: tuple[list[str], ...],
+    offered: frozenset[str] | None = None,
 ) -> Iterator[tuple[str, ListenView]]:
-    """Transcode the clip under every chosen condition, writing the record after each one."""
+    """Transcode the clip under every chosen condition, writing the record after each one.
+
+    The selections come from the browser: a forged event may repeat a condition any number of
+    times (Gradio checks each value against its picker's choices, not repeats) or tick a codec
+    that cannot run. Each condition runs once, and only those ``offered`` (the ready pickers').
+    """
     if not audio_path:
         raise gr.Error("Upload or record a speech clip first.", print_exception=False)
-    conditions = tuple(Condition.parse(value) for group in selections for value in (group or []))
+    values = list(dict.fromkeys(value for group in selections for value in (group or []) if isinstance(value, str)))
+    if offered is not None:
+        values = [value for value in values if value in offered]
+    try:
+        conditions = tuple(Condition.parse(value) for value in values)
+    except ValueError as error:
+        raise gr.Error(str(error), print_exception=False) from None
     if not conditions:
         raise gr.Error("Pick at least one codec operating point.", print_exception=False)
     if visqol_protocol not in VISQOL_PROTOCOLS:

@@ -72,7 +72,9 @@ def preselect(pickers: PickerSet, conditions_text: str | None, protocol: str | N
         return [gr.skip()] * (len(pickers.components) + 1)
     updates: list = [gr.skip()] * len(pickers.components)
     if conditions_text:
-        wanted = [_canonical(text) for text in conditions_text.split(",")[:MAX_SHARED_CONDITIONS]]
+        # Each condition once: a link repeating one would otherwise tick it that many times, and
+        # Compare would run it that many times.
+        wanted = list(dict.fromkeys(_canonical(text) for text in conditions_text.split(",")[:MAX_SHARED_CONDITIONS]))
         offered = {value: index for index, values in enumerate(pickers.choices) for value in values}
         picked: list[list[str]] = [[] for _ in pickers.components]
         for value in wanted:
@@ -94,7 +96,8 @@ def _echo(values: list[str]) -> str:
     HTML, so only plain condition names are repeated."""
     plain = [value for value in values if SAFE_NAME.fullmatch(value)]
     others = len(values) - len(plain)
-    return ", ".join(plain)[:200] + (f" and {others} unreadable name(s)" if others else "")
+    unreadable = f"{others} unreadable name(s)" if others else ""
+    return " and ".join(part for part in (", ".join(plain)[:200], unreadable) if part)
 
 
 def _canonical(text: str) -> str:

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from codecbench.codecs import get_entry
 from codecbench.comparison import ConditionOutcome, OriginalView
 from codecbench.evaluation.metrics import MetricResult, PairScores
-from codecbench.evaluation.metrics.registry import needs_waveform_coherence
+from codecbench.evaluation.applicability import not_applicable_reason
 from codecbench.untrusted_text import spreadsheet_cell
 
 MANIFEST = "manifest.json"
@@ -47,23 +46,6 @@ def metric_label(result: MetricResult) -> str:
     if result.metric == "visqol":
         return f"ViSQOL ({result.protocol})"
     return METRIC_LABELS.get(result.metric, result.metric)
-
-
-def not_applicable_reason(codec: str, metric: str) -> str | None:
-    """Why ``metric`` says nothing about ``codec``'s output, or ``None`` when it applies.
-
-    Read from the codec's spec (``waveform_coherent``) and the metric's description
-    (``needs_waveform_coherence``): a vocoder makes its own phase, so a sample-by-sample
-    waveform comparison measures the phase it invented, not the quality of the speech.
-    """
-    try:
-        coherent = get_entry(codec).spec.waveform_coherent
-    except ValueError:
-        return None
-    if coherent or not needs_waveform_coherence(metric):
-        return None
-    return (f"not applicable: {codec} synthesises its own phase (a vocoder), and this metric compares "
-            "waveforms sample by sample")
 
 
 def write_manifest(

@@ -107,3 +107,24 @@ def test_text_and_markdown_carry_the_ranking_columns_and_escape_names():
     assert "<b>" not in markdown and "&lt;b&gt;x&lt;/b&gt;\\|\\*\\*y\\*\\*" in markdown
     assert "**4.00 ± 0.10 (n=4)**" in markdown and "| 6.25 |" in markdown
     assert markdown_escape("a_b`c") == "a\\_b\\`c"
+
+
+def test_si_snr_of_a_vocoder_is_not_applicable_takes_no_part_in_best_or_average_and_says_why():
+    """Codec 2 makes its own phase: its SI-SNR (say -17 dB) would otherwise be ranked."""
+    rows = [cell("a", "opus", "6 kbps", 6.0, -20.0), cell("a", "codec2", "3.2 kbps", 3.2, -17.0, condition_id=2)]
+    the_board = board("sisnr", rows)
+    table = ranking_table(the_board).set_index("condition")
+    codec2 = table.loc["codec2 3.2 kbps"]
+    assert math.isnan(codec2["a"]) and math.isnan(codec2[AVERAGE]) and codec2["test sets"] == "n/a"
+    assert "not applicable: codec2 synthesises its own phase" in codec2["note"]
+    best = ranking_best(the_board, ranking_table(the_board))
+    assert list(best["a"]) == [True, False]  # opus is the best of the column, not the vocoder
+    assert "not applicable: codec2" in codec_row_notes(the_board, "codec2")["a"]
+    assert codec_row_notes(the_board, "opus")["a"] == ""
+    shown = ranking_text(the_board)
+    assert "n/a" in shown and "-17" not in shown
+    assert "sisnr: not applicable (a vocoder)" in metrics_table([the_board]).set_index("condition").loc[
+        "codec2 3.2 kbps", "note"]
+    # a metric that does not compare waveforms applies to the vocoder as to any codec
+    visqol = ranking_table(board("visqol", rows)).set_index("condition")
+    assert visqol.loc["codec2 3.2 kbps", AVERAGE] == -17.0

@@ -19,6 +19,7 @@ from codecbench.evaluation.leaderboard_views import (
     BITRATE_COLUMNS,
     CONDITION,
     COVERAGE,
+    NOT_APPLICABLE,
     NOTE,
     codec_row_notes,
     condition_label,
@@ -56,9 +57,14 @@ def ranking_view(board: Leaderboard) -> tuple[pd.DataFrame, Styler]:
     cells = board.cells.assign(condition=condition_label(board.cells)).set_index([CONDITION, "testset"])
     texts = {}
     for index, row in table.iterrows():
+        not_applicable = row[COVERAGE] == NOT_APPLICABLE  # the note says why
         for testset in board.testsets:
             if (row[CONDITION], testset) in cells.index:
-                texts[(index, testset)] = format_cell(cells.loc[(row[CONDITION], testset)])
+                texts[(index, testset)] = (NOT_APPLICABLE if not_applicable
+                                           else format_cell(cells.loc[(row[CONDITION], testset)]))
+        if not_applicable:
+            texts[(index, AVERAGE)] = NOT_APPLICABLE
+            continue
         have, _, of = row[COVERAGE].partition(" of ")
         if have != of and not _missing(row[AVERAGE]):
             texts[(index, AVERAGE)] = format_value(row[AVERAGE]) + " *"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from codecbench.evaluation.applicability import not_applicable_reason
 from codecbench.evaluation.leaderboard import LOWER_IS_BETTER, Leaderboard, LeaderboardError, format_cell
 
 DEFAULT_METRIC = "visqol"
@@ -30,6 +31,9 @@ CONDITION = "condition"
 AVERAGE = "average"
 COVERAGE = "test sets"
 NOTE = "note"
+#: The coverage of a condition the metric says nothing about (SI-SNR of a vocoder): its values
+#: are kept in the codec's table but take no part in the ranking's averages and best values.
+NOT_APPLICABLE = "n/a"
 BITRATE_COLUMNS = ("kbps", "measured kbps", "tokens/s")
 
 
@@ -106,6 +110,9 @@ def ranking_table(board: Leaderboard) -> pd.DataFrame:
         if short:
             notes.append(f"n differs, fewer utterances on {', '.join(short)}")
         measured = valued["measured_kbps"].dropna()
+        coverage = f"{len(means)} of {len(testsets)}"
+        if reason := not_applicable_reason(first["codec"], board.metric):
+            means, coverage, notes = {}, NOT_APPLICABLE, [reason]
         rows.append({
             CONDITION: condition,
             "codec": first["codec"],
@@ -115,7 +122,7 @@ def ranking_table(board: Leaderboard) -> pd.DataFrame:
             "tokens/s": _number(first["tokens_per_second"]),
             **{name: means.get(name, math.nan) for name in testsets},
             AVERAGE: float(np.mean(list(means.values()))) if means else math.nan,
-            COVERAGE: f"{len(means)} of {len(testsets)}",
+            COVERAGE: coverage,
             NOTE: "; ".join(notes),
         })
     columns = [CONDITION, "codec", "operating point", *BITRATE_COLUMNS, *testsets, AVERAGE, COVERAGE, NOTE]
@@ -130,6 +137,8 @@ def codec_row_notes(board: Leaderboard, codec: str) -> pd.Series:
     for testset, group in cells.groupby("testset", sort=False):
         counts = sorted(set(int(n) for n in group["n"]))
         notes[testset] = f"n differs: {', '.join(map(str, counts))}" if len(counts) > 1 else ""
+        if reason := not_applicable_reason(codec, board.metric):
+            notes[testset] = "; ".join(filter(None, [reason, notes[testset]]))
     return pd.Series(notes, name=NOTE)
 
 
@@ -168,7 +177,9 @@ def metrics_table(boards: Sequence[Leaderboard]) -> pd.DataFrame:
         column = metric_column(board)
         part = ranking[[CONDITION, "codec", "operating point", *BITRATE_COLUMNS, AVERAGE]].rename(columns={AVERAGE: column})
         for condition, coverage in zip(ranking[CONDITION], ranking[COVERAGE]):
-            if _incomplete(coverage):
+            if coverage == NOT_APPLICABLE:
+                notes.setdefault(condition, []).append(f"{board.metric}: not applicable (a vocoder)")
+            elif _incomplete(coverage):
                 notes.setdefault(condition, []).append(f"{board.metric}: {coverage} test sets")
         if frame is None:
             frame = part
@@ -222,7 +233,12 @@ def ranking_display(board: Leaderboard, table: pd.DataFrame | None = None, *, ma
         for testset in board.testsets:
             key = (row[CONDITION], testset)
             text = format_cell(cells.loc[key]) if key in cells.index else ""
+            if row[COVERAGE] == NOT_APPLICABLE and text:
+                text = NOT_APPLICABLE
             shown.at[index, testset] = _marked(text, best.at[index, testset], mark_best)
+        if row[COVERAGE] == NOT_APPLICABLE:
+            shown.at[index, AVERAGE] = NOT_APPLICABLE
+            continue
         average = format_value(row[AVERAGE]) + ("*" if _incomplete(row[COVERAGE]) else "")
         shown.at[index, AVERAGE] = _marked(average, best.at[index, AVERAGE], mark_best)
     return shown

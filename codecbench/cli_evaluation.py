@@ -212,6 +212,9 @@ def leaderboard_command(
         except LeaderboardError as error:
             raise click.ClickException(str(error)) from None
     if output_format == "csv":
+        if all_metrics:
+            click.echo("warning: --all-metrics adds a table to text and markdown output; the CSV has one "
+                       "metric's cells (run once per --metric, or `codecbench export scores` for every score).", err=True)
         frame = csv_with_ranking(board)
         if output_path is None:
             click.echo(spreadsheet_safe(frame).to_csv(index=False), nl=False)

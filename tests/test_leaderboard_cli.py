@@ -161,3 +161,10 @@ def test_all_metrics_adds_a_table_of_every_metric_at_once(databases):
     assert "visqol (speech) ↑" in table and "stoi (aligned-10k) ↑" in table and "[" in table
     markdown = run_cli(databases, "leaderboard", "--all-metrics", "--format", "markdown", "--db", databases["visqol"])
     assert "### Several metrics" in markdown.stdout and "| visqol (speech) ↑ |" in markdown.stdout
+
+
+def test_all_metrics_with_csv_says_the_csv_holds_one_metric(databases):
+    completed = run_cli(databases, "leaderboard", "--all-metrics", "--format", "csv", "--db", databases["visqol"])
+    assert completed.returncode == 0, completed.stderr
+    assert "warning: --all-metrics adds a table to text and markdown output" in completed.stderr
+    assert completed.stdout.startswith("testset,") or "testset" in completed.stdout.splitlines()[0]

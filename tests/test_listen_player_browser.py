@@ -166,6 +166,14 @@ def test_the_lockstep_player_switches_at_the_same_position_and_loops(app_url, vi
         # Nothing on the page is wider than the screen.
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
+        # On the Leaderboard tab the number keys leave the hidden player alone.
+        page.get_by_role("tab", name="Leaderboard").click()
+        page.keyboard.press("4")
+        assert page.evaluate(f"{engine}.selected") == 1
+        page.get_by_role("tab", name="Listen").click()
+        page.keyboard.press("4")
+        assert page.evaluate(f"{engine}.selected") == 3
+
 
 @pytest.mark.parametrize("viewport", [None, MOBILE], ids=["desktop", "mobile"])
 def test_compare_is_near_the_upload_and_the_results_come_into_view(app_url, viewport):

@@ -503,6 +503,8 @@
       if (!run || event.ctrlKey || event.metaKey || event.altKey) return;
       const target = event.target;
       if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+      // Only while the player is on screen: not from the Leaderboard tab, where it is hidden.
+      if (!run.player || !run.player.isConnected || run.player.offsetParent === null) return;
       if (/^[1-9]$/.test(event.key)) {
         run.select(Number(event.key) - 1);
         event.preventDefault();

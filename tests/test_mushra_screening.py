@@ -164,3 +164,10 @@ def test_a_test_without_a_low_anchor_says_the_low_anchor_rule_was_not_applied():
 
 def test_the_command_line_offers_every_screening_rule():
     assert tuple(SCREENING_RULES) == SCREENING_RULE_NAMES
+
+
+def test_the_headphone_trial_count_matches_the_check():
+    from codecbench.listening_test.headphone_check import NUM_TRIALS
+    from codecbench.listening_test.screening import NUM_HEADPHONE_TRIALS
+
+    assert NUM_HEADPHONE_TRIALS == NUM_TRIALS

@@ -123,7 +123,7 @@ def test_the_routes_play_and_grade_without_giving_the_answer_away(app):
         base = f"{app['api']}/sessions/{token}/headphone-check"
         assert client.get(f"{base}/1").status_code == 409  # not started
         started = client.post(base)
-        assert started.json() == {"trials": 6}
+        assert started.json() == {"trials": 6, "answered": False}
         bodies = [client.get(f"{base}/{n}") for n in range(1, 7)]
         assert all(b.status_code == 200 and b.headers["content-type"] == "audio/wav" for b in bodies)
         assert len({len(b.content) for b in bodies}) == 1  # the same size whatever the order
@@ -131,11 +131,13 @@ def test_the_routes_play_and_grade_without_giving_the_answer_away(app):
         right = answers(app["database"], token)
         graded = client.post(f"{base}/answer", json={"responses": right})
         assert graded.json() == {"passed": True}
+        assert client.post(base).json() == {"trials": 6, "answered": True}  # says only that, not how
 
 
 @pytest.mark.parametrize("body", [
     {"responses": [1, 2, 3]}, {"responses": [0, 1, 1, 1, 1, 1]}, {"responses": [4] * 6},
     {"responses": [1] * 7}, {"responses": [1] * 100_000}, {"responses": "111111"}, {"responses": [1.5] * 6}, {},
+    {"responses": ["1"] * 6}, {"responses": [True] * 6}, {"responses": [1.0] * 6},  # picks are numbers 1-3, nothing else
 ])
 def test_bad_answers_are_refused_and_store_nothing(app, body):
     with httpx.Client(timeout=30) as client:
@@ -242,3 +244,28 @@ class patch_lookup_empty:
 
     def __exit__(self, *exc):
         self.session.scalars = self.original
+
+
+@pytest.mark.browser
+def test_a_page_reloaded_after_the_answer_goes_on_instead_of_asking_again(app):
+    """The answer was stored but the page reloaded before it moved on: its picks are gone, and
+    answering again (differently) would be refused forever; the page goes on to the trials."""
+    from tests.test_mushra_player_ui import PHONE, browser_page
+
+    with browser_page(**PHONE) as page:
+        page.goto(f"{app['api'].removesuffix('mushra-api')}mushra/?test={app['with_check'].link_token}")
+        page.locator("#mushra-start").wait_for(state="visible")
+        page.click("#mushra-start")
+        page.locator("#mushra-level-continue").wait_for(state="visible")
+        page.check("#mushra-level-ok input")
+        page.click("#mushra-level-continue")
+        page.get_by_role("heading", name="Headphone check 1 of 6").wait_for()
+        token = page.evaluate("new URL(location.href).searchParams.get('session')")
+        wrong = [(answer % 3) + 1 for answer in answers(app["database"], token)]
+        stored = page.request.post(f"{app['api']}/sessions/{token}/headphone-check/answer", data={"responses": wrong})
+        assert stored.ok and stored.json() == {"passed": False}
+        page.reload()
+        page.locator(".mushra-slider").first.wait_for(timeout=30_000)
+        assert page.get_by_role("heading", name="Headphone check 1 of 6").count() == 0
+    with app["database"].session() as session:
+        assert headphone_check.headphone_check_passed(session, find_session(session, token)) is False

@@ -102,6 +102,8 @@ def new_session(client, app) -> str:
     ({"consent": True, "answers": {f"q{i}": "x" for i in range(10_000)}}, 413),  # the app's body limit
     ({"consent": True, "answers": {"age_range": ["18-24"]}}, 422),
     ({"consent": "yes please", "answers": {}}, 422),
+    ({"consent": "yes", "answers": {}}, 422),  # consent is the box's true, not a word that reads as one
+    ({"consent": 1, "answers": {}}, 422),
     ({"consent": True, "answers": "age=18"}, 422),
 ])
 def test_the_route_checks_what_it_is_sent(app, body, status):
@@ -139,3 +141,20 @@ def test_a_participant_agrees_and_answers_in_the_page(app):
         token = page.evaluate("new URL(location.href).searchParams.get('session')")
     answers = stored(app["database"], token)
     assert answers.consent_given and answers.device == "loudspeakers" and answers.age_range is None
+
+
+@pytest.mark.browser
+def test_the_consent_message_goes_as_soon_as_the_box_is_ticked(app):
+    """A refusal for want of consent is stale once the box is ticked (like the level check's hint)."""
+    from tests.test_mushra_player_ui import DESKTOP, browser_page
+
+    with browser_page(**DESKTOP) as page:
+        page.goto(f"{app['url']}mushra/?test={app['test'].link_token}")
+        page.locator("#mushra-start").wait_for(state="visible")
+        page.click("#mushra-start")
+        page.get_by_text("tick the box to take part").wait_for()
+        page.check("#mushra-consent-ok input")
+        page.get_by_text("tick the box to take part").wait_for(state="detached", timeout=10_000)
+        page.uncheck("#mushra-consent-ok input")  # unticked again: nothing reappears by itself
+        page.wait_for_timeout(500)
+        assert page.get_by_text("tick the box to take part").count() == 0

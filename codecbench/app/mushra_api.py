@@ -13,7 +13,7 @@ import secrets
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from codecbench.listening_test import flow, headphone_check, participant_info, serving, submission
 from codecbench.storage import Database
@@ -101,12 +101,12 @@ class SubmitRequest(BaseModel):
 
 
 class ParticipantRequest(BaseModel):
-    consent: bool = False
+    consent: StrictBool = False  # JSON true, not a word or number that reads as one
     answers: dict[str, str | None] = Field(default_factory=dict, max_length=len(participant_info.QUESTIONS))
 
 
 class HeadphoneAnswerRequest(BaseModel):
-    responses: list[int] = Field(max_length=headphone_check.NUM_TRIALS)
+    responses: list[StrictInt] = Field(max_length=headphone_check.NUM_TRIALS)  # "1", true or 1.0 are no picks
 
 
 def mushra_api_router(database: Database) -> APIRouter:
@@ -174,8 +174,11 @@ def mushra_api_router(database: Database) -> APIRouter:
 
     @router.post("/sessions/{session_token}/headphone-check")
     def headphone_start(session_token: str, request: Request):
-        return call(lambda s: {"trials": headphone_check.start_check(s, session_token, browser_key(request))},
-                    tokens=(session_token,))
+        def begin(session):
+            key = browser_key(request)
+            trials = headphone_check.start_check(session, session_token, key)
+            return {"trials": trials, "answered": headphone_check.is_answered(session, session_token, key)}
+        return call(begin, tokens=(session_token,))
 
     @router.get("/sessions/{session_token}/headphone-check/{trial}")
     def headphone_audio(session_token: str, trial: int, request: Request):

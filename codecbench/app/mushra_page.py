@@ -132,6 +132,8 @@ def build_participant_page(database: Database) -> gr.Blocks:
         level_button.click(level_checked, inputs=[session_token, level_ok], **{**fast, "outputs": [*outputs, level_hint]})
         # The hint goes as soon as the box is ticked, in the browser (no round trip to wait for).
         level_ok.change(None, inputs=level_ok, outputs=level_hint, js=f"(ok) => ok ? '' : {json.dumps(LEVEL_HINT)}")
+        # A refusal for want of consent is stale once the box is ticked: it goes at once, too.
+        consent_ok.change(None, inputs=[consent_ok, message], outputs=message, js="(ok, text) => ok ? '' : text")
         player.submit(refresh, inputs=session_token, **fast)
     return page
 

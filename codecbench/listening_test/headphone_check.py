@@ -64,6 +64,14 @@ def start_check(session: Session, session_token: str, browser_key: str | None = 
     return NUM_TRIALS
 
 
+def is_answered(session: Session, session_token: str, browser_key: str | None = None) -> bool:
+    """Whether the session's check was already answered (a reloaded page then goes straight on:
+    its picks are gone, and a second, different answer would be refused)."""
+    row = _checked_session(session, session_token, browser_key)
+    check = _check_row(session, row, create=False)
+    return check is not None and check.responses is not None
+
+
 def trial_audio(session: Session, session_token: str, trial: int, browser_key: str | None = None) -> bytes:
     """Trial ``trial`` (1-based) as 16-bit stereo WAV: three tones, 0.5 s apart."""
     if not 1 <= trial <= NUM_TRIALS:

@@ -559,6 +559,11 @@
       try {
         const started = await this.api._post("/sessions/" + this.api.session + "/headphone-check", {});
         this.total = started.trials;
+        if (started.answered) {  // answered before a reload: the first answer is final, go on
+          await this.api._post("/sessions/" + this.api.session + "/advance", { from_stage: "headphone_check" });
+          this.onDone();
+          return;
+        }
       } catch (error) {
         this.status.textContent = error.message;
         return;

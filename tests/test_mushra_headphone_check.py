@@ -127,7 +127,8 @@ def test_the_routes_play_and_grade_without_giving_the_answer_away(app):
         bodies = [client.get(f"{base}/{n}") for n in range(1, 7)]
         assert all(b.status_code == 200 and b.headers["content-type"] == "audio/wav" for b in bodies)
         assert len({len(b.content) for b in bodies}) == 1  # the same size whatever the order
-        assert client.get(f"{base}/1").content == bodies[0].content  # stable per session
+        again = client.get(f"{base}/1").content
+        assert again != bodies[0].content and len(again) == len(bodies[0].content)  # no hash to look up
         right = answers(app["database"], token)
         graded = client.post(f"{base}/answer", json={"responses": right})
         assert graded.json() == {"passed": True}
@@ -269,3 +270,9 @@ def test_a_page_reloaded_after_the_answer_goes_on_instead_of_asking_again(app):
         assert page.get_by_role("heading", name="Headphone check 1 of 6").count() == 0
     with app["database"].session() as session:
         assert headphone_check.headphone_check_passed(session, find_session(session, token)) is False
+
+
+def test_the_same_tone_order_never_gives_the_same_bytes():
+    """A script must not look the answer up by the hash of a trial's file."""
+    first, second = headphone_check.tones_wav("NQA"), headphone_check.tones_wav("NQA")
+    assert first != second and len(first) == len(second)

@@ -117,17 +117,24 @@ def headphone_check_passed(session: Session, session_row: SessionRow) -> bool | 
     return None if check is None or check.passed is None else bool(check.passed)
 
 
-def tones_wav(order: str) -> bytes:
-    """Three tones in ``order`` (``N``/``Q``/``A`` each once) as 16-bit stereo WAV bytes."""
+def tones_wav(order: str, rng: np.random.Generator | None = None) -> bytes:
+    """Three tones in ``order`` (``N``/``Q``/``A`` each once) as 16-bit stereo WAV bytes.
+
+    Each call draws a common gain (0 to -2 dB) and TPDF dither of one LSB, so the same order
+    never gives the same bytes twice: a script cannot look the answer up by the file's hash. (It
+    can still measure the levels, as any audio a browser plays can be measured: the check tells
+    loudspeakers from headphones, not people from bots.)
+    """
     if sorted(order) != sorted(TONE_KINDS):
         raise ValueError(f"tone order {order!r}: expected N, Q and A once each")
+    rng = rng or np.random.default_rng(secrets.randbits(64))
     n = int(TONE_S * SAMPLE_RATE_HZ)
     t = np.arange(n) / SAMPLE_RATE_HZ
     ramp_n = int(RAMP_S * SAMPLE_RATE_HZ)
     envelope = np.ones(n)
     rise = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp_n) / ramp_n)
     envelope[:ramp_n], envelope[-ramp_n:] = rise, rise[::-1]
-    tone = TONE_PEAK * envelope * np.sin(2 * np.pi * TONE_HZ * t)
+    tone = TONE_PEAK * 10 ** (rng.uniform(-2.0, 0.0) / 20) * envelope * np.sin(2 * np.pi * TONE_HZ * t)
     gap = np.zeros((int(GAP_S * SAMPLE_RATE_HZ), 2))
     parts = []
     for kind in order:
@@ -139,8 +146,12 @@ def tones_wav(order: str) -> bytes:
         else:
             stereo = np.stack([tone, -tone], axis=1)
         parts += [stereo, gap]
+    signal = np.concatenate(parts[:-1])
+    lsb = 1.0 / 32768
+    dither = lsb * (rng.uniform(-0.5, 0.5, (len(signal), 1)) + rng.uniform(-0.5, 0.5, (len(signal), 1)))
+    signal = signal + dither  # the same in both ears, so the normal tone stays identical in both
     buffer = io.BytesIO()
-    soundfile.write(buffer, np.concatenate(parts[:-1]), SAMPLE_RATE_HZ, format="WAV", subtype="PCM_16")
+    soundfile.write(buffer, signal, SAMPLE_RATE_HZ, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
 
 

@@ -101,7 +101,7 @@ def test_gradio_serves_no_file_outside_its_work_folder(app):
 
 def admin_show(url: str, password: str, test_id: int) -> dict:
     """The Admin page's Show event, through Gradio's queue as the page calls it."""
-    return gradio_event(url + "admin/", 0, [password, str(test_id), "bs1534"])[-1]
+    return gradio_event(url + "admin/", 0, [password, str(test_id), "bs1534", False])[-1]
 
 
 def test_wrong_admin_passwords_from_one_address_back_off_and_log_one_line_each(app, caplog, capfd):

@@ -10,14 +10,13 @@ import pytest
 from codecbench.app import AppSettings, launch
 from codecbench.codecs import load_codec
 from codecbench.paths import HOME_ENV
+from tests.speech_clips import speech_clip
 from tests.browser import chromium_page, free_port
 
 pytestmark = pytest.mark.browser
 
-SPEECH = Path(__file__).resolve().parents[2] / "shared/speech"
-ENGLISH = SPEECH / "en/en_ls_2412-153948-0001.flac"
-MANDARIN = SPEECH / "zh/zh_aishell1_dev_BAC009S0724W0121.wav"
-MANDARIN_LONG = SPEECH / "zh/zh_wenetspeech_testnet_Y0000000028_S00207.wav"
+ENGLISH = speech_clip("en/en_ls_2412-153948-0001.flac", seconds=10.5, seed=21)
+MANDARIN = speech_clip("zh/zh_aishell1_dev_BAC009S0724W0121.wav", seconds=4.5, seed=22)
 # Picker id and checkbox label of each condition the tests tick.
 LABELS = {
     "opus@6": ("opus", "6 kbps"), "opus@12": ("opus", "12 kbps"), "opus@24": ("opus", "24 kbps"),
@@ -46,8 +45,6 @@ CARDS_WITH_SCORES = (
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    if not ENGLISH.exists() or not MANDARIN.exists():
-        pytest.skip(f"the shared speech clips are not at {SPEECH}")
     home = tmp_path_factory.mktemp("codecbench-home")  # no neural weights: only classical codecs are ready
     settings = AppSettings(max_duration_s=30.0, work_dir=tmp_path_factory.mktemp("app"))
     with pytest.MonkeyPatch.context() as patch:

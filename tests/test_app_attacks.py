@@ -39,12 +39,14 @@ def app(tmp_path_factory):
     database.close()
 
 
-def gradio_event(url: str, fn_index: int, data: list, timeout: float = 120) -> list[dict]:
-    """Run one event of a mounted Gradio app through its queue, as its page's JavaScript does;
-    return the server-sent messages."""
-    session = uuid.uuid4().hex
+def gradio_event(url: str, fn_index: int, data: list, timeout: float = 120, *, session: str | None = None,
+                 trigger_id: int | None = None, event_data=None) -> list[dict]:
+    """Run one event of a mounted Gradio app through its queue, as its page's JavaScript does (or
+    a forged client: any ``event_data``, events sharing a ``session``); return the server-sent messages."""
+    session = session or uuid.uuid4().hex
     joined = httpx.post(f"{url}gradio_api/queue/join", json={
-        "data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None,
+        "data": data, "fn_index": fn_index, "session_hash": session, "event_data": event_data,
+        "trigger_id": trigger_id,
     }, timeout=30)
     joined.raise_for_status()
     messages = []

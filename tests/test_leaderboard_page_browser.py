@@ -17,6 +17,7 @@ from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run
 from codecbench.paths import HOME_ENV
 from codecbench.storage import open_database
 from tests.browser import chromium_page, free_port
+from tests.test_app_attacks import gradio_event
 from tests.corpora import make_folder, make_librispeech
 
 pytestmark = pytest.mark.browser
@@ -274,22 +275,7 @@ def test_a_click_on_a_sorted_ranking_opens_the_cell_it_shows(app_url):
 def _gradio_event(url: str, fn_index: int, data: list, session: str, trigger_id: int | None = None,
                   event_data=None) -> dict:
     """One event through the app's queue, as a forged client sends it; its last message."""
-    import json
-
-    import httpx
-
-    joined = httpx.post(f"{url}gradio_api/queue/join", json={
-        "data": data, "fn_index": fn_index, "session_hash": session, "event_data": event_data,
-        "trigger_id": trigger_id}, timeout=30)
-    joined.raise_for_status()
-    message: dict = {}
-    with httpx.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session}, timeout=120) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    break
-    return message
+    return gradio_event(url, fn_index, data, session=session, trigger_id=trigger_id, event_data=event_data)[-1]
 
 
 def test_forged_table_clicks_with_bad_rows_or_columns_get_no_cell_and_no_traceback(app_url, capfd):

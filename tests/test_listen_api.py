@@ -12,6 +12,7 @@ import pytest
 from codecbench.app import AppSettings, launch
 from codecbench.comparison import new_run_dir
 from tests.browser import free_port
+from tests.test_app_attacks import gradio_event
 from tests.test_listen_record import make_run
 
 
@@ -96,19 +97,8 @@ def test_the_listen_routes_take_no_uploads(app):
 def _gradio_event(url: str, fn_index: int, data: list, trigger_id: int | None, session: str,
                   event_data=None, timeout: float = 120) -> dict:
     """Run one event through the app's queue as a forged client would; the last message."""
-    joined = httpx.post(f"{url}gradio_api/queue/join", json={
-        "data": data, "fn_index": fn_index, "session_hash": session, "event_data": event_data,
-        "trigger_id": trigger_id}, timeout=30)
-    joined.raise_for_status()
-    message: dict = {}
-    with httpx.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session},
-                      timeout=timeout) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    break
-    return message
+    return gradio_event(url, fn_index, data, timeout, session=session, trigger_id=trigger_id,
+                        event_data=event_data)[-1]
 
 
 def test_a_forged_compare_runs_each_condition_once_and_only_ready_codecs(app, tmp_path):

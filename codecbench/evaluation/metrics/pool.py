@@ -212,4 +212,12 @@ def _start_worker(config: ScoringConfig, parent_pid: int) -> None:
     threadpool_limits(limits=1)  # stays in force for the process (until restored, which it is not)
     if "visqol" in config.metrics:
         visqol.warm_up(config.visqol_protocols)
+    if "dnsmos" in config.metrics:
+        from codecbench.evaluation.metrics import dnsmos
+
+        dnsmos.warm_up()
+    if "warpq" in config.metrics:
+        from codecbench.evaluation.metrics import warpq
+
+        warpq.warm_up()
 

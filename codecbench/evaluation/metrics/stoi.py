@@ -33,6 +33,10 @@ def stoi_metric(extended: bool) -> Metric:
     )
 
 
+STOI = stoi_metric(extended=False)
+ESTOI = stoi_metric(extended=True)
+
+
 def stoi_score(pair: PreparedPair, extended: bool) -> float:
     """STOI (or ESTOI with ``extended``) of the aligned pair.
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from codecbench.evaluation.metrics.base import Metric
 from codecbench.evaluation.metrics.pair import PreparedPair, prepare_pair
+from codecbench.evaluation.metrics.registry import Resolution
 from codecbench.evaluation.metrics.result import MetricError
 from codecbench.paths import codecbench_home
 from codecbench.synthetic import speech_like
@@ -125,6 +126,11 @@ def visqol_metric(protocol_name: str) -> Metric:
         compute=partial(visqol_mos, protocol=protocol),
         uses_alignment=False,
     )
+
+
+def visqol_metrics(resolution: Resolution) -> list[Metric]:
+    """What ``visqol`` runs on a pair: one metric per requested protocol."""
+    return [visqol_metric(protocol) for protocol in resolution.visqol_protocols]
 
 
 def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol) -> float:

@@ -33,10 +33,6 @@ def stoi_metric(extended: bool) -> Metric:
     )
 
 
-STOI = stoi_metric(extended=False)
-ESTOI = stoi_metric(extended=True)
-
-
 def stoi_score(pair: PreparedPair, extended: bool) -> float:
     """STOI (or ESTOI with ``extended``) of the aligned pair.
 
@@ -55,3 +51,7 @@ def stoi_score(pair: PreparedPair, extended: bool) -> float:
             "loudest frame, and this reference has fewer; use a longer speech clip."
         )
     return value
+
+
+STOI = stoi_metric(extended=False)
+ESTOI = stoi_metric(extended=True)

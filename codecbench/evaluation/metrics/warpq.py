@@ -27,6 +27,7 @@ that name. ``webrtcvad`` imports ``pkg_resources``, which setuptools 81 removed;
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from functools import cache
@@ -64,8 +65,9 @@ def score_signals(reference_16k: np.ndarray, degraded_16k: np.ndarray) -> float:
     Raises:
         MetricError: as :func:`warpq_score`.
     """
-    reference = np.clip(np.asarray(reference_16k, np.float64), -1.0, 1.0)
-    degraded = np.clip(np.asarray(degraded_16k, np.float64), -1.0, 1.0)
+    # float32, as the package's own file reader (librosa.load) gives them.
+    reference = np.clip(np.asarray(reference_16k, np.float32), -1.0, 1.0)
+    degraded = np.clip(np.asarray(degraded_16k, np.float32), -1.0, 1.0)
     metric = _warpq_metric()
     try:
         with _LOCK, warnings.catch_warnings(record=True) as caught:
@@ -75,12 +77,20 @@ def score_signals(reference_16k: np.ndarray, degraded_16k: np.ndarray) -> float:
         raise MetricError(f"WARP-Q could not score this pair ({type(error).__name__}: {error}).") from error
     value = float(result["raw_warpq_score"])
     if np.isnan(value):  # the package's answer to signals too short after its VAD
-        said = " ".join(str(warning.message).split()) if caught else ""
         raise MetricError(
             "WARP-Q needs at least 0.4 s of speech in each signal after voice activity detection, "
-            f"and one of them has less ({said or 'too short'}); use longer speech clips."
+            f"and {_speech_left(caught)}; use longer speech clips."
         )
     return value
+
+
+def _speech_left(caught: list[warnings.WarningMessage]) -> str:
+    """What the package's warning says was left of each signal (``Reference signal: 0.27s``)."""
+    for warning in caught:
+        found = re.search(r"Short audio files: (.*?)\. Returning", " ".join(str(warning.message).split()))
+        if found:
+            return f"here too little is left ({found.group(1)})"
+    return "one of them has less"
 
 
 # One evaluation at a time per process: librosa's numba kernels and webrtcvad are not

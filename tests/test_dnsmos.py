@@ -10,7 +10,15 @@ from speechmos import dnsmos as speechmos_dnsmos
 
 from codecbench.audio import prepare_audio, resample
 from codecbench.codecs import load_codec, transcode
-from codecbench.evaluation.metrics import MetricResult, ScoringConfig, prepare_pair, score_pair, score_prepared_pair
+from codecbench.evaluation.metrics import (
+    MetricResult,
+    MetricsPool,
+    ScoringConfig,
+    ScoringPair,
+    prepare_pair,
+    score_pair,
+    score_prepared_pair,
+)
 from codecbench.evaluation.metrics.dnsmos import P808_PROTOCOL, P835_PROTOCOL
 from tests.speech_clips import speech_clip
 
@@ -97,6 +105,19 @@ def test_dnsmos_flows_through_the_scoring_path_with_one_model_run_per_pair(speec
     assert table["dnsmos_p808"].protocol == P808_PROTOCOL
     assert all(table[name].implementation.startswith("speechmos 0.0.1") for name in RESULTS)
     assert all("onnxruntime" in table[name].implementation for name in RESULTS)
+
+
+def test_a_warmed_up_pool_worker_gives_the_serial_numbers(speech):
+    """A pool worker loads the DNSMOS models through the registry's warm-up hook
+    as it starts, then scores a pair exactly as this process does."""
+    samples, rate = speech
+    reference, degraded = samples[: int(4.6 * rate)], samples[: int(4.6 * rate)] * np.float32(0.7)
+    config = ScoringConfig(("dnsmos",))
+    serial = score_pair((reference, rate), (degraded, rate), config.metrics)
+    with MetricsPool(config, workers=1) as pool:
+        (pooled,) = list(pool.score([ScoringPair("u1", (reference, rate), (degraded, rate))]))
+    assert pooled.pair_id == "u1"
+    assert [(r.metric, r.value, r.error) for r in pooled.results] == [(r.metric, r.value, r.error) for r in serial]
 
 
 def test_narrow_band_pairs_get_an_error_for_each_dnsmos_result_and_no_number(speech):

@@ -63,6 +63,13 @@ def test_every_variant_a_name_resolves_to_maps_back_to_its_facts(rate_hz):
             assert metric.protocol and metric.packages
 
 
+def test_every_warm_up_hook_names_a_function():
+    hooks = {name: entry.warm_up for name, entry in ENTRIES.items() if entry.warm_up}
+    assert set(hooks) == {"visqol", "dnsmos", "warpq"}
+    for reference in hooks.values():
+        assert callable(registry._load(reference))
+
+
 def test_the_names_results_carry_give_labels_and_directions():
     assert metric_label("pesq_wb") == "PESQ WB" and metric_label("sisnr") == "SI-SNR"
     assert metric_label("visqol", "speech") == "ViSQOL (speech)" and metric_label("visqol") == "ViSQOL"

@@ -1,7 +1,8 @@
 """Score many pairs: serially in this process, or in a pool of warm worker processes.
 
 The unit of work is a :class:`ScoringPair` (an id and two signals, picklable). Each worker
-process loads ViSQOL's kernels once when it starts (:func:`visqol.warm_up`) and then scores
+process loads its metrics' models and kernels once when it starts (each registry entry's
+``warm_up``: ViSQOL's kernels, DNSMOS's ONNX models, WARP-Q's) and then scores
 pairs one after another with numba and BLAS limited to one thread, so N workers use N cores
 without fighting over them. Results stream back as they finish, not in submission order; each carries
 its pair's id.
@@ -204,20 +205,12 @@ def _start_worker(config: ScoringConfig, parent_pid: int) -> None:
     from threadpoolctl import threadpool_limits
 
     from codecbench.evaluation.metrics import visqol
+    from codecbench.evaluation.metrics.registry import warm_up_metrics
 
     visqol.import_visqol_library()
     import numba
 
     numba.set_num_threads(1)
     threadpool_limits(limits=1)  # stays in force for the process (until restored, which it is not)
-    if "visqol" in config.metrics:
-        visqol.warm_up(config.visqol_protocols)
-    if "dnsmos" in config.metrics:
-        from codecbench.evaluation.metrics import dnsmos
-
-        dnsmos.warm_up()
-    if "warpq" in config.metrics:
-        from codecbench.evaluation.metrics import warpq
-
-        warpq.warm_up()
+    warm_up_metrics(config.metrics, config.visqol_protocols)
 

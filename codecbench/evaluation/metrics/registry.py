@@ -25,7 +25,7 @@ import difflib
 import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from codecbench.evaluation.metrics.base import Metric
@@ -119,6 +119,8 @@ class MetricEntry:
         factory: ``"module:attribute"`` of a :class:`Metric` or of a function of a
             :class:`Resolution` that gives the variants to run; imported only when used.
         label: the display label of the name itself; ``None``: its only result's label.
+        warm_up: ``"module:function"`` that loads the metric's models or compiles its kernels
+            in a process, given a :class:`Resolution`; pool workers call it as they start.
     """
 
     name: str
@@ -127,6 +129,7 @@ class MetricEntry:
     presets: tuple[str, ...]
     factory: str
     label: str | None = None
+    warm_up: str | None = None
 
     def __post_init__(self) -> None:
         if self.label is None and len(self.results) != 1:
@@ -141,9 +144,14 @@ class MetricEntry:
 
     def metrics(self, resolution: Resolution) -> list[Metric]:
         """The metric variants to run for ``resolution`` (imports the computing module)."""
-        module_name, _, attribute = self.factory.partition(":")
-        target = getattr(importlib.import_module(module_name), attribute)
+        target = _load(self.factory)
         return target(resolution) if callable(target) and not _is_metric(target) else [target]
+
+
+def _load(reference: str) -> Any:
+    """The attribute a ``"module:attribute"`` string names, importing its module."""
+    module_name, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 def _is_metric(target: object) -> bool:
@@ -213,7 +221,8 @@ _M = "codecbench.evaluation.metrics"
 ENTRIES: dict[str, MetricEntry] = {
     entry.name: entry
     for entry in (
-        MetricEntry("visqol", VISQOL.description, (VISQOL,), ("default", "core", "all"), f"{_M}.visqol:visqol_metrics"),
+        MetricEntry("visqol", VISQOL.description, (VISQOL,), ("default", "core", "all"), f"{_M}.visqol:visqol_metrics",
+                    warm_up=f"{_M}.visqol:warm_up_for"),
         MetricEntry("pesq", "PESQ: pesq_wb for references sampled at 16 kHz or more, else pesq_nb",
                     (PESQ_WB, PESQ_NB), ("default", "core", "quick", "all"), f"{_M}.pesq:pesq_metrics", "PESQ"),
         MetricEntry("pesq_wb", PESQ_WB.description, (PESQ_WB,), (), f"{_M}.pesq:PESQ_WB_METRIC"),
@@ -224,9 +233,10 @@ ENTRIES: dict[str, MetricEntry] = {
         MetricEntry("mel", MEL.description, (MEL,), ("default", "quick", "all"), f"{_M}.spectral:LOG_MEL_DISTANCE"),
         MetricEntry("mrstft", MRSTFT.description, (MRSTFT,), ("default", "quick", "all"), f"{_M}.spectral:MRSTFT_DISTANCE"),
         MetricEntry("dnsmos", "DNSMOS P.835 SIG/BAK/OVRL and P.808 MOS of the degraded signal alone (no reference)",
-                    (DNSMOS_SIG, DNSMOS_BAK, DNSMOS_OVRL, DNSMOS_P808), ("all",), f"{_M}.dnsmos:dnsmos_metrics", "DNSMOS"),
+                    (DNSMOS_SIG, DNSMOS_BAK, DNSMOS_OVRL, DNSMOS_P808), ("all",), f"{_M}.dnsmos:dnsmos_metrics", "DNSMOS",
+                    warm_up=f"{_M}.dnsmos:warm_up"),
         MetricEntry("warpq", "WARP-Q distance for generative speech codecs (lower is better)", (WARPQ,), ("all",),
-                    f"{_M}.warpq:WARPQ_METRIC"),
+                    f"{_M}.warpq:WARPQ_METRIC", warm_up=f"{_M}.warpq:warm_up"),
     )
 }
 
@@ -294,6 +304,24 @@ def resolve_metric(name: str, reference_rate_hz: int, visqol_protocols: tuple[st
     four scores)."""
     check_metric_name(name)
     return ENTRIES[name].metrics(Resolution(reference_rate_hz, tuple(visqol_protocols)))
+
+
+def warm_up_metrics(names: Iterable[str], visqol_protocols: tuple[str, ...]) -> None:
+    """Load the models and compile the kernels of these metrics in this process (a pool
+    worker does so as it starts, so its first pair does not wait).
+
+    A metric that cannot warm up (a package missing) is left alone: each pair then reports
+    its :class:`MetricError`, and the other metrics still run.
+    """
+    from codecbench.evaluation.metrics.result import MetricError
+
+    for name in names:
+        entry = ENTRIES[name]
+        if entry.warm_up:
+            try:
+                _load(entry.warm_up)(Resolution(16_000, tuple(visqol_protocols)))
+            except MetricError:
+                pass
 
 
 def results_of(name: str) -> tuple[str, ...]:

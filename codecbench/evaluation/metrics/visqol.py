@@ -170,6 +170,11 @@ def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol) -> float:
     return float(result.moslqo)
 
 
+def warm_up_for(resolution: Resolution) -> None:
+    """:func:`warm_up` for the protocols a scoring run asks for (the registry's warm-up hook)."""
+    warm_up(resolution.visqol_protocols)
+
+
 def warm_up(protocol_names: tuple[str, ...] = (DEFAULT_VISQOL_PROTOCOL,)) -> None:
     """Load (or compile) ViSQOL's kernels and models for these protocols in this process."""
     reference = speech_like(MIN_DURATION_S + 0.5, 16_000, seed=0, peak=0.2)

@@ -37,6 +37,7 @@ import numpy as np
 
 from codecbench.evaluation.metrics.base import Metric
 from codecbench.evaluation.metrics.pair import PreparedPair
+from codecbench.evaluation.metrics.registry import Resolution
 from codecbench.evaluation.metrics.result import MetricError
 
 SAMPLE_RATE_HZ = 16_000
@@ -120,7 +121,7 @@ def _numpy2_shim() -> None:
         np.lib.pad = np.pad  # type: ignore[attr-defined]
 
 
-def warm_up() -> None:
+def warm_up(resolution: Resolution | None = None) -> None:
     """Import warpq and compile its kernels in this process ahead of the first pair."""
     from codecbench.synthetic import speech_like
 

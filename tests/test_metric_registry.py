@@ -71,7 +71,7 @@ def test_every_warm_up_hook_names_a_function():
 
 
 def test_the_names_results_carry_give_labels_and_directions():
-    assert metric_label("pesq_wb") == "PESQ WB" and metric_label("sisnr") == "SI-SNR"
+    assert metric_label("pesq_wb") == "PESQ-WB" and metric_label("sisnr") == "SI-SNR"
     assert metric_label("visqol", "speech") == "ViSQOL (speech)" and metric_label("visqol") == "ViSQOL"
     assert metric_label("dnsmos_ovrl", "p835-sig_bak_ovr-16k-nonpersonalized") == "DNSMOS OVRL"
     assert metric_label("from_another_version") == "from_another_version"

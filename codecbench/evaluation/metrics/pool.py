@@ -196,7 +196,7 @@ def _ready() -> int:
 
 def _start_worker(config: ScoringConfig, parent_pid: int) -> None:
     """Worker initializer: one thread for numba and for BLAS (a worker is one core's worth of
-    work; spare threads only contend with the other workers), ViSQOL loaded before the first pair.
+    work; spare threads only contend with the other workers), its metrics warmed up before the first pair.
 
     The parent's pid comes from the parent: read here after the slow imports, it could already
     be init's, and the worker would outlive its parent.

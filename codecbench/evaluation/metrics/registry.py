@@ -75,7 +75,7 @@ class MetricFacts:
 
     Args:
         name: the result name (``pesq_wb``, ``dnsmos_ovrl``).
-        label: the display label (``PESQ WB``, ``DNSMOS OVRL``).
+        label: the display label (``PESQ-WB``, ``DNSMOS OVRL``).
         unit: ``"MOS"``, ``"dB"``, or ``""`` for a plain number.
         lower_is_better: ``True`` for distances, ``False`` for quality and intelligibility.
         value_range: the nominal range of values; ``None`` on a side without a bound.
@@ -171,11 +171,11 @@ VISQOL = MetricFacts(
     MetricNeeds(min_reference_rate_hz=8_000, alignment="own"), protocol_in_label=True,
 )
 PESQ_WB = MetricFacts(
-    "pesq_wb", "PESQ WB", "MOS", False, (1.04, 4.64),
+    "pesq_wb", "PESQ-WB", "MOS", False, (1.04, 4.64),
     "PESQ wide-band (P.862.2) at 16 kHz, MOS-LQO up to about 4.64", _OWN_16K,
 )
 PESQ_NB = MetricFacts(
-    "pesq_nb", "PESQ NB", "MOS", False, (1.02, 4.55),
+    "pesq_nb", "PESQ-NB", "MOS", False, (1.02, 4.55),
     "PESQ narrow-band (P.862 + P.862.1 mapping) at 8 kHz, MOS-LQO up to about 4.55",
     MetricNeeds(run_rate_hz=8_000, min_reference_rate_hz=8_000, alignment="own"),
 )
@@ -338,7 +338,7 @@ def metric_facts(result_name: str) -> MetricFacts | None:
 
 
 def metric_label(result_name: str, protocol: str | None = None) -> str:
-    """The display label of a result (``PESQ WB``, ``ViSQOL (speech)``); the name itself for an
+    """The display label of a result (``PESQ-WB``, ``ViSQOL (speech)``); the name itself for an
     unknown one. ``protocol`` is shown where it changes the numbers (ViSQOL)."""
     facts = FACTS.get(result_name)
     if facts is None:
@@ -378,7 +378,8 @@ def describe_metrics() -> str:
     for entry in ENTRIES.values():
         lines.append(f"{entry.name}: {entry.description}" + (f"  [presets: {', '.join(entry.presets)}]" if entry.presets else ""))
         for facts in entry.results:
-            low, high = (f"{bound:g}" if bound is not None else side for bound, side in zip(facts.value_range, ("-inf", "inf")))
+            low, high = (f"{bound:g}" if bound is not None else side
+                         for bound, side in zip(facts.value_range, ("-inf", "inf"), strict=True))
             unit = f" {facts.unit}" if facts.unit else ""
             lines.append(f"  {facts.name:<12} {facts.label}{unit}, {facts.direction}, range [{low}, {high}]; "
                          f"{facts.needs.describe()}")

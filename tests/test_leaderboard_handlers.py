@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from codecbench.app import AppSettings
+from codecbench.app.admin_auth import AdminGate
 from codecbench.app.leaderboard_handlers import (
     BOARD_OUTPUTS,
     CHOOSE_SOMETHING_MESSAGE,
@@ -37,8 +38,11 @@ from codecbench.app.leaderboard_handlers import (
     utterance_details,
     utterance_heading,
 )
-from codecbench.app.admin_auth import AdminGate
-from codecbench.app.leaderboard_page import build_leaderboard_page, draw_board, draw_cell
+from codecbench.app.leaderboard_page import (
+    build_leaderboard_page,
+    draw_board,
+    draw_cell,
+)
 from codecbench.app.leaderboard_tables import codec_view, ranking_view
 from codecbench.comparison import Condition
 from codecbench.evaluation.datasets import parse_testset_spec
@@ -46,7 +50,11 @@ from codecbench.evaluation.executor import LocalExecutor
 from codecbench.evaluation.inspection import DEFAULT_WORST_COUNT, CellUnit
 from codecbench.evaluation.leaderboard_views import MetricChoice
 from codecbench.evaluation.metrics import ScoringConfig
-from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
+from codecbench.evaluation.runner import (
+    EvaluationRequest,
+    plan_evaluation,
+    run_evaluation,
+)
 from codecbench.paths import HOME_ENV
 from codecbench.storage import Database, open_database
 from tests.corpora import make_folder
@@ -392,7 +400,8 @@ def test_drawing_nothing_or_an_empty_cell_says_what_to_do():
         draw_cell(None)
         draw_cell(CellView("mine · opus 6 kbps", (), (), "sisnr"))
     texts = [block.value for block in demo.blocks.values() if isinstance(block, gr.Markdown)]
-    assert texts == ["Click a cell of a table above.", "### mine · opus 6 kbps", "No utterance of this cell has a value."]
+    assert texts == ["Click a cell of a table above.", "### mine · opus 6 kbps",
+                     "No utterance of this cell has a value."]
 
 
 def test_the_page_registers_its_events_in_the_order_and_with_the_names_of_its_api(stored, settings):

@@ -20,7 +20,9 @@ from codecbench.app.listen_handlers import (
     NO_CONDITION_MESSAGE,
     AddressPreselect,
     ListenView,
+    chosen_conditions,
     offered_conditions,
+    read_clip,
     run_comparison,
     run_marker_html,
     score_reconstructions,
@@ -73,6 +75,23 @@ def test_selections_that_are_not_lists_of_names_tick_nothing(selections):
     assert ticked_conditions(selections) == [] and ticked_conditions(selections, OFFERED) == []
 
 
+def test_the_chosen_conditions_are_parsed_and_none_is_refused():
+    from codecbench.comparison import Condition
+
+    assert chosen_conditions((["opus@6", "opus@6"], ["codec2@3.2"]), OFFERED) == (Condition("opus", 6.0),
+                                                                                   Condition("codec2", 3.2))
+    with pytest.raises(gr.Error) as raised:
+        chosen_conditions(([], None), OFFERED)
+    assert raised.value.message == NO_CONDITION_MESSAGE
+
+
+def test_reading_the_clip_applies_the_duration_bound(tmp_path):
+    assert read_clip(AppSettings(work_dir=tmp_path), str(CLIP)).duration_s > 1.0
+    with pytest.raises(gr.Error) as raised:
+        read_clip(AppSettings(work_dir=tmp_path, max_duration_s=1.0), str(CLIP))
+    assert raised.value.message.startswith("The uploaded clip: is ") and "over the limit of 1 s" in raised.value.message
+
+
 def test_the_offered_conditions_are_the_ready_pickers_choices():
     pickers = PickerSet((), (("opus@6", "opus@12"), (), ("codec2@3.2",)))
     assert offered_conditions(pickers) == OFFERED
@@ -113,7 +132,8 @@ def test_compare_without_a_clip_asks_for_one(settings, audio_path):
 
 
 @pytest.mark.parametrize(("selections", "offered"), [
-    ((), OFFERED), (([],), OFFERED), (([], None), OFFERED), ((["dac_16khz@6"],), OFFERED), ((["opus@6"] * 3,), frozenset()),
+    ((), OFFERED), (([],), OFFERED), (([], None), OFFERED), ((["dac_16khz@6"],), OFFERED),
+    ((["opus@6"] * 3,), frozenset()),
 ])
 def test_compare_with_no_offered_condition_ticked_asks_for_one(settings, selections, offered):
     assert refusal(settings, str(CLIP), "speech", *selections, offered=offered) == NO_CONDITION_MESSAGE
@@ -272,7 +292,8 @@ def test_the_page_registers_its_events_in_the_order_and_with_the_names_of_its_ap
     names = [fn.api_name for fn in demo.fns.values()]
     assert names[:3] == ["run_comparison", "score_reconstructions", "on_load"]
     compare, score, load = list(demo.fns.values())[:3]
-    assert compare.fn.func is run_comparison and compare.fn.args[0] is settings and score.fn.args[0].__class__ is IdleScorer
+    assert compare.fn.func is run_comparison and compare.fn.args[0] is settings
+    assert isinstance(score.fn.args[0], IdleScorer) and score.fn.func is score_reconstructions
     assert isinstance(load.fn, AddressPreselect) and load.targets[0][1] == "load"
     assert [component.elem_id for component in compare.inputs[:2]] == ["listen-input", "listen-visqol-protocol"]
     assert compare.fn.args[1] == offered_conditions(load.fn.pickers)

@@ -308,5 +308,6 @@ def scores_markdown(scores: pd.DataFrame) -> str:
     for score in scores.itertuples():
         value = hide_server_paths(score.error or "") if score.value is None or (
             isinstance(score.value, float) and math.isnan(score.value)) else f"{score.value:.3f}"
-        rows.append(f"| {markdown_escape(score.metric)} | {markdown_escape(score.protocol)} | {markdown_escape(value)} |")
+        cells = (markdown_escape(score.metric), markdown_escape(score.protocol), markdown_escape(value))
+        rows.append(f"| {' | '.join(cells)} |")
     return "\n".join(rows)

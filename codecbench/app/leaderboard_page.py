@@ -58,12 +58,14 @@ def build_leaderboard_page(settings: AppSettings, database: Database, gate: Admi
     gr.Markdown(INTRODUCTION)
     evaluation_run = build_evaluate_panel(settings, database, gate)
     with gr.Row(equal_height=True):
-        metric_input = gr.Dropdown(list(choices.metrics), value=first_metric, label="Metric", elem_id="leaderboard-metric")
+        metric_input = gr.Dropdown(list(choices.metrics), value=first_metric, label="Metric",
+                                   elem_id="leaderboard-metric")
         protocol_input = gr.Dropdown(choices.metrics.get(first_metric, []), value=first_protocol,
                                      label="Protocol", elem_id="leaderboard-protocol")
         worst_count_input = gr.Slider(1, MOST_WORST, value=DEFAULT_WORST_COUNT, step=1,
                                       label="Utterances listed per cell", elem_id="leaderboard-worst-count")
-    testset_input = gr.CheckboxGroup(choices.testsets, value=choices.testsets, label="Test sets", elem_id="leaderboard-testsets")
+    testset_input = gr.CheckboxGroup(choices.testsets, value=choices.testsets, label="Test sets",
+                                     elem_id="leaderboard-testsets")
     codec_input = gr.CheckboxGroup(choices.codecs, value=choices.codecs, label="Codecs", elem_id="leaderboard-codecs")
     with gr.Row():
         show_button = gr.Button("Show", variant="primary", elem_id="leaderboard-show")
@@ -139,7 +141,8 @@ def draw_cell(view: CellView | None) -> None:
         gr.Markdown("No utterance of this cell has a value.")
     for rank, playable in enumerate(view.worst, 1):
         with gr.Column(elem_classes=["leaderboard-utterance"]):
-            gr.Markdown(utterance_heading(rank, playable.unit, view.metric), elem_classes=["leaderboard-utterance-title"])
+            gr.Markdown(utterance_heading(rank, playable.unit, view.metric),
+                        elem_classes=["leaderboard-utterance-title"])
             with gr.Row():
                 if playable.reference_path:
                     gr.Audio(playable.reference_path, label="reference", interactive=False)

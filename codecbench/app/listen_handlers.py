@@ -20,7 +20,7 @@ import gradio as gr
 
 from codecbench.app import AppSettings
 from codecbench.app.listen_pickers import PickerSet, preselect
-from codecbench.audio import AudioError, AudioLimits, load_audio
+from codecbench.audio import Audio, AudioError, AudioLimits, load_audio
 from codecbench.comparison import (
     Condition,
     ConditionOutcome,
@@ -74,6 +74,38 @@ def ticked_conditions(selections: Sequence[object], offered: frozenset[str] | No
     return [value for value in dict.fromkeys(ticked) if offered is None or value in offered]
 
 
+def chosen_conditions(selections: Sequence[object], offered: frozenset[str] | None = None) -> tuple[Condition, ...]:
+    """The conditions to run: :func:`ticked_conditions`, parsed.
+
+    Raises:
+        gr.Error: a condition that cannot be parsed (naming it), or none ticked.
+    """
+    try:
+        conditions = tuple(Condition.parse(value) for value in ticked_conditions(selections, offered))
+    except ValueError as error:
+        raise gr.Error(str(error), print_exception=False) from None
+    if not conditions:
+        raise gr.Error(NO_CONDITION_MESSAGE, print_exception=False)
+    return conditions
+
+
+def read_clip(settings: AppSettings, audio_path: str) -> Audio:
+    """The uploaded clip, within the settings' duration bound; its warnings (e.g. mixed down to
+    mono) shown as toasts.
+
+    Raises:
+        gr.Error: the clip cannot be read or is too long or short; the message names it as the
+            uploaded clip, never by its server path.
+    """
+    try:
+        audio = load_audio(audio_path, limits=AudioLimits(max_duration_s=settings.max_duration_s))
+    except AudioError as error:
+        raise gr.Error(str(error).replace(audio_path, UPLOADED_CLIP), print_exception=False) from None
+    for warning in audio.warnings:
+        gr.Warning(warning.replace(audio_path, UPLOADED_CLIP))
+    return audio
+
+
 def run_comparison(
     settings: AppSettings, offered: frozenset[str] | None, audio_path: str | None, visqol_protocol: str,
     *selections: list[str],
@@ -100,21 +132,11 @@ def run_comparison(
     """
     if not audio_path or not isinstance(audio_path, str):
         raise gr.Error(NO_CLIP_MESSAGE, print_exception=False)
-    try:
-        conditions = tuple(Condition.parse(value) for value in ticked_conditions(selections, offered))
-    except ValueError as error:
-        raise gr.Error(str(error), print_exception=False) from None
-    if not conditions:
-        raise gr.Error(NO_CONDITION_MESSAGE, print_exception=False)
+    conditions = chosen_conditions(selections, offered)
     if not isinstance(visqol_protocol, str) or visqol_protocol not in VISQOL_PROTOCOLS:
         raise gr.Error(f"Unknown ViSQOL protocol; choose one of {', '.join(VISQOL_PROTOCOLS)}.",
                        print_exception=False)
-    try:
-        audio = load_audio(audio_path, limits=AudioLimits(max_duration_s=settings.max_duration_s))
-    except AudioError as error:
-        raise gr.Error(str(error).replace(audio_path, UPLOADED_CLIP), print_exception=False) from None
-    for warning in audio.warnings:
-        gr.Warning(warning.replace(audio_path, UPLOADED_CLIP))
+    audio = read_clip(settings, audio_path)
 
     run_dir = new_run_dir(settings.work_dir)
     info = ComparisonInfo(run_dir.name, audio_path.rsplit("/", 1)[-1], audio.duration_s, audio.sample_rate_hz,

@@ -17,6 +17,7 @@ from codecbench.app import AppSettings
 from codecbench.app.admin_auth import AdminGate
 from codecbench.app.leaderboard_handlers import (
     BOARD_OUTPUTS,
+    CHOOSE_METRIC_MESSAGE,
     CHOOSE_SOMETHING_MESSAGE,
     MOST_WORST,
     NO_SCORES_MESSAGE,
@@ -189,6 +190,26 @@ def test_show_with_nothing_ticked_asks_to_choose(stored, settings, testsets, cod
         show_board(settings, database, "sisnr", "aligned", testsets, codecs)
     assert raised.value.message == CHOOSE_SOMETHING_MESSAGE
     assert not settings.work_dir.exists()  # nothing written
+
+
+@pytest.mark.parametrize(("testsets", "codecs"), [("mine", ["opus"]), (["mine"], "opus"), ([["mine"]], ["opus"]),
+                                               ({"mine": 1}, ["opus"]), (["mine"], [3]), (["mine", None], ["opus"])])
+def test_show_with_test_sets_or_codecs_that_are_not_lists_of_names_asks_to_choose(stored, settings, testsets, codecs):
+    """Gradio's own checks keep these from the page's events; called directly, the handler
+    refuses them the same way rather than with a TypeError or a database error."""
+    database, _ = stored
+    with pytest.raises(gr.Error) as raised:
+        show_board(settings, database, "sisnr", "aligned", testsets, codecs)
+    assert raised.value.message == CHOOSE_SOMETHING_MESSAGE
+
+
+@pytest.mark.parametrize(("metric", "protocol"), [(3, None), (["sisnr"], None), ({"sisnr": 1}, "aligned"),
+                                                  ("sisnr", ["aligned"]), ("sisnr", 5)])
+def test_show_with_a_metric_or_protocol_that_is_not_a_name_asks_to_choose(stored, settings, metric, protocol):
+    database, _ = stored
+    with pytest.raises(gr.Error) as raised:
+        show_board(settings, database, metric, protocol, ["mine"], ["opus"])
+    assert raised.value.message == CHOOSE_METRIC_MESSAGE and not settings.work_dir.exists()
 
 
 @pytest.mark.parametrize(("metric", "protocol", "message"), [

@@ -56,6 +56,7 @@ BOARD_OUTPUTS = 5  # what Show updates: status, board, cell, leaderboard CSV, sc
 
 NO_SCORES_MESSAGE = "The database holds no scores yet: run `codecbench evaluate` first."
 CHOOSE_SOMETHING_MESSAGE = "Choose at least one test set and one codec."
+CHOOSE_METRIC_MESSAGE = "Choose a metric and its protocol from the lists."
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,12 +168,16 @@ def show_board(settings: AppSettings, database: Database, metric: str | None, pr
         is cleared) and the two CSV download buttons, made visible with their files.
 
     Raises:
-        gr.Error: nothing stored yet, nothing chosen, or a metric or protocol not stored.
+        gr.Error: nothing stored yet, nothing chosen (test sets and codecs must be lists of
+            names), or a metric or protocol not stored (or not a name).
     """
     if not metric:
         raise gr.Error(NO_SCORES_MESSAGE, print_exception=False)
+    testsets, codecs = _names(testsets), _names(codecs)
     if not testsets or not codecs:
         raise gr.Error(CHOOSE_SOMETHING_MESSAGE, print_exception=False)
+    if not isinstance(metric, str) or not isinstance(protocol, (str, type(None))):
+        raise gr.Error(CHOOSE_METRIC_MESSAGE, print_exception=False)
     with database.session(read_only=True) as session:
         try:
             board = Leaderboard.from_database(session, metric, protocol, testsets=testsets, codecs=codecs)
@@ -188,6 +193,14 @@ def show_board(settings: AppSettings, database: Database, metric: str | None, pr
     message = board_status(board, stored_choices(database).default)
     return (message, BoardView(board, others), None, gr.DownloadButton(value=str(board_path), visible=True),
             gr.DownloadButton(value=str(scores_path), visible=True))
+
+
+def _names(values: object) -> list[str] | None:
+    """Ticked names as a list, or None unless they are a list of strings (Gradio's checks keep
+    anything else from the page's events; a direct caller may pass anything)."""
+    if not isinstance(values, (list, tuple)) or not all(isinstance(value, str) for value in values):
+        return None
+    return list(values)
 
 
 def show_once(settings: AppSettings, database: Database, shown: BoardView | None, metric: str | None,

@@ -7,7 +7,7 @@ import gradio as gr
 import pytest
 
 from codecbench.app.evaluate_panel import parse_limit
-from codecbench.app.leaderboard_page import Choices, opening_metric
+from codecbench.app.leaderboard_handlers import Choices, opening_metric
 from codecbench.app.leaderboard_tables import (
     BEST_STYLE,
     codec_cell,

@@ -1,6 +1,7 @@
 """The Listen page: upload or record speech and hear it through several codecs side by side.
 
-Layout and events only; the work is done by :mod:`codecbench.comparison`. Pressing Compare
+Layout and wiring only; the events are handled by :mod:`codecbench.app.listen_handlers` and
+the work is done by :mod:`codecbench.comparison`. Pressing Compare
 runs two events one after the other: the first transcodes each condition, the second scores
 the reconstructions in a worker process. Both write the comparison's record into its run
 folder (:mod:`codecbench.comparison_record`).
@@ -16,53 +17,18 @@ timer, and Gradio answered ``KeyError`` in ``get_fn``, shown as a false error to
 
 from __future__ import annotations
 
-import html
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from importlib import resources
-from pathlib import Path
 
 import gradio as gr
 
 from codecbench.app import AppSettings
-from codecbench.app.listen_pickers import PickerSet, build_pickers, preselect
+from codecbench.app.bound import bound
+from codecbench.app.listen_handlers import AddressPreselect, offered_conditions, run_comparison, score_reconstructions
+from codecbench.app.listen_pickers import PickerSet, build_pickers
 from codecbench.app.voice_conversion_box import build_voice_conversion_box
-from codecbench.audio import AudioError, AudioLimits, load_audio
-from codecbench.comparison import (
-    Condition,
-    ConditionOutcome,
-    OriginalView,
-    ReconstructionScorer,
-    compare,
-    new_run_dir,
-    show_original,
-)
-from codecbench.comparison_record import ComparisonInfo, write_manifest, write_scores
+from codecbench.comparison import ReconstructionScorer
 from codecbench.evaluation.metrics import DEFAULT_VISQOL_PROTOCOL, VISQOL_PROTOCOLS
-
-
-@dataclass(frozen=True, eq=False)
-class ListenView:
-    """One comparison as the events see it; kept per browser session in a ``gr.State``."""
-
-    info: ComparisonInfo
-    original: OriginalView
-    conditions: tuple[Condition, ...]
-    outcomes: tuple[ConditionOutcome, ...] = ()
-
-    @property
-    def run_dir(self) -> Path:
-        return self.original.audio_path.parent
-
-    @property
-    def pending(self) -> tuple[Condition, ...]:
-        return self.conditions[len(self.outcomes):]
-
-    def write(self) -> None:
-        """Write the manifest the browser's player polls."""
-        write_manifest(self.run_dir, self.info, self.original, [str(c) for c in self.conditions], self.outcomes,
-                       done=not self.pending)
 
 
 def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None = None) -> None:
@@ -83,7 +49,7 @@ def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None
                 elem_id="listen-input",
             )
             protocol_input = gr.Dropdown(
-                choices=[(f"{name}: {protocol.description}", name) for name, protocol in VISQOL_PROTOCOLS.items()],
+                choices=_protocol_choices(),
                 value=DEFAULT_VISQOL_PROTOCOL,
                 label="ViSQOL protocol for the scores",
                 elem_id="listen-visqol-protocol",
@@ -99,101 +65,32 @@ def build_listen_page(settings: AppSettings, scorer: ReconstructionScorer | None
             elem_id="listen-board-host")
     view_state = gr.State(None)
 
-    offered = frozenset(value for values in pickers.choices for value in values)
-
-    def run_comparison(audio_path: str | None, visqol_protocol: str, *selections: list[str]) -> Iterator[tuple]:
-        yield from _run_comparison(settings, audio_path, visqol_protocol, selections, offered)
-
-    def score_reconstructions(view: ListenView | None) -> None:
-        _score_reconstructions(scorer, view)
-
+    # The API names are those of the closures these handlers once were (part of the page's API);
+    # the order of registration is the events' fn_index.
     run_button.click(
-        run_comparison,
+        bound(run_comparison, settings, offered_conditions(pickers)),
         inputs=[audio_input, protocol_input, *pickers.components],
         outputs=[run_marker, view_state],
         show_progress="minimal",
-    ).success(score_reconstructions, inputs=[view_state], outputs=None, show_progress="hidden")
+        api_name="run_comparison",
+    ).success(bound(score_reconstructions, scorer), inputs=[view_state], outputs=None, show_progress="hidden",
+              api_name="score_reconstructions")
     _preselect_from_address(pickers, protocol_input)
 
     build_voice_conversion_box(settings)
 
 
-def _run_comparison(
-    settings: AppSettings, audio_path: str | None, visqol_protocol: str, selections: tuple[list[str], ...],
-    offered: frozenset[str] | None = None,
-) -> Iterator[tuple[str, ListenView]]:
-    """Transcode the clip under every chosen condition, writing the record after each one.
-
-    The selections come from the browser: a forged event may repeat a condition any number of
-    times (Gradio checks each value against its picker's choices, not repeats) or tick a codec
-    that cannot run. Each condition runs once, and only those ``offered`` (the ready pickers').
-    """
-    if not audio_path:
-        raise gr.Error("Upload or record a speech clip first.", print_exception=False)
-    values = list(dict.fromkeys(value for group in selections for value in (group or []) if isinstance(value, str)))
-    if offered is not None:
-        values = [value for value in values if value in offered]
-    try:
-        conditions = tuple(Condition.parse(value) for value in values)
-    except ValueError as error:
-        raise gr.Error(str(error), print_exception=False) from None
-    if not conditions:
-        raise gr.Error("Pick at least one codec operating point.", print_exception=False)
-    if visqol_protocol not in VISQOL_PROTOCOLS:
-        raise gr.Error(f"Unknown ViSQOL protocol; choose one of {', '.join(VISQOL_PROTOCOLS)}.",
-                       print_exception=False)
-    try:
-        audio = load_audio(audio_path, limits=AudioLimits(max_duration_s=settings.max_duration_s))
-    except AudioError as error:
-        raise gr.Error(str(error).replace(audio_path, "The uploaded clip"), print_exception=False) from None
-    for warning in audio.warnings:
-        gr.Warning(warning.replace(audio_path, "The uploaded clip"))
-
-    run_dir = new_run_dir(settings.work_dir)
-    info = ComparisonInfo(run_dir.name, audio_path.rsplit("/", 1)[-1], audio.duration_s, audio.sample_rate_hz,
-                          visqol_protocol)
-    view = ListenView(info, show_original(audio, run_dir), conditions)
-    view.write()
-    marker = run_marker_html(info.run_id)
-    yield marker, view
-    outcomes = compare(audio, conditions, run_dir, scale=view.original.scale, load_options=settings.load_options)
-    for outcome in outcomes:
-        view = replace(view, outcomes=(*view.outcomes, outcome))
-        view.write()
-        yield gr.skip(), view
-
-
-def _score_reconstructions(scorer: ReconstructionScorer, view: ListenView | None) -> None:
-    """Score every reconstruction, writing the scores as each condition's arrive."""
-    if view is None:
-        return
-    scores = []
-    try:
-        for entry in scorer.score(view.original.audio_path, view.outcomes, view.info.visqol_protocol):
-            scores.append(entry)
-            write_scores(view.run_dir, scores, done=False)
-    except Exception as error:  # e.g. the scoring process cannot start: the page says so in the tables
-        write_scores(view.run_dir, scores, done=True, error=f"{type(error).__name__}: {error}")
-        return
-    write_scores(view.run_dir, scores, done=True)
-
-
-def run_marker_html(run_id: str) -> str:
-    """The element that tells the page's script which comparison to show."""
-    return f'<div class="listen-run" data-run="{html.escape(run_id, quote=True)}"></div>'
+def _protocol_choices() -> list[tuple[str, str]]:
+    """The ViSQOL protocols as (label, value) choices: each named with its description."""
+    return [(f"{name}: {protocol.description}", name) for name, protocol in VISQOL_PROTOCOLS.items()]
 
 
 def _preselect_from_address(pickers: PickerSet, protocol_input: gr.Dropdown) -> None:
     """``/?c=opus@6,codec2@3.2&protocol=speech`` ticks those conditions when the page opens."""
     root = gr.context.Context.root_block
-    if root is None:
-        return
-
-    def on_load(request: gr.Request) -> list:
-        params = request.query_params if request is not None else {}
-        return preselect(pickers, params.get("c"), params.get("protocol"))
-
-    root.load(on_load, inputs=None, outputs=[*pickers.components, protocol_input], show_progress="hidden")
+    if root is not None:
+        root.load(AddressPreselect(pickers), inputs=None, outputs=[*pickers.components, protocol_input],
+                  show_progress="hidden", api_name="on_load")
 
 
 def _player_script() -> str:

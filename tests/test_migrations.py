@@ -379,3 +379,26 @@ def test_commands_and_the_app_refuse_an_outdated_database_with_the_upgrade_comma
     upgrade_database(url)
     result = CliRunner().invoke(main, ["mushra", "list", "--db", url])
     assert result.exit_code == 0, result.output
+
+
+def test_a_revision_failing_in_the_database_says_so_and_changes_nothing(database_url, monkeypatch):
+    """A statement the database refuses (here: a unique index that stored rows break)."""
+    build_at_revision(database_url, BASELINE_REVISION)
+    database = open_database(database_url, create_schema=False)
+    with database.session() as session:
+        session.add_all([SchemaInfo(version=1), SchemaInfo(version=1)])  # now three rows of version 1
+    database.close()
+    revision_2 = _script().get_revision(head_revision())
+
+    def breaks_on_stored_rows() -> None:
+        revision_2.module.op.create_index(REVISION_2_INDEX, "eval_scores", ["metric", "protocol"])
+        revision_2.module.op.create_index("ix_one_version", "codecbench_schema", ["version"], unique=True)
+
+    monkeypatch.setattr(revision_2.module, "upgrade", breaks_on_stored_rows)
+    with pytest.raises(DatabaseError, match=f"from {BASELINE_REVISION} failed, and nothing was changed"):
+        upgrade_database(database_url)
+    assert current_revision(database_url) == BASELINE_REVISION
+    database = open_database(database_url, create_schema=False)
+    with database.engine.connect() as connection:
+        assert REVISION_2_INDEX not in {index["name"] for index in inspect(connection).get_indexes("eval_scores")}
+    database.close()

@@ -195,7 +195,13 @@ def upgrade_database(url: str | None) -> tuple[str | None, str]:
                 _check_legacy_tables(database, connection)
             elif before != head_revision():
                 _require_known(database, before)
-            _run_upgrade(connection, "head")
+            try:
+                _run_upgrade(connection, "head")
+            except DBAPIError as error:  # e.g. a new constraint that rows already stored break
+                raise DatabaseError(
+                    f"upgrading the database {database.describe()} from {before or 'before migrations'} failed, "
+                    f"and nothing was changed: {error}"
+                ) from error
             record_schema_version(connection)
             after = _recorded_revision(connection)
         assert after is not None

@@ -7,7 +7,9 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, Integer
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# Raise when a table or column changes in a way an older codecbench could not read.
+# Raise when a table or column changes in a way an older codecbench could not read (in the migration
+# revision that makes the change, which also updates the row): codecbench from before migrations
+# knows no Alembic revisions and refuses a database whose version is higher than its own.
 SCHEMA_VERSION = 1
 
 

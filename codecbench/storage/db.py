@@ -1,10 +1,12 @@
 """The database: one engine and session factory per URL, shared by every part of codecbench.
 
 ``open_database()`` turns a URL (``--db``, else ``$CODECBENCH_DB``, else a SQLite file in the
-codecbench home directory) into a :class:`Database` whose schema exists. Table modules (one per
+codecbench home directory) into a :class:`Database` whose schema is the one this codecbench
+needs: a new database is created by the migrations (:mod:`codecbench.storage.migrations`), an
+older one is refused with a message to run ``codecbench db upgrade``. Table modules (one per
 part of the product: ``listening_tables``, and the evaluation engine's own) declare their rows
-on :class:`codecbench.storage.base.Base` and are listed in :data:`TABLE_MODULES`, so that every
-database has every table whichever command opened it first.
+on :class:`codecbench.storage.base.Base` and are listed in :data:`TABLE_MODULES`; a change to
+them needs a migration revision (docs/migrations.md).
 
 Functions that touch data take a :class:`sqlalchemy.orm.Session` and never commit; the caller
 owns the transaction, normally through :meth:`Database.session`::
@@ -23,20 +25,19 @@ it first writes after another writer committed; ``session(read_only=True)`` star
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from codecbench.paths import codecbench_home
-from codecbench.storage.base import SCHEMA_VERSION, Base, SchemaInfo
+from codecbench.storage.base import SCHEMA_VERSION, SchemaInfo, utc_now
 
 DATABASE_ENV = "CODECBENCH_DB"
 DEFAULT_DATABASE_FILE = "codecbench.sqlite3"
@@ -117,10 +118,18 @@ class Database:
 
 
 def open_database(url: str | None = None, *, create_schema: bool = True) -> Database:
-    """Connect to the database at ``url`` (see :func:`resolve_database_url`) and create missing tables.
+    """Connect to the database at ``url`` (see :func:`resolve_database_url`), ready for this codecbench.
+
+    With ``create_schema`` (the default), a new database gets the schema (the migrations in
+    :mod:`codecbench.storage.migrations` run to head) and an existing one must already be at
+    head: a database made by an earlier codecbench is refused with
+    :class:`~codecbench.storage.migrations.SchemaOutdatedError`, whose message says to run
+    ``codecbench db upgrade``, rather than failing later with SQL errors about missing columns.
+    ``create_schema=False`` only connects (lazily), for the migration commands themselves.
 
     Raises:
         ValueError: the URL is malformed.
+        SchemaOutdatedError: the schema is behind this codecbench (a :class:`DatabaseError`).
         DatabaseError: the server cannot be reached, or the schema is newer than this codecbench.
     """
     url = resolve_database_url(url)
@@ -150,23 +159,43 @@ def open_database(url: str | None = None, *, create_schema: bool = True) -> Data
 
 
 def ensure_schema(database: Database) -> None:
-    """Create every table that does not exist yet, and record the schema version.
+    """Create the schema of a new database (by running the migrations), or check that an existing
+    one is at the revision this codecbench needs; record the schema version.
+
+    Raises:
+        SchemaOutdatedError: the database is behind; the message says to run ``codecbench db upgrade``.
+        SchemaTooNewError: a newer codecbench upgraded the database.
+        DatabaseError: the database was written by a newer codecbench (its schema version is higher).
+    """
+    from codecbench.storage.migrations import ensure_current_schema
+
+    ensure_current_schema(database)
+
+
+def record_schema_version(connection: Connection) -> None:
+    """Add the ``codecbench_schema`` row to a database that has none (in the caller's transaction,
+    under the migration lock, so that two processes creating one database add one row)."""
+    if connection.execute(select(SchemaInfo.id)).first() is None:
+        connection.execute(insert(SchemaInfo).values(version=SCHEMA_VERSION, created_at=utc_now()))
+
+
+def check_schema_version(database: Database) -> None:
+    """Refuse a database whose ``codecbench_schema`` version is higher than this codecbench's.
+
+    The version is what a codecbench from before migrations checks (it knows no Alembic
+    revisions): a revision that such a codecbench could not work with raises
+    :data:`~codecbench.storage.base.SCHEMA_VERSION` and updates the row.
 
     Raises:
         DatabaseError: the database was written by a newer codecbench (its schema version is higher).
     """
-    for module in TABLE_MODULES:
-        importlib.import_module(module)
-    Base.metadata.create_all(database.engine)
-    with database.session() as session:
-        info = session.scalars(select(SchemaInfo)).first()
-        if info is None:
-            session.add(SchemaInfo(version=SCHEMA_VERSION))
-        elif info.version > SCHEMA_VERSION:
-            raise DatabaseError(
-                f"the database {database.describe()} has schema version {info.version}, newer than "
-                f"this codecbench understands ({SCHEMA_VERSION}); upgrade codecbench."
-            )
+    with database.session(read_only=True) as session:
+        version = session.scalar(select(func.max(SchemaInfo.version)))
+    if version is not None and version > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"the database {database.describe()} has schema version {version}, newer than "
+            f"this codecbench understands ({SCHEMA_VERSION}); upgrade codecbench."
+        )
 
 
 def table_names(database: Database) -> list[str]:

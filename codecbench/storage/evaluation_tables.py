@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from codecbench.storage.base import Base, utc_now
@@ -143,7 +143,12 @@ class EvalScoreRow(Base):
     """One metric's result on one unit: a value, or the error that prevented one."""
 
     __tablename__ = "eval_scores"
-    __table_args__ = (UniqueConstraint("unit_id", "metric", "protocol"),)
+    __table_args__ = (
+        UniqueConstraint("unit_id", "metric", "protocol"),
+        # Leaderboards and exports list the stored (metric, protocol) pairs and read one metric's
+        # scores (migration 0002_scores_metric_index).
+        Index("ix_eval_scores_metric_protocol", "metric", "protocol"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("eval_units.id", ondelete="CASCADE"), index=True)

@@ -1,0 +1,1 @@
+"""Alembic revisions of the codecbench schema, one file each (``NNNN_name.py``), oldest first."""

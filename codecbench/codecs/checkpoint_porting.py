@@ -36,6 +36,7 @@ __all__ = [
     "KeyMap",
     "LoadReport",
     "ReadCheckpoint",
+    "RenamedKeys",
     "Skip",
     "SkippedKey",
     "fold_weight_norm",
@@ -301,25 +302,47 @@ def _ours(key_map: KeyMap, upstream_key: str) -> str | None:
     return key_map.get(upstream_key) if isinstance(key_map, Mapping) else key_map(upstream_key)
 
 
-def rename_keys(
-    upstream: Mapping[str, torch.Tensor], key_map: KeyMap, skip: Iterable[Skip] = ()
-) -> tuple[dict[str, torch.Tensor], dict[str, tuple[str, ...]], tuple[SkippedKey, ...], tuple[str, ...]]:
-    """Apply ``skip`` and ``key_map`` to ``upstream`` without a module.
+@dataclass(frozen=True)
+class RenamedKeys:
+    """An upstream state dict under our names (what :func:`rename_keys` gives).
 
-    Returns:
-        our key -> tensor; our key -> the upstream key(s) it came from; the skipped tensors; the
-        upstream keys the map has no name for (sorted).
+    Attributes:
+        tensors: our key -> tensor.
+        origins: our key -> the upstream key(s) it was made from (``key[i]`` for row ``i`` of a
+            stack; a folded weight's ``weight_g``/``weight_v`` pair, direction last), so that
+            errors name what the file holds.
+        skipped: the upstream tensors the skip list left out, sorted by key.
+        unmapped: upstream keys the key map has no name for, sorted.
     """
+
+    tensors: dict[str, torch.Tensor]
+    origins: dict[str, tuple[str, ...]]
+    skipped: tuple[SkippedKey, ...]
+    unmapped: tuple[str, ...]
+
+
+def _split_skipped(
+    upstream: Mapping[str, torch.Tensor], skip: Iterable[Skip]
+) -> tuple[dict[str, torch.Tensor], tuple[SkippedKey, ...]]:
     skip = tuple(skip)
-    tensors: dict[str, torch.Tensor] = {}
-    origins: dict[str, tuple[str, ...]] = {}
+    kept: dict[str, torch.Tensor] = {}
     skipped: list[SkippedKey] = []
-    unmapped: list[str] = []
     for key, tensor in upstream.items():
         rule = next((entry for entry in skip if entry.matches(key)), None)
-        if rule is not None:
+        if rule is None:
+            kept[key] = tensor
+        else:
             skipped.append(SkippedKey(key, rule, tensor.numel()))
-            continue
+    return kept, tuple(sorted(skipped, key=lambda skipped_key: skipped_key.key))
+
+
+def rename_keys(upstream: Mapping[str, torch.Tensor], key_map: KeyMap, skip: Iterable[Skip] = ()) -> RenamedKeys:
+    """Apply ``skip`` and then ``key_map`` to ``upstream``; needs no module."""
+    kept, skipped = _split_skipped(upstream, skip)
+    tensors: dict[str, torch.Tensor] = {}
+    origins: dict[str, tuple[str, ...]] = {}
+    unmapped: list[str] = []
+    for key, tensor in kept.items():
         ours = _ours(key_map, key)
         if ours is None:
             unmapped.append(key)
@@ -330,7 +353,7 @@ def rename_keys(
         else:
             tensors[ours] = tensor
             origins[ours] = (key,)
-    return tensors, origins, tuple(sorted(skipped, key=lambda s: s.key)), tuple(sorted(unmapped))
+    return RenamedKeys(tensors, origins, skipped, tuple(sorted(unmapped)))
 
 
 def port_state_dict(
@@ -366,11 +389,15 @@ def port_state_dict(
     path = source if isinstance(source, Path) else None
     source = "the state dict" if source is None else str(source)
     _check_tensors(upstream, path)
-    upstream = dict(upstream)
-    upstream_origins = {key: (key,) for key in upstream}
-    folded = _fold_pairs(upstream, upstream_origins, weight_norm_prefixes) if weight_norm_prefixes else []
-    tensors, origins, skipped, unmapped = rename_keys(upstream, key_map, skip)
-    origins = {ours: tuple(o for name in names for o in upstream_origins.get(name, (name,))) for ours, names in origins.items()}
+    kept, skipped = _split_skipped(upstream, skip)  # first, so skipped tensors are never touched
+    upstream_origins = {key: (key,) for key in kept}
+    folded = _fold_pairs(kept, upstream_origins, weight_norm_prefixes) if weight_norm_prefixes else []
+    renamed = rename_keys(kept, key_map)
+    tensors, unmapped = renamed.tensors, renamed.unmapped
+    origins = {
+        ours: tuple(origin for name in names for origin in upstream_origins.get(name, (name,)))
+        for ours, names in renamed.origins.items()
+    }
 
     expected = module.state_dict()
     reverse = {ours: name for name, ours in key_map.items()} if isinstance(key_map, Mapping) else {}

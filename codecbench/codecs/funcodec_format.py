@@ -318,11 +318,12 @@ def convert_state_dict(state: dict) -> ConvertedWeights:
     Raises:
         CheckpointError: keys that fit no rule (the model has parts codecbench does not know).
     """
-    tensors, _, skipped, unknown = rename_keys(state, encodec_key, SKIP_LIST)
+    renamed = rename_keys(state, encodec_key, SKIP_LIST)
+    unknown = renamed.unmapped
     if unknown:
         shown = ", ".join(unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
         raise CheckpointError(f"model.pth has keys no FunCodec EnCodec-type model has: {shown}")
-    return ConvertedWeights(tensors, tuple(key.key for key in skipped))
+    return ConvertedWeights(renamed.tensors, tuple(skipped.key for skipped in renamed.skipped))
 
 
 def build_encodec_model(config: FunCodecConfig, state: dict, source: str | Path | None = None):

@@ -190,7 +190,8 @@ def test_a_stacked_tensor_split_by_index_names_its_row_when_misshapen(tmp_path: 
 def test_an_unreadable_file_is_named_with_what_to_do(tmp_path: Path):
     path = tmp_path / "model.pth"
     path.write_bytes(b"<html>rate limited</html>")
-    with pytest.raises(CheckpointError, match=rf"(?s)^{path} is not a readable PyTorch checkpoint \(.*\)\. Delete it and fetch it again\.$") as raised:
+    message = rf"(?s)^{path} is not a readable PyTorch checkpoint \(.*\)\. Delete it and fetch it again\.$"
+    with pytest.raises(CheckpointError, match=message) as raised:
         read_checkpoint(path)
     assert raised.value.path == path and raised.value.report is None
 
@@ -237,7 +238,8 @@ def test_folding_gives_the_weight_normed_modules_effective_weight(tmp_path: Path
     original = _weight_normed(kind, transposed)
     torch.save(original.state_dict(), tmp_path / "model.pth")
     plain = nn.Sequential(nn.ConvTranspose1d(4, 6, 5) if transposed else nn.Conv1d(4, 6, 5))
-    report = load_checkpoint(plain, tmp_path / "model.pth", {"0.weight": "0.weight", "0.bias": "0.bias"}, weight_norm_prefixes=("0.",))
+    identity = {"0.weight": "0.weight", "0.bias": "0.bias"}
+    report = load_checkpoint(plain, tmp_path / "model.pth", identity, weight_norm_prefixes=("0.",))
     assert report.folded_weight_norm == ("0.weight",) and report.folded_weight_norm_pairs == 1
     with torch.no_grad():
         signal = torch.randn(1, 4, 20)

@@ -65,7 +65,7 @@ def test_download_fetches_encoder_decoder_and_redecoder_then_everything_runs(tmp
     refused = run_cli("transcode", str(content), "-c", "facodec", "-b", "4.8", "-o", str(output), env=offline)
     assert refused.returncode == 1 and not output.exists()
     assert "ns3_facodec_encoder.bin does not fit the model its configuration describes (" in refused.stderr
-    assert "wrong shapes: " in refused.stderr and "else the published model's)?" in refused.stderr
+    assert "wrong shape: " in refused.stderr and "else the published model's)?" in refused.stderr
 
     # The same checkpoints with their config.json, as a model directory, run everything.
     model_dir = tmp_path / "with-config"

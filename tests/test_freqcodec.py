@@ -121,7 +121,7 @@ def test_config_file_errors_name_the_file(tmp_path: Path):
 def test_strict_load_fills_every_model_key_and_skips_exactly_the_training_only_keys(model_dir: Path, loaded):
     model, report = loaded
     upstream = torch.load(model_dir / "model.pth", weights_only=True)
-    assert list(report.skipped_training_keys) == [
+    assert list(report.skipped_keys) == [
         "discriminator.discriminators.0.discriminators.0.conv_post.conv.bias",
         "discriminator.discriminators.0.discriminators.0.convs.0.conv.weight_g",
         "discriminator.discriminators.0.discriminators.0.convs.0.conv.weight_v",
@@ -197,7 +197,7 @@ def test_weight_norm_errors_name_the_weight_g_and_weight_v_keys(tmp_path, edit, 
 
 def test_a_file_that_is_not_a_state_dict_is_reported(model_dir: Path, tmp_path: Path):
     (tmp_path / "model.pth").write_bytes(b"<html>rate limited</html>")
-    with pytest.raises(CheckpointError, match=r"model.pth is not a readable PyTorch state dict"):
+    with pytest.raises(CheckpointError, match=r"model.pth is not a readable PyTorch checkpoint"):
         load_model(config_from_funcodec(freqcodec_config_document()), tmp_path / "model.pth")
 
 

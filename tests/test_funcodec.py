@@ -175,7 +175,7 @@ def test_weights_that_do_not_fit_the_config_are_refused_with_the_tensor(tmp_path
     config = yaml.safe_load((model_dir / "config.yaml").read_text())
     config["encoder_conf"]["n_filters"] = config["decoder_conf"]["n_filters"] = 4
     (model_dir / "config.yaml").write_text(yaml.safe_dump(config))
-    with pytest.raises(ValueError, match=r"model.pth does not fit its config.yaml: .*decoder\.layers\.0\.conv\.weight \(64, 8, 7\) \(config says \(128, 8, 7\)\)"):
+    with pytest.raises(ValueError, match=r"model.pth does not fit the model its configuration describes \(.*decoder\.model\.0\.conv\.conv\.weight \(64, 8, 7\) \(model \(128, 8, 7\)\)"):
         load_codec("funcodec", LoadOptions(model_dir=model_dir))
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codecbench.codecs.checkpoint_porting import CheckpointError, Skip, port_state_dict, rename_keys
 from codecbench.paths import codecbench_home
 
 FUNCODEC_FILES = ("config.yaml", "model.pth")
@@ -269,9 +270,38 @@ _SEANET_KEY = re.compile(
     r"(?P<part>encoder|decoder)\.model\.(?P<layer>\d+)\.(?P<sub>(?:block\.\d+|shortcut)\.)?"
     r"(?P<wrapper>conv\.conv|conv\.norm|convtr\.convtr|convtr\.norm|lstm)\.(?P<param>\w+)"
 )
+_SEANET_MODULE = {"conv.conv": "conv", "convtr.convtr": "conv", "conv.norm": "norm", "convtr.norm": "norm", "lstm": "lstm"}
 _WEIGHT_NORM_PARAMS = {"weight_g": "parametrizations.weight.original0", "weight_v": "parametrizations.weight.original1"}
 _STACKED_CODEBOOK_KEY = re.compile(r"quantizer\.rq\.model\.(?P<buffer>inited|cluster_size|embed|embed_avg)")
 _LAYER_CODEBOOK_KEY = re.compile(r"quantizer\.rq\.model\.layers\.(?P<index>\d+)\._codebook\.(?P<buffer>inited|cluster_size|embed|embed_avg)")
+
+#: Training-only modules FunCodec saves in ``model.pth``, left out of the conversion.
+SKIP_LIST: tuple[Skip, ...] = (
+    Skip("discriminator.", "the GAN discriminator, used only for the adversarial training loss"),
+    Skip("mel_spec_transforms.", "mel filters of the multi-scale spectral training loss"),
+)
+_HINT = "Use the config.yaml published with this model.pth."
+
+
+def encodec_key(key: str) -> str | None:
+    """FunCodec's name -> ``EncodecModel``'s (the key map), ``None`` for a key no FunCodec
+    EnCodec-type model has.
+
+    SEANet convolutions lose FunCodec's wrapper level (``X.conv.conv.weight`` ->
+    ``X.conv.weight``, ``X.conv.norm.*`` -> ``X.norm.*``, ``X.convtr.convtr.*`` ->
+    ``X.conv.*``), weight-norm pairs become parametrizations, the stacked codebooks
+    ``quantizer.rq.model.embed[i]`` (and ``inited``, ``cluster_size``, ``embed_avg``) become
+    ``quantizer.layers.i.codebook.*`` (the ``{index}`` of the porting module's key maps), as do
+    the per-layer ``quantizer.rq.model.layers.i._codebook.*`` of the non-DDP quantizer.
+    """
+    if match := _SEANET_KEY.fullmatch(key):
+        part, layer, sub, wrapper, param = match.group("part", "layer", "sub", "wrapper", "param")
+        return f"{part}.layers.{layer}.{sub or ''}{_SEANET_MODULE[wrapper]}.{_WEIGHT_NORM_PARAMS.get(param, param)}"
+    if match := _STACKED_CODEBOOK_KEY.fullmatch(key):
+        return "quantizer.layers.{index}.codebook." + match.group("buffer")
+    if match := _LAYER_CODEBOOK_KEY.fullmatch(key):
+        return f"quantizer.layers.{match.group('index')}.codebook.{match.group('buffer')}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -283,67 +313,30 @@ class ConvertedWeights:
 
 
 def convert_state_dict(state: dict) -> ConvertedWeights:
-    """Rename FunCodec keys to ``EncodecModel`` keys.
-
-    SEANet convolutions lose FunCodec's wrapper level (``X.conv.conv.weight`` ->
-    ``X.conv.weight``, ``X.conv.norm.*`` -> ``X.norm.*``, ``X.convtr.convtr.*`` ->
-    ``X.conv.*``), weight-norm pairs become parametrizations, the stacked codebooks
-    ``quantizer.rq.model.embed[i]`` (and ``inited``, ``cluster_size``, ``embed_avg``) become
-    ``quantizer.layers.i.codebook.*``. Discriminator and mel-filter keys are dropped.
+    """Rename FunCodec keys to ``EncodecModel`` keys (:func:`encodec_key`), dropping :data:`SKIP_LIST`.
 
     Raises:
-        ValueError: keys that fit no rule (the model has parts codecbench does not know).
+        CheckpointError: keys that fit no rule (the model has parts codecbench does not know).
     """
-    converted: dict = {}
-    dropped: list[str] = []
-    unknown: list[str] = []
-    for key, value in state.items():
-        if key.startswith(TRAINING_ONLY_PREFIXES):
-            dropped.append(key)
-        elif match := _SEANET_KEY.fullmatch(key):
-            part, layer, sub, wrapper, param = match.group("part", "layer", "sub", "wrapper", "param")
-            module = {"conv.conv": "conv", "convtr.convtr": "conv", "conv.norm": "norm", "convtr.norm": "norm", "lstm": "lstm"}[wrapper]
-            param = _WEIGHT_NORM_PARAMS.get(param, param)
-            converted[f"{part}.layers.{layer}.{sub or ''}{module}.{param}"] = value
-        elif match := _STACKED_CODEBOOK_KEY.fullmatch(key):
-            for index, row in enumerate(value):
-                converted[f"quantizer.layers.{index}.codebook.{match.group('buffer')}"] = row.clone()
-        elif match := _LAYER_CODEBOOK_KEY.fullmatch(key):
-            converted[f"quantizer.layers.{match.group('index')}.codebook.{match.group('buffer')}"] = value
-        else:
-            unknown.append(key)
+    renamed = rename_keys(state, encodec_key, SKIP_LIST)
+    unknown = renamed.unmapped
     if unknown:
         shown = ", ".join(unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
-        raise ValueError(f"model.pth has keys no FunCodec EnCodec-type model has: {shown}")
-    return ConvertedWeights(converted, tuple(dropped))
+        raise CheckpointError(f"model.pth has keys no FunCodec EnCodec-type model has: {shown}")
+    return ConvertedWeights(renamed.tensors, tuple(skipped.key for skipped in renamed.skipped))
 
 
-def build_encodec_model(config: FunCodecConfig, state: dict):
+def build_encodec_model(config: FunCodecConfig, state: dict, source: str | Path | None = None):
     """An ``EncodecModel`` holding a FunCodec state dict, loaded strictly.
 
     Raises:
-        ValueError: missing or unexpected keys, or tensors of the wrong shape, listed.
+        CheckpointError: missing or unexpected keys, or tensors of the wrong shape, listed
+            (upstream keys named as ``model.pth`` names them).
     """
     from transformers import EncodecModel
 
-    weights = convert_state_dict(state)
     model = EncodecModel(config.encodec_config())
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(weights.state_dict))
-    unexpected = sorted(set(weights.state_dict) - set(expected))
-    wrong_shape = [
-        f"{key} {tuple(weights.state_dict[key].shape)} (config says {tuple(expected[key].shape)})"
-        for key in sorted(set(expected) & set(weights.state_dict))
-        if weights.state_dict[key].shape != expected[key].shape
-    ]
-    if missing or unexpected or wrong_shape:
-        problems = [
-            *(f"missing {key}" for key in missing[:5]),
-            *(f"unexpected {key}" for key in unexpected[:5]),
-            *wrong_shape[:5],
-        ]
-        raise ValueError("model.pth does not fit its config.yaml: " + "; ".join(problems))
-    model.load_state_dict(weights.state_dict, strict=True)
+    port_state_dict(model, state, encodec_key, skip=SKIP_LIST, source=source, hint=_HINT)
     return model.eval()
 
 
@@ -357,20 +350,15 @@ def converted_model_dir(model_dir: Path) -> Path:
     config's content and the weight file's identity (path, size, modification time), so a
     changed model is converted again.
     """
-    import torch
-
     config_path, weights_path = model_dir / FUNCODEC_FILES[0], model_dir / FUNCODEC_FILES[1]
     config = FunCodecConfig.from_yaml(config_path)
     target = codecbench_home() / "converted" / "funcodec" / _conversion_key(config_path, weights_path)
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
-    try:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for a corrupt or foreign file
-        raise ValueError(f"cannot read FunCodec weights {weights_path}: {error}") from None
-    if not isinstance(state, dict):
-        raise ValueError(f"{weights_path} holds a {type(state).__name__}, not a FunCodec state dict")
-    model = build_encodec_model(config, state)
+    from codecbench.codecs.checkpoint_porting import read_checkpoint  # imports torch
+
+    checkpoint = read_checkpoint(weights_path)
+    model = build_encodec_model(config, checkpoint.tensors, source=checkpoint.path)
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()

@@ -1,53 +1,71 @@
-"""Loading Amphion's FACodec checkpoints (state dicts saved with ``torch.save``) into our modules.
+"""FACodec's key map and skip list for Amphion's checkpoints (state dicts saved with ``torch.save``).
 
 Our modules name their parts for what they are; each carries ``upstream_names``, a map from its
 own child or parameter names to Amphion's (e.g. ``input_conv`` -> ``block.0``). :func:`upstream_key`
-walks a state-dict key through those maps, which gives the explicit key map both ways.
-
-Loading is strict: every tensor the module needs must be in the checkpoint with the right shape,
-and every checkpoint tensor must be used, except those under the training-only prefixes of
-:func:`decoder_training_only_prefixes`, which are skipped and counted. Anything else raises
-:class:`CheckpointMismatchError` naming the keys.
+walks a state-dict key through those maps, which gives the explicit key map both ways
+(:func:`key_map`). The decoder checkpoint's training-only heads are the skip list
+(:func:`decoder_skip_list`). Reading, strict loading and the report are
+:mod:`codecbench.codecs.checkpoint_porting`'s.
 """
 
 from __future__ import annotations
 
-import pickle
-import zipfile
-from dataclasses import dataclass
-from pathlib import Path
-
 import torch
 from torch import nn
 
+from codecbench.codecs.checkpoint_porting import CheckpointError, Skip, read_state_dict
 from codecbench.codecs.facodec.config import CONFIG_FILENAME, FACodecDecoderConfig
 
-_LISTED_KEYS = 8
+__all__ = [
+    "CHECKPOINT_HINT",
+    "CheckpointMismatchError",
+    "decoder_skip_list",
+    "decoder_training_only_prefixes",
+    "key_map",
+    "read_state_dict",
+    "upstream_key",
+    "upstream_state_dict",
+]
+
+#: The checkpoint porting error; FACodec's earlier name for it.
+CheckpointMismatchError = CheckpointError
+
+#: What to check when a checkpoint does not fit.
+CHECKPOINT_HINT = (
+    f"Is it the right file, and does the model's configuration match it (a --model-dir directory's "
+    f"{CONFIG_FILENAME}, else the published model's)?"
+)
 
 
-class CheckpointMismatchError(ValueError):
-    """A checkpoint does not fit the module built from the configuration; the message names the keys."""
-
-
-def decoder_training_only_prefixes(config: FACodecDecoderConfig) -> tuple[str, ...]:
-    """The decoder checkpoint's training-only heads, skipped when loading.
+def decoder_skip_list(config: FACodecDecoderConfig) -> tuple[Skip, ...]:
+    """The decoder checkpoint's training-only heads, which inference never runs.
 
     ``f0_predictor`` and ``phone_predictor`` are always built by upstream (auxiliary supervision);
     the gradient-reversal heads exist as the ``use_gr_*`` arguments say. ``x_timbre_predictor``
     is the 245,200-speaker classifier, about 65 M of the decoder checkpoint's 99 M values.
     """
-    prefixes = ["f0_predictor.", "phone_predictor."]
+    auxiliary = "auxiliary {} prediction from the {} codes, a training loss only"
+    reversal = "gradient-reversal {} head on the {} codes, a training loss only"
+    skips = [
+        Skip("f0_predictor.", auxiliary.format("F0", "prosody")),
+        Skip("phone_predictor.", auxiliary.format("phone", "content")),
+    ]
     if config.vq_num_q_r > 0 and config.use_gr_residual_f0:
-        prefixes.append("res_f0_predictor.")
+        skips.append(Skip("res_f0_predictor.", reversal.format("F0", "residual")))
     if config.vq_num_q_r > 0 and config.use_gr_residual_phone:
-        prefixes.append("res_phone_predictor.")
+        skips.append(Skip("res_phone_predictor.", reversal.format("phone", "residual")))
     if config.use_gr_content_f0:
-        prefixes.append("content_f0_predictor.")
+        skips.append(Skip("content_f0_predictor.", reversal.format("F0", "content")))
     if config.use_gr_prosody_phone:
-        prefixes.append("prosody_phone_predictor.")
+        skips.append(Skip("prosody_phone_predictor.", reversal.format("phone", "prosody")))
     if config.use_gr_x_timbre:
-        prefixes.append("x_timbre_predictor.")
-    return tuple(prefixes)
+        skips.append(Skip("x_timbre_predictor.", "speaker classifier on the codes (gradient reversal), a training loss only"))
+    return tuple(skips)
+
+
+def decoder_training_only_prefixes(config: FACodecDecoderConfig) -> tuple[str, ...]:
+    """The key prefixes of :func:`decoder_skip_list`, for ``str.startswith``."""
+    return tuple(skip.key for skip in decoder_skip_list(config))
 
 
 def upstream_key(module: nn.Module, key: str) -> str:
@@ -75,102 +93,11 @@ def upstream_key(module: nn.Module, key: str) -> str:
     return ".".join(mapped)
 
 
+def key_map(module: nn.Module) -> dict[str, str]:
+    """Amphion's key -> ``module``'s key, for every tensor ``module`` holds."""
+    return {upstream_key(module, key): key for key in module.state_dict()}
+
+
 def upstream_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
     """``module``'s state dict under Amphion's key names (what ``torch.save`` of upstream's model holds)."""
     return {upstream_key(module, key): tensor for key, tensor in module.state_dict().items()}
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    """What loading one checkpoint did.
-
-    Attributes:
-        source: the file (or a description) loaded.
-        loaded_keys: tensors copied into the module.
-        skipped_keys: training-only tensors left out.
-        skipped_values: total number of values in the skipped tensors.
-    """
-
-    source: str
-    loaded_keys: int
-    skipped_keys: tuple[str, ...]
-    skipped_values: int
-
-
-def _listed(keys: list[str]) -> str:
-    shown = ", ".join(keys[:_LISTED_KEYS])
-    return shown + (f" (and {len(keys) - _LISTED_KEYS} more)" if len(keys) > _LISTED_KEYS else "")
-
-
-def load_upstream_state_dict(
-    module: nn.Module,
-    state_dict: dict[str, torch.Tensor],
-    skip_prefixes: tuple[str, ...] = (),
-    source: str = "checkpoint",
-) -> LoadReport:
-    """Copy an upstream-named ``state_dict`` into ``module`` strictly, skipping ``skip_prefixes``.
-
-    Raises:
-        CheckpointMismatchError: keys missing, unexpected or of the wrong shape; all are named.
-    """
-    own_state = module.state_dict()
-    own_by_upstream = {upstream_key(module, key): key for key in own_state}
-    converted: dict[str, torch.Tensor] = {}
-    skipped: list[str] = []
-    unexpected: list[str] = []
-    wrong_shape: list[str] = []
-    for key, tensor in state_dict.items():
-        own = own_by_upstream.get(key)
-        if own is not None:
-            if tuple(tensor.shape) != tuple(own_state[own].shape):
-                wrong_shape.append(f"{key} {tuple(tensor.shape)} (model: {tuple(own_state[own].shape)})")
-            else:
-                converted[own] = tensor
-        elif key.startswith(skip_prefixes):
-            skipped.append(key)
-        else:
-            unexpected.append(key)
-    missing = sorted(key for key in own_by_upstream if key not in state_dict)
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {_listed(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_listed(sorted(unexpected))}")
-    if wrong_shape:
-        problems.append(f"wrong shapes: {_listed(sorted(wrong_shape))}")
-    if problems:
-        raise CheckpointMismatchError(
-            f"{source} does not fit the model its configuration describes ({'; '.join(problems)}). "
-            f"Is it the right file, and does the model's configuration match it (a --model-dir directory's "
-            f"{CONFIG_FILENAME}, else the published model's)?"
-        )
-    module.load_state_dict(converted, strict=True)
-    return LoadReport(
-        source=source,
-        loaded_keys=len(converted),
-        skipped_keys=tuple(skipped),
-        skipped_values=sum(state_dict[key].numel() for key in skipped),
-    )
-
-
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Read a ``torch.save``'d state dict as tensors only (no code runs).
-
-    Memory-mapped when the file allows it, so skipped training-only tensors are never read.
-    """
-    path = Path(path)
-    try:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as error:
-            if "mmap" not in str(error):
-                raise
-            # Files written with the legacy (pre-zip) serialization cannot be memory-mapped.
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile) as error:
-        raise CheckpointMismatchError(
-            f"{path} is not a readable PyTorch checkpoint ({error}). Delete it and fetch it again."
-        ) from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointMismatchError(f"{path} does not hold a state dict (a mapping of names to tensors)")
-    return state

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codecbench.codecs.checkpoint_porting import fold_weight_norm
+
 # SnakeBeta's guard against division by zero, as upstream.
 _SNAKE_EPSILON = 1e-9
 
@@ -37,12 +39,6 @@ class SnakeBeta(nn.Module):
         return x + (1.0 / (beta + _SNAKE_EPSILON)) * torch.sin(x * alpha).pow(2)
 
 
-def normalised_weight(weight_g: torch.Tensor, weight_v: torch.Tensor) -> torch.Tensor:
-    """``weight_g * weight_v / ||weight_v||``, the norm taken over all dimensions but the first."""
-    norm = weight_v.reshape(weight_v.shape[0], -1).norm(dim=1)
-    return weight_v * (weight_g / norm.reshape(weight_g.shape))
-
-
 class _WeightNormed(nn.Module):
     """Holds ``weight_g`` (``[out, 1, ...]``), ``weight_v`` and ``bias`` as the checkpoints name them."""
 
@@ -55,7 +51,7 @@ class _WeightNormed(nn.Module):
 
     @property
     def weight(self) -> torch.Tensor:
-        return normalised_weight(self.weight_g, self.weight_v)
+        return fold_weight_norm(self.weight_g, self.weight_v)
 
 
 class WNConv1d(_WeightNormed):

@@ -19,12 +19,8 @@ import torch
 from torch import nn
 
 from codecbench.codecs.base import CodecNotReadyError
-from codecbench.codecs.facodec.checkpoint import (
-    LoadReport,
-    decoder_training_only_prefixes,
-    load_upstream_state_dict,
-    read_state_dict,
-)
+from codecbench.codecs.checkpoint_porting import LoadReport, Skip, load_checkpoint
+from codecbench.codecs.facodec.checkpoint import CHECKPOINT_HINT, decoder_skip_list, key_map
 from codecbench.codecs.facodec.codes import FactorizedCodes
 from codecbench.codecs.facodec.config import (
     CONFIG_FILENAME,
@@ -172,7 +168,9 @@ def load_facodec(
 
     Raises:
         FileNotFoundError: a required file is missing (the message names it).
-        ValueError: a bad ``config.json``; :class:`CheckpointMismatchError` for a checkpoint that does not fit.
+        ValueError: a bad ``config.json``;
+            :class:`~codecbench.codecs.checkpoint_porting.CheckpointError` for a checkpoint that
+            is unreadable or does not fit.
     """
     model_dir = Path(model_dir)
     for filename in (ENCODER_FILENAME, DECODER_FILENAME):
@@ -187,15 +185,15 @@ def load_facodec(
         config = FACodecConfig.from_json_file(config_path) if config_path.is_file() else FACodecConfig()
     redecoder_path = model_dir / REDECODER_FILENAME
     model = FACodecModel(config, with_redecoder=redecoder_path.is_file(), source=str(model_dir))
-    parts: list[tuple[nn.Module, Path, tuple[str, ...]]] = [
+    parts: list[tuple[nn.Module, Path, tuple[Skip, ...]]] = [
         (model.encoder, model_dir / ENCODER_FILENAME, ()),
-        (model.decoder, model_dir / DECODER_FILENAME, decoder_training_only_prefixes(config.decoder)),
+        (model.decoder, model_dir / DECODER_FILENAME, decoder_skip_list(config.decoder)),
     ]
     if model.redecoder is not None:
         parts.append((model.redecoder, redecoder_path, ()))
     reports = tuple(
-        load_upstream_state_dict(module, read_state_dict(path), skip_prefixes, source=str(path))
-        for module, path, skip_prefixes in parts
+        load_checkpoint(module, path, key_map(module), skip=skips, hint=CHECKPOINT_HINT)
+        for module, path, skips in parts
     )
     logger.info(
         "loaded FACodec from %s; skipped %d training-only tensors (%d values)",

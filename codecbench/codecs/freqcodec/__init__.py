@@ -18,6 +18,7 @@ from codecbench.codecs.freqcodec.config import (
 )
 
 _TORCH_NAMES = {
+    "SKIP_LIST": "checkpoint",
     "TRAINING_ONLY_CODEBOOK_BUFFERS": "checkpoint",
     "TRAINING_ONLY_PREFIXES": "checkpoint",
     "CheckpointError": "checkpoint",

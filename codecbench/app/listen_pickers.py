@@ -14,7 +14,7 @@ import gradio as gr
 
 from codecbench.app import AppSettings
 from codecbench.codecs import codec_spec, readiness, registry_entries
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.metrics import DEFAULT_VISQOL_PROTOCOL, VISQOL_PROTOCOLS
 
 DEFAULT_CONDITIONS = ("opus@6", "opus@12")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.conditions import EvalCondition, model_dir_options, resolve_conditions
 from codecbench.evaluation.datasets import SkippedUtterance, TestSet, TestSetSpec, load_testset
 from codecbench.evaluation.datasets.sampling import sampled_skipped

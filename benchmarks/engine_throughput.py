@@ -35,7 +35,7 @@ import soundfile
 
 from codecbench.audio import load_audio
 from codecbench.codecs import load_codec, transcode
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.datasets import parse_testset_spec
 from codecbench.evaluation.executor import LocalExecutor
 from codecbench.evaluation.metrics import ScoringConfig, score_with_config

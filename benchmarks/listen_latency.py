@@ -25,7 +25,8 @@ from pathlib import Path
 
 from codecbench.audio import Audio, fit_length, load_audio, prepare_audio, write_audio
 from codecbench.codecs import load_codec
-from codecbench.comparison import Condition, compare, show_original
+from codecbench.codecs.condition import Condition
+from codecbench.comparison import compare, show_original
 from codecbench.synthetic import speech_like
 
 CONDITIONS = [

@@ -21,7 +21,8 @@ from typing import Any
 
 from codecbench.audio import Audio, write_audio
 from codecbench.code_streams import render_code_streams
-from codecbench.codecs import LoadOptions, TokenPayload, get_entry, load_codec, transcode
+from codecbench.codecs import LoadOptions, TokenPayload, load_codec, transcode
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.metrics import (
     DEFAULT_VISQOL_PROTOCOL,
     VISQOL_PROTOCOLS,
@@ -34,36 +35,6 @@ from codecbench.spectrogram import SpectrogramScale, render_spectrograms
 
 # What the Listen page shows under each player.
 LISTEN_METRICS = ("visqol", "pesq", "stoi", "sisnr")
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A codec at one operating point, written ``codec@kbps`` (``lowpass_3500`` has no ``@``)."""
-
-    codec: str
-    kbps: float | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> Condition:
-        name, _, kbps = text.strip().partition("@")
-        if not name:
-            raise ValueError(f"condition {text!r} names no codec; write CODEC@KBPS, e.g. opus@6")
-        try:
-            return cls(name, float(kbps) if kbps else None)
-        except ValueError:
-            raise ValueError(f"condition {text!r}: {kbps!r} is not a bitrate in kbps") from None
-
-    def __str__(self) -> str:
-        return self.codec if self.kbps is None else f"{self.codec}@{self.kbps:g}"
-
-    @property
-    def title(self) -> str:
-        """Human label: the codec with its operating point ("opus 6 kbps", "codec2 700C")."""
-        try:
-            point = get_entry(self.codec).spec.operating_point(self.kbps)
-        except ValueError:
-            return str(self)
-        return f"{self.codec} {point.label}"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import pytest
 import soundfile
 
 from codecbench.audio import prepare_audio
-from codecbench.comparison import Condition, ReconstructionScorer, compare, new_run_dir, show_original
+from codecbench.codecs.condition import Condition
+from codecbench.comparison import ReconstructionScorer, compare, new_run_dir, show_original
 from codecbench.synthetic import speech_like
 
 

@@ -13,13 +13,8 @@ from scipy import stats
 
 from codecbench.audio import Audio
 from codecbench.codecs import LoadOptions, get_entry, load_codec, transcode, transcode_batch
-from codecbench.comparison import Condition
-from codecbench.evaluation.conditions import (
-    checkpoint_identity,
-    operating_point_label,
-    parse_codec_request,
-    resolve_conditions,
-)
+from codecbench.codecs.condition import Condition, parse_codec_request
+from codecbench.evaluation.conditions import checkpoint_identity, operating_point_label, resolve_conditions
 from codecbench.evaluation.datasets import AudioFile, Utterance, parse_testset_spec
 from codecbench.evaluation.executor import LocalExecutor
 from codecbench.evaluation.leaderboard import (

@@ -11,7 +11,7 @@ import soundfile
 from sqlalchemy import func, select
 
 from codecbench.audio import load_audio
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.datasets import (
     AudioFile,
     SkippedUtterance,

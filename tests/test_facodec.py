@@ -638,7 +638,8 @@ def test_the_voice_conversion_box_reports_a_file_error(tiny_models, tmp_path):
 
 def test_the_comparison_draws_facodec_code_streams_and_nothing_for_other_codecs(tiny_models, tmp_path):
     from codecbench.code_streams import render_code_streams
-    from codecbench.comparison import Condition, compare
+    from codecbench.codecs.condition import Condition
+    from codecbench.comparison import compare
 
     audio = prepare_audio(speech_like(1.0, 22_050, seed=4), 22_050)
     facodec, opus = compare(audio, [Condition("facodec", 3.2), Condition("opus", 6)], tmp_path)

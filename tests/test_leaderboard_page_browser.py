@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from codecbench.app import AppSettings, launch
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.datasets import parse_testset_spec
 from codecbench.evaluation.executor import LocalExecutor
 from codecbench.evaluation.metrics import ScoringConfig

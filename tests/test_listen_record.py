@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from codecbench.audio import load_audio
-from codecbench.comparison import RUN_ID_PATTERN, Condition, compare, new_run_dir, show_original
+from codecbench.codecs.condition import Condition
+from codecbench.comparison import RUN_ID_PATTERN, compare, new_run_dir, show_original
 from codecbench.comparison_record import (
     ComparisonInfo,
     not_applicable_reason,

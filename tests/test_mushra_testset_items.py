@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.datasets import parse_testset_spec
 from codecbench.evaluation.executor import LocalExecutor
 from codecbench.evaluation.metrics import ScoringConfig

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 
 import gradio as gr
 
-from codecbench.app import AppSettings
+from codecbench.app.settings import AppSettings
 from codecbench.codecs import codec_spec, readiness, registry_entries
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.metrics import DEFAULT_VISQOL_PROTOCOL, VISQOL_PROTOCOLS
 
 DEFAULT_CONDITIONS = ("opus@6", "opus@12")

@@ -25,7 +25,9 @@ from fastapi.responses import RedirectResponse
 
 from codecbench.app.admin_auth import AdminGate
 from codecbench.app.admin_page import build_admin_page
+from codecbench.app.leaderboard_page import build_leaderboard_page
 from codecbench.app.listen_api import listen_api_router
+from codecbench.app.listen_page import build_listen_page
 from codecbench.app.mushra_api import BrowserKeyMiddleware, mushra_api_router
 from codecbench.app.mushra_page import build_participant_page, player_assets
 from codecbench.app.request_limits import (
@@ -34,15 +36,14 @@ from codecbench.app.request_limits import (
     BodyLimit,
     RequestLimitsMiddleware,
 )
+from codecbench.app.settings import AppSettings
 from codecbench.comparison import ReconstructionScorer
 from codecbench.listening_test.design import ADMIN_PAGE_PATH, PARTICIPANT_PAGE_PATH
-from codecbench.storage import open_database
+from codecbench.storage import Database, open_database
 
 
-def build_server(settings, public_url: str) -> FastAPI:
+def build_server(settings: AppSettings, public_url: str) -> FastAPI:
     """The whole app as a FastAPI application (not yet served)."""
-    from codecbench.app import build_app
-
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     database = open_database(settings.database_url)
     scorer = ReconstructionScorer(workers=settings.scoring_workers)
@@ -82,6 +83,33 @@ def build_server(settings, public_url: str) -> FastAPI:
     return server
 
 
+def build_app(
+    settings: AppSettings = AppSettings(),
+    scorer: ReconstructionScorer | None = None,
+    database: Database | None = None,
+    admin_gate: AdminGate | None = None,
+) -> gr.Blocks:
+    """The main pages (served at ``/``) as a ``gr.Blocks`` (not launched).
+
+    ``scorer``: the Listen page's :class:`codecbench.comparison.ReconstructionScorer`.
+    ``database``: the open :class:`codecbench.storage.Database` the Leaderboard page reads
+    (default: opened from ``settings.database_url``).
+    ``admin_gate``: the :class:`codecbench.app.admin_auth.AdminGate` its evaluation panel checks
+    the admin password with (default: one of its own).
+    """
+    if database is None:
+        database = open_database(settings.database_url)
+    with gr.Blocks(title="codecbench") as app:
+        gr.Markdown("# codecbench\nListen to speech codecs side by side, and see the leaderboards of scored "
+                    "test sets. MUSHRA tests: [Admin](/admin/).")
+        with gr.Tab("Listen"):
+            build_listen_page(settings, scorer)
+        with gr.Tab("Leaderboard", elem_id="tab-leaderboard") as leaderboard_tab:
+            build_leaderboard_page(settings, database, admin_gate or AdminGate(settings.admin_password),
+                                   leaderboard_tab)
+    return app
+
+
 def _mount(server: FastAPI, blocks: gr.Blocks, *, path: str, **options) -> None:
     """Mount a Gradio app with Gradio's file checks on.
 
@@ -115,7 +143,9 @@ class RunningServer:
         self.thread.join(timeout=10)
 
 
-def serve(settings, *, host: str, port: int, block: bool, public_url: str | None = None):
+def serve(
+    settings: AppSettings, *, host: str, port: int, block: bool, public_url: str | None = None
+) -> RunningServer | None:
     """Serve the app on host:port; blocking, or in a background thread returning a :class:`RunningServer`."""
     url_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
     url = f"http://{url_host}:{port}/"

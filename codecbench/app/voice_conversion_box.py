@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from codecbench.app import AppSettings
+from codecbench.app.settings import AppSettings
 from codecbench.audio import AudioError, AudioLimits, load_audio, write_audio
 from codecbench.codecs import CodecNotReadyError, LoadOptions
 from codecbench.codecs.facodec import FACODEC_NAME

@@ -17,7 +17,8 @@ from pathlib import Path
 from codecbench.codecs import codec_spec, get_entry, load_codec, readiness
 from codecbench.codecs.base import Codec, CodecNotReadyError, LoadOptions, OperatingPoint
 from codecbench.codecs.checkpoints import COMMIT_HASH, cached_snapshot
-from codecbench.comparison import Condition
+# parse_codec_request is re-exported until cli_evaluation.py and app/evaluate_panel.py import it from there.
+from codecbench.codecs.condition import Condition, parse_codec_request  # noqa: F401
 from codecbench.evaluation.metrics.base import package_version
 
 HASH_BLOCK_BYTES = 1 << 22
@@ -69,24 +70,6 @@ def short_checkpoint(checkpoint: str) -> str:
         return checkpoint[:15]
     _, _, revision = checkpoint.rpartition("@")
     return f"@{revision[:7]}" if revision else checkpoint
-
-
-def parse_codec_request(text: str) -> list[Condition]:
-    """``NAME@KBPS,KBPS`` (or ``NAME`` for a codec with one operating point) as conditions.
-
-    Raises:
-        ValueError: no codec name, or a bitrate that is not a number.
-    """
-    name, at, bitrates = text.strip().partition("@")
-    name = name.strip()
-    if not name:
-        raise ValueError(f"--codec {text!r} names no codec; write NAME@KBPS,KBPS (opus@6,12) or NAME (lowpass_3500)")
-    if not at:
-        return [Condition(name)]
-    values = [value.strip() for value in bitrates.split(",")]
-    if not all(values):
-        raise ValueError(f"--codec {text!r}: list bitrates in kbps separated by commas, e.g. {name}@6,12")
-    return [Condition.parse(f"{name}@{value}") for value in values]
 
 
 def resolve_conditions(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.conditions import (
     EvalCondition,
     model_dir_options,

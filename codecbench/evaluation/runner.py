@@ -20,9 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sqlalchemy import select
-
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.conditions import EvalCondition, model_dir_options, resolve_conditions
 from codecbench.evaluation.datasets import SkippedUtterance, TestSet, TestSetSpec, load_testset
 from codecbench.evaluation.datasets.sampling import sampled_skipped
@@ -36,6 +34,7 @@ from codecbench.evaluation.store import (
     check_evaluation_dialect,
     claim_unit,
     create_run,
+    failed_score_errors,
     finish_run,
     record_requests,
     release_leases,
@@ -46,10 +45,11 @@ from codecbench.evaluation.store import (
     stored_units,
     sync_condition,
     sync_testset,
+    utterance_sample_rate,
+    utterance_sample_rates,
 )
 from codecbench.evaluation.work import UnfinishedUnit, UnitOutcome, WorkUnit, check_keep_audio_dir, kept_audio_path
 from codecbench.storage import Database
-from codecbench.storage.evaluation_tables import EvalScoreRow, EvalUnitRow, EvalUtteranceRow
 
 
 @dataclass(frozen=True)
@@ -300,8 +300,7 @@ def run_evaluation(
             with database.session() as session:  # closed before the unit is yielded: SQLite has one writer
                 ours = claim_unit(session, run_id, target.condition_id, target.utterance_row_id)
                 if ours:
-                    rate = session.scalar(select(EvalUtteranceRow.sample_rate_hz)
-                                          .where(EvalUtteranceRow.id == target.utterance_row_id))
+                    rate = utterance_sample_rate(session, target.utterance_row_id)
                     now_stored = stored_unit(session, target.condition_id, target.utterance_row_id)
                     ours = missing_scoring(request.scoring, now_stored, rate,
                                            retry_failed=request.retry_failed) is not None
@@ -388,11 +387,9 @@ def _summaries(
     with database.session(read_only=True) as session:
         for testset, testset_id, scope in scopes:
             in_scope = set(scope.values())
-            rates = dict(session.execute(
-                select(EvalUtteranceRow.id, EvalUtteranceRow.sample_rate_hz).where(EvalUtteranceRow.testset_id == testset_id)
-            ).all())
+            rates = utterance_sample_rates(session, testset_id)
             stored = stored_units(session, testset_id, condition_ids.values())
-            errors_by_unit = _errors(session, testset_id, condition_ids.values())
+            errors_by_unit = failed_score_errors(session, testset_id, condition_ids.values())
             for condition, condition_id in condition_ids.items():
                 complete = failed = present = 0
                 errors: dict[str, int] = {}
@@ -422,18 +419,3 @@ def _summaries(
                     missing=len(scope) - present,
                     errors=tuple(errors.items()),
                 )
-
-
-def _errors(session, testset_id: int, condition_ids) -> dict[int, dict[ScoreKey, str]]:
-    """The error of every failed score of a test set under the conditions, by unit id."""
-    errors: dict[int, dict[ScoreKey, str]] = {}
-    rows = session.execute(
-        select(EvalScoreRow.unit_id, EvalScoreRow.metric, EvalScoreRow.protocol, EvalScoreRow.error)
-        .join(EvalUnitRow, EvalUnitRow.id == EvalScoreRow.unit_id)
-        .join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
-        .where(EvalUtteranceRow.testset_id == testset_id, EvalUnitRow.condition_id.in_(list(condition_ids)),
-               EvalScoreRow.error.is_not(None))
-    )
-    for unit_id, metric, protocol, error in rows:
-        errors.setdefault(unit_id, {})[(metric, protocol)] = error
-    return errors

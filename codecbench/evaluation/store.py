@@ -153,6 +153,36 @@ def stored_unit(session: Session, condition_id: int, utterance_row_id: int) -> S
     return unit
 
 
+def utterance_sample_rate(session: Session, utterance_row_id: int) -> int | None:
+    """The rate of an utterance's audio, or ``None`` while no run has read it."""
+    return session.scalar(select(EvalUtteranceRow.sample_rate_hz).where(EvalUtteranceRow.id == utterance_row_id))
+
+
+def utterance_sample_rates(session: Session, testset_id: int) -> dict[int, int | None]:
+    """The rate of each utterance's audio in a test set (``None`` while unread), by utterance row id."""
+    rows = session.execute(
+        select(EvalUtteranceRow.id, EvalUtteranceRow.sample_rate_hz).where(EvalUtteranceRow.testset_id == testset_id)
+    )
+    return {row_id: rate for row_id, rate in rows}
+
+
+def failed_score_errors(
+    session: Session, testset_id: int, condition_ids: Iterable[int]
+) -> dict[int, dict[ScoreKey, str]]:
+    """The error of every failed score of a test set under the conditions, by unit id."""
+    errors: dict[int, dict[ScoreKey, str]] = {}
+    rows = session.execute(
+        select(EvalScoreRow.unit_id, EvalScoreRow.metric, EvalScoreRow.protocol, EvalScoreRow.error)
+        .join(EvalUnitRow, EvalUnitRow.id == EvalScoreRow.unit_id)
+        .join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
+        .where(EvalUtteranceRow.testset_id == testset_id, EvalUnitRow.condition_id.in_(list(condition_ids)),
+               EvalScoreRow.error.is_not(None))
+    )
+    for unit_id, metric, protocol, error in rows:
+        errors.setdefault(unit_id, {})[(metric, protocol)] = error
+    return errors
+
+
 @dataclass(frozen=True)
 class StoredUtterance:
     """An utterance's row id, and its audio's rate once a run has read it."""

@@ -23,6 +23,7 @@ from codecbench.audio import Audio, write_audio
 from codecbench.code_streams import render_code_streams
 from codecbench.codecs import LoadOptions, TokenPayload, load_codec, transcode
 from codecbench.codecs.condition import Condition
+from codecbench.evaluation.metrics.registry import preset
 from codecbench.evaluation.metrics import (
     DEFAULT_VISQOL_PROTOCOL,
     VISQOL_PROTOCOLS,
@@ -34,7 +35,7 @@ from codecbench.evaluation.metrics import (
 from codecbench.spectrogram import SpectrogramScale, render_spectrograms
 
 # What the Listen page shows under each player.
-LISTEN_METRICS = ("visqol", "pesq", "stoi", "sisnr")
+LISTEN_METRICS = preset("core")
 
 
 @dataclass(frozen=True)

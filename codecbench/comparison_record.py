@@ -23,11 +23,11 @@ from typing import Any, BinaryIO
 from codecbench.comparison import ConditionOutcome, OriginalView
 from codecbench.evaluation.metrics import MetricResult, PairScores
 from codecbench.evaluation.applicability import not_applicable_reason
+from codecbench.evaluation.metrics.registry import metric_label as registry_label
 from codecbench.untrusted_text import spreadsheet_cell
 
 MANIFEST = "manifest.json"
 SCORES = "scores.json"
-METRIC_LABELS = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "sisnr": "SI-SNR"}
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,8 @@ class ComparisonInfo:
 
 
 def metric_label(result: MetricResult) -> str:
-    """The column title of a metric (``ViSQOL (speech)``, ``PESQ-WB``)."""
-    if result.metric == "visqol":
-        return f"ViSQOL ({result.protocol})"
-    return METRIC_LABELS.get(result.metric, result.metric)
+    """The column title of a metric (``ViSQOL (speech)``, ``PESQ-WB``), from the metric registry."""
+    return registry_label(result.metric, result.protocol)
 
 
 def write_manifest(

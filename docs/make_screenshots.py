@@ -23,7 +23,7 @@ import soundfile  # noqa: E402
 
 from codecbench.app import AppSettings, launch  # noqa: E402
 from codecbench.audio import load_audio  # noqa: E402
-from codecbench.comparison import Condition  # noqa: E402
+from codecbench.codecs.condition import Condition  # noqa: E402
 from codecbench.evaluation.datasets import parse_testset_spec  # noqa: E402
 from codecbench.evaluation.executor import LocalExecutor  # noqa: E402
 from codecbench.evaluation.metrics import ScoringConfig  # noqa: E402

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from codecbench.app import AppSettings
+from codecbench.app.settings import AppSettings
 from codecbench.app.admin_auth import AdminGate
 from codecbench.app.bound import bound
 from codecbench.app.evaluate_panel import build_evaluate_panel

@@ -18,11 +18,11 @@ from typing import Any
 
 import gradio as gr
 
-from codecbench.app import AppSettings
+from codecbench.app.settings import AppSettings
 from codecbench.app.listen_pickers import PickerSet, preselect
 from codecbench.audio import Audio, AudioError, AudioLimits, load_audio
+from codecbench.codecs.condition import Condition
 from codecbench.comparison import (
-    Condition,
     ConditionOutcome,
     OriginalView,
     ReconstructionScorer,

@@ -22,7 +22,7 @@ from importlib import resources
 
 import gradio as gr
 
-from codecbench.app import AppSettings
+from codecbench.app.settings import AppSettings
 from codecbench.app.bound import bound
 from codecbench.app.listen_handlers import AddressPreselect, offered_conditions, run_comparison, score_reconstructions
 from codecbench.app.listen_pickers import PickerSet, build_pickers

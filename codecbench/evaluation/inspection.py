@@ -21,7 +21,7 @@ from codecbench.codecs import codec_spec, load_codec, transcode
 from codecbench.codecs.base import LoadOptions
 from codecbench.evaluation.conditions import checkpoint_identity
 from codecbench.evaluation.datasets import Utterance, source_from_dict
-from codecbench.evaluation.leaderboard import LOWER_IS_BETTER
+from codecbench.evaluation.metrics.registry import lower_is_better
 from codecbench.evaluation.results import load_scores, load_unit_requests, load_units, unit_failed_under
 from codecbench.evaluation.work import READ_LIMITS
 from codecbench.storage.evaluation_tables import EvalConditionRow
@@ -79,7 +79,7 @@ def inspect_cell(
             scored.append(entry)
         elif entry.error is not None:
             failed.append(entry)
-    scored.sort(key=lambda entry: entry.value, reverse=metric in LOWER_IS_BETTER)
+    scored.sort(key=lambda entry: entry.value, reverse=lower_is_better(metric))
     return CellInspection(tuple(scored[:count]), tuple(failed))
 
 

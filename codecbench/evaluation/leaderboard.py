@@ -20,7 +20,7 @@ from scipy import stats
 from sqlalchemy.orm import Session
 
 from codecbench.evaluation.conditions import operating_point_label, short_checkpoint
-from codecbench.evaluation.metrics.registry import FACTS, lower_is_better
+from codecbench.evaluation.metrics.registry import lower_is_better
 from codecbench.evaluation.results import (
     MetricNotStoredError,
     load_scores,
@@ -31,9 +31,6 @@ from codecbench.evaluation.results import (
     unit_failed_under,
 )
 
-# Kept for importers not yet moved to :func:`lower_is_better` (evaluation/inspection.py): the
-# result names whose facts in the metric registry say lower is better.
-LOWER_IS_BETTER = frozenset(name for name, facts in FACTS.items() if facts.lower_is_better)
 CONFIDENCE = 0.95
 
 CELL_COLUMNS = (

@@ -32,9 +32,9 @@ def test_evaluate_then_leaderboard_numbers_equal_a_pandas_computation_from_the_e
     (tmp_path / "mine" / "broken.wav").write_bytes(b"RIFF but not really")
     db = f"sqlite:///{tmp_path / 'results.sqlite3'}"
     evaluate = run_cli(
-        env, "evaluate", "--testset", f"librispeech-test-clean={tmp_path / 'corpora'}",
+        "evaluate", "--testset", f"librispeech-test-clean={tmp_path / 'corpora'}",
         "--testset", f"mine=folder:{tmp_path / 'mine'}", "--codec", "opus@6,12", "--codec", "lowpass_3500",
-        "--metrics", "pesq,sisnr", "--db", db,
+        "--metrics", "pesq,sisnr", "--db", db, env=env,
     )
     assert evaluate.returncode == 0, evaluate.stderr
     # (3 + 5) utterances x 3 conditions computed; 3 skipped and 1 broken utterance fail under each condition

@@ -181,5 +181,6 @@ def test_help_imports_neither_torch_nor_pandas(args):
     completed = subprocess.run([sys.executable, "-X", "importtime", "-m", "codecbench", *args, "--help"],
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
-    imported = {line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines() if line.startswith("import time:")}
+    lines = completed.stderr.splitlines()
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")}
     assert not imported & {"torch", "pandas", "gradio", "sqlalchemy"}

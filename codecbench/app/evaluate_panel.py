@@ -44,8 +44,8 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
         with gr.Row():
             metrics = gr.CheckboxGroup(list(METRIC_NAMES), value=list(default_evaluation_metrics()), label="Metrics",
                                        elem_id="evaluate-metrics")
-            protocols = gr.CheckboxGroup(list(VISQOL_PROTOCOLS), value=[DEFAULT_VISQOL_PROTOCOL], label="ViSQOL protocols",
-                                         elem_id="evaluate-protocols")
+            protocols = gr.CheckboxGroup(list(VISQOL_PROTOCOLS), value=[DEFAULT_VISQOL_PROTOCOL],
+                                         label="ViSQOL protocols", elem_id="evaluate-protocols")
         with gr.Row(equal_height=True):
             limit = gr.Textbox(label="At most this many utterances per test set (empty: all)", value="",
                                placeholder="all", elem_id="evaluate-limit")

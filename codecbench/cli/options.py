@@ -205,7 +205,9 @@ def opened_database(database_url: str | None) -> Iterator[Database]:
 # ------------------------------------------------------------------------------ metrics
 
 
-def metrics_option(*, default_from: Callable[[], Sequence[str]], flags: Sequence[str] = ("-m", "--metrics")) -> Callable[[F], F]:
+def metrics_option(
+    *, default_from: Callable[[], Sequence[str]], flags: Sequence[str] = ("-m", "--metrics")
+) -> Callable[[F], F]:
     """``--metrics NAME,NAME``, its help (names and default) written from the metric registry
     when shown. The value is ``None`` when the option is not given: the command then uses
     ``default_from()``."""

@@ -169,9 +169,9 @@ def test_an_item_longer_than_the_limit_is_refused_with_the_remedy(folder):
         load_items(spec)
 
 
-def test_the_readme_example_is_a_valid_test(tmp_path):
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    example = readme.split("### test.yaml\n\n```yaml\n", 1)[1].split("```", 1)[0]
+def test_the_documented_example_is_a_valid_test(tmp_path):
+    page = (Path(__file__).resolve().parents[1] / "docs" / "mushra.md").read_text()
+    example = page.split("## test.yaml\n\n```yaml\n", 1)[1].split("```", 1)[0]
     for name in ("f1", "m1", "f2", "m2", "f3"):
         for folder in ("clips", "outputs/my_model"):
             (tmp_path / folder).mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from scipy import stats
 from sqlalchemy.orm import Session
 
 from codecbench.evaluation.conditions import operating_point_label, short_checkpoint
+from codecbench.evaluation.metrics.registry import FACTS, lower_is_better
 from codecbench.evaluation.results import (
     MetricNotStoredError,
     load_scores,
@@ -30,8 +31,9 @@ from codecbench.evaluation.results import (
     unit_failed_under,
 )
 
-# Metrics where a lower value is better (distances); for all others higher is better.
-LOWER_IS_BETTER = frozenset({"mel", "mrstft"})
+# Kept for importers not yet moved to :func:`lower_is_better` (evaluation/inspection.py): the
+# result names whose facts in the metric registry say lower is better.
+LOWER_IS_BETTER = frozenset(name for name, facts in FACTS.items() if facts.lower_is_better)
 CONFIDENCE = 0.95
 
 CELL_COLUMNS = (
@@ -203,7 +205,7 @@ class Leaderboard:
 
     @property
     def title(self) -> str:
-        direction = "lower is better" if self.metric in LOWER_IS_BETTER else "higher is better"
+        direction = "lower is better" if lower_is_better(self.metric) else "higher is better"
         return f"{self.metric} ({self.protocol}; {direction}): mean ± 95 % CI (n)"
 
     @property

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from codecbench.evaluation.applicability import not_applicable_reason
-from codecbench.evaluation.leaderboard import LOWER_IS_BETTER, Leaderboard, LeaderboardError, format_cell
+from codecbench.evaluation.leaderboard import Leaderboard, LeaderboardError, format_cell
+from codecbench.evaluation.metrics.registry import lower_is_better
 
 DEFAULT_METRIC = "visqol"
 PREFERRED_VISQOL_PROTOCOL = "speech"  # the C++ default (lattice mapping); see metrics.visqol
@@ -70,10 +71,6 @@ def default_metric_choice(with_values: Sequence[tuple[str, str]]) -> MetricChoic
     metric, protocol = stored[0]
     return MetricChoice(metric, protocol,
                         f"No ViSQOL scores are stored: showing {metric} ({protocol}), the first metric with values.")
-
-
-def lower_is_better(metric: str) -> bool:
-    return metric in LOWER_IS_BETTER
 
 
 def direction_arrow(metric: str) -> str:

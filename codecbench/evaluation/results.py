@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from codecbench.evaluation.metrics.registry import results_of
 from codecbench.storage.evaluation_tables import (
     EvalConditionRow,
     EvalRunRow,
@@ -28,9 +29,6 @@ from codecbench.storage.evaluation_tables import (
     EvalUtteranceRow,
 )
 from codecbench.untrusted_text import spreadsheet_safe
-
-# Names users may give for a metric stored under its variant's name.
-METRIC_ALIASES = {"pesq": ("pesq_wb", "pesq_nb")}
 
 
 class MetricNotStoredError(ValueError):
@@ -45,7 +43,7 @@ def resolve_metric_names(metric: str, stored: Sequence[str], listing: str | None
         MetricNotStoredError: none is stored; the message suggests a close name and lists
             ``listing`` (default: the stored names).
     """
-    names = [name for name in METRIC_ALIASES.get(metric, (metric,)) if name in stored]
+    names = [name for name in results_of(metric) if name in stored]
     if not names:
         close = difflib.get_close_matches(metric, sorted(set(stored)), n=1)
         hint = f" Did you mean {close[0]}?" if close else ""

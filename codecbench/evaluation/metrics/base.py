@@ -22,8 +22,9 @@ class Metric:
         compute: the value for a pair; raises :class:`MetricError` when there is none.
         uses_alignment: whether ``compute`` works on the delay- and gain-aligned degraded
             signal (metrics with their own alignment, ViSQOL and PESQ, get the signal as is).
-        needs_waveform_coherence: whether the number compares waveforms sample by sample
-            (SI-SNR), and so means nothing for a codec that makes its own phase (a vocoder).
+
+    What a metric needs, its label and direction are facts of its name in
+    :mod:`~codecbench.evaluation.metrics.registry`, not of this object.
     """
 
     name: str
@@ -31,7 +32,6 @@ class Metric:
     packages: tuple[str, ...]
     compute: Callable[[PreparedPair], float]
     uses_alignment: bool
-    needs_waveform_coherence: bool = False
 
     @property
     def implementation(self) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 
 from codecbench.evaluation.metrics.base import Metric
 from codecbench.evaluation.metrics.pair import PreparedPair
+from codecbench.evaluation.metrics.registry import Resolution
 from codecbench.evaluation.metrics.result import MetricError
 
 
@@ -74,3 +75,12 @@ def pesq_mos(pair: PreparedPair, variant: PesqVariant) -> float:
     except PesqError as error:
         message = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
         raise MetricError(f"{variant.name}: the ITU PESQ code rejected the signals: {message}.") from None
+
+
+PESQ_WB_METRIC = pesq_metric(PESQ_WB)
+PESQ_NB_METRIC = pesq_metric(PESQ_NB)
+
+
+def pesq_metrics(resolution: Resolution) -> list[Metric]:
+    """What ``pesq`` runs on a pair: the variant the reference's rate allows."""
+    return [PESQ_WB_METRIC if pesq_variant_for(resolution.reference_rate_hz) is PESQ_WB else PESQ_NB_METRIC]

@@ -1,7 +1,8 @@
 """Score many pairs: serially in this process, or in a pool of warm worker processes.
 
 The unit of work is a :class:`ScoringPair` (an id and two signals, picklable). Each worker
-process loads ViSQOL's kernels once when it starts (:func:`visqol.warm_up`) and then scores
+process loads its metrics' models and kernels once when it starts (each registry entry's
+``warm_up``: ViSQOL's kernels, DNSMOS's ONNX models, WARP-Q's) and then scores
 pairs one after another with numba and BLAS limited to one thread, so N workers use N cores
 without fighting over them. Results stream back as they finish, not in submission order; each carries
 its pair's id.
@@ -195,7 +196,7 @@ def _ready() -> int:
 
 def _start_worker(config: ScoringConfig, parent_pid: int) -> None:
     """Worker initializer: one thread for numba and for BLAS (a worker is one core's worth of
-    work; spare threads only contend with the other workers), ViSQOL loaded before the first pair.
+    work; spare threads only contend with the other workers), its metrics warmed up before the first pair.
 
     The parent's pid comes from the parent: read here after the slow imports, it could already
     be init's, and the worker would outlive its parent.
@@ -204,12 +205,12 @@ def _start_worker(config: ScoringConfig, parent_pid: int) -> None:
     from threadpoolctl import threadpool_limits
 
     from codecbench.evaluation.metrics import visqol
+    from codecbench.evaluation.metrics.registry import warm_up_metrics
 
     visqol.import_visqol_library()
     import numba
 
     numba.set_num_threads(1)
     threadpool_limits(limits=1)  # stays in force for the process (until restored, which it is not)
-    if "visqol" in config.metrics:
-        visqol.warm_up(config.visqol_protocols)
+    warm_up_metrics(config.metrics, config.visqol_protocols)
 

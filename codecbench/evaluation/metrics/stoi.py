@@ -51,3 +51,7 @@ def stoi_score(pair: PreparedPair, extended: bool) -> float:
             "loudest frame, and this reference has fewer; use a longer speech clip."
         )
     return value
+
+
+STOI = stoi_metric(extended=False)
+ESTOI = stoi_metric(extended=True)

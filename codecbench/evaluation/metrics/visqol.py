@@ -36,6 +36,7 @@ import numpy as np
 
 from codecbench.evaluation.metrics.base import Metric
 from codecbench.evaluation.metrics.pair import PreparedPair, prepare_pair
+from codecbench.evaluation.metrics.registry import Resolution
 from codecbench.evaluation.metrics.result import MetricError
 from codecbench.paths import codecbench_home
 from codecbench.synthetic import speech_like
@@ -127,6 +128,11 @@ def visqol_metric(protocol_name: str) -> Metric:
     )
 
 
+def visqol_metrics(resolution: Resolution) -> list[Metric]:
+    """What ``visqol`` runs on a pair: one metric per requested protocol."""
+    return [visqol_metric(protocol) for protocol in resolution.visqol_protocols]
+
+
 def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol) -> float:
     """ViSQOL's MOS-LQO for a pair under ``protocol``.
 
@@ -162,6 +168,11 @@ def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol) -> float:
             "Use clips of several seconds of speech."
         ) from error
     return float(result.moslqo)
+
+
+def warm_up_for(resolution: Resolution) -> None:
+    """:func:`warm_up` for the protocols a scoring run asks for (the registry's warm-up hook)."""
+    warm_up(resolution.visqol_protocols)
 
 
 def warm_up(protocol_names: tuple[str, ...] = (DEFAULT_VISQOL_PROTOCOL,)) -> None:

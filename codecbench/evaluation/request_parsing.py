@@ -21,21 +21,14 @@ if TYPE_CHECKING:
     from codecbench.evaluation.datasets import TestSetSpec
     from codecbench.evaluation.runner import EvaluationRequest
 
-#: The metrics ``evaluate`` and the panel compute unless told otherwise, until the metric
-#: registry names them as its ``core`` preset (then :func:`default_evaluation_metrics` reads it).
-_CORE_METRICS_BEFORE_PRESETS = ("visqol", "pesq", "stoi", "sisnr")
-
 
 def default_evaluation_metrics() -> tuple[str, ...]:
     """What an evaluation scores when no metric is named: the metric registry's ``core`` preset
     (ViSQOL, PESQ, STOI and SI-SNR: the rest of the default ``score`` set takes long over whole
     test sets and adds little to a ranking)."""
-    from codecbench.evaluation.metrics import registry
+    from codecbench.evaluation.metrics.registry import preset
 
-    preset = getattr(registry, "preset", None)
-    if preset is not None:
-        return tuple(preset("core"))
-    return _CORE_METRICS_BEFORE_PRESETS
+    return preset("core")
 
 
 def parse_metric_names(value: str | Iterable[str]) -> tuple[str, ...]:

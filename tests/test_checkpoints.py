@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import soundfile
@@ -15,14 +11,10 @@ from codecbench.codecs import CodecNotReadyError, LoadOptions, get_entry, load_c
 from codecbench.codecs.checkpoints import HubCheckpoint, Weights, cached_snapshot, hub_cache_dir
 from codecbench.synthetic import speech_like
 from tests.checkpoints import install_in_hub_cache, save_funcodec_model, save_tiny_encodec_24khz
+from tests.cli_runner import run_cli
 from tests.fake_hub import FakeHub, serve
 
-CODECBENCH = str(Path(sys.executable).with_name("codecbench"))
 ENCODEC_HUB = get_entry("encodec_24khz").weights.hub
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CODECBENCH, *args], capture_output=True, text=True, timeout=180, env={**os.environ, **env})
 
 
 # ------------------------------------------------------------------------------ readiness

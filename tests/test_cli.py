@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -15,14 +14,7 @@ import soundfile
 
 from codecbench.audio import estimate_delay_samples
 from codecbench.synthetic import speech_like
-
-CODECBENCH = str(Path(sys.executable).with_name("codecbench"))
-
-
-def run_cli(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``codecbench``; with ``home``, as its codecbench home."""
-    env = {**os.environ, **({"CODECBENCH_HOME": str(home)} if home else {})}
-    return subprocess.run([CODECBENCH, *args], capture_output=True, text=True, timeout=120, env=env)
+from tests.cli_runner import run_cli
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import soundfile
 
 from codecbench.synthetic import speech_like
 from tests.corpora import make_folder
-from tests.test_cli import run_cli
+from tests.cli_runner import run_cli
 
 PROC = "/proc/codecbench-cannot-write-here"
 

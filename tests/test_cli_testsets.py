@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
+from tests.cli_runner import run_cli
 from tests.corpora import make_aishell1, make_aishell2, make_gigaspeech, make_librispeech, make_wenetspeech
-
-CODECBENCH = str(Path(sys.executable).with_name("codecbench"))
-
-
-def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CODECBENCH, *args], capture_output=True, text=True, timeout=120, env={**os.environ, "CODECBENCH_HOME": str(home)}
-    )
 
 
 def test_every_named_test_set_indexes_from_its_documented_root(tmp_path):

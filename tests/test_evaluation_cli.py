@@ -9,7 +9,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,18 +17,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from tests.cli_runner import CODECBENCH, run_cli
 from tests.corpora import make_aishell1, make_aishell2, make_folder, make_gigaspeech, make_librispeech, make_wenetspeech
-
-CODECBENCH = str(Path(sys.executable).with_name("codecbench"))
 
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
     return {**os.environ, "CODECBENCH_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
-
-
-def run_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CODECBENCH, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def test_evaluate_then_leaderboard_numbers_equal_a_pandas_computation_from_the_export(tmp_path, env):
@@ -38,9 +32,9 @@ def test_evaluate_then_leaderboard_numbers_equal_a_pandas_computation_from_the_e
     (tmp_path / "mine" / "broken.wav").write_bytes(b"RIFF but not really")
     db = f"sqlite:///{tmp_path / 'results.sqlite3'}"
     evaluate = run_cli(
-        env, "evaluate", "--testset", f"librispeech-test-clean={tmp_path / 'corpora'}",
+        "evaluate", "--testset", f"librispeech-test-clean={tmp_path / 'corpora'}",
         "--testset", f"mine=folder:{tmp_path / 'mine'}", "--codec", "opus@6,12", "--codec", "lowpass_3500",
-        "--metrics", "pesq,sisnr", "--db", db,
+        "--metrics", "pesq,sisnr", "--db", db, env=env,
     )
     assert evaluate.returncode == 0, evaluate.stderr
     # (3 + 5) utterances x 3 conditions computed; 3 skipped and 1 broken utterance fail under each condition
@@ -49,7 +43,7 @@ def test_evaluate_then_leaderboard_numbers_equal_a_pandas_computation_from_the_e
     assert "3x skipped by the test-set loader" in evaluate.stdout
     assert "units" in evaluate.stderr  # the progress line
 
-    text = run_cli(env, "leaderboard", "--metric", "pesq", "--db", db)
+    text = run_cli("leaderboard", "--metric", "pesq", "--db", db, env=env)
     assert text.returncode == 0, text.stderr
     assert text.stdout.startswith("pesq_wb (p862.2-wb-16k; higher is better): mean ± 95 % CI (n)")
     opus_table = text.stdout.split("\nopus\n", 1)[1].split("\n\n", 1)[0].splitlines()
@@ -60,9 +54,9 @@ def test_evaluate_then_leaderboard_numbers_equal_a_pandas_computation_from_the_e
 
     board_csv = tmp_path / "leaderboard.csv"
     scores_csv = tmp_path / "scores.csv"
-    assert run_cli(env, "leaderboard", "--metric", "pesq_wb", "--format", "csv", "-o", str(board_csv),
-                   "--charts", str(tmp_path / "charts"), "--db", db).returncode == 0
-    assert run_cli(env, "export", "scores", "--format", "csv", "-o", str(scores_csv), "--db", db).returncode == 0
+    assert run_cli("leaderboard", "--metric", "pesq_wb", "--format", "csv", "-o", str(board_csv),
+                   "--charts", str(tmp_path / "charts"), "--db", db, env=env).returncode == 0
+    assert run_cli("export", "scores", "--format", "csv", "-o", str(scores_csv), "--db", db, env=env).returncode == 0
     assert sorted(path.name for path in (tmp_path / "charts").iterdir()) == ["librispeech-test-clean.html", "mine.html",
                                                                              "plotly.min.js"]
     board = pd.read_csv(board_csv)
@@ -88,11 +82,11 @@ def test_evaluate_then_leaderboard_numbers_equal_a_pandas_computation_from_the_e
         assert row.testset_utterances == group["testset_utterances"].iloc[0]
     assert len(board) == 6
 
-    pesq = run_cli(env, "export", "scores", "--metric", "pesq", "--db", db)  # the alias, as the leaderboard takes it
+    pesq = run_cli("export", "scores", "--metric", "pesq", "--db", db, env=env)  # the alias, as the leaderboard takes it
     assert pesq.returncode == 0, pesq.stderr
     pesq_rows = pd.read_csv(io.StringIO(pesq.stdout), keep_default_na=False, na_values=[""])
     assert len(pesq_rows) == 21 + 12 and set(pesq_rows["metric"].dropna()) == {"pesq_wb"}
-    unknown = run_cli(env, "export", "scores", "--metric", "stoi", "--db", db)
+    unknown = run_cli("export", "scores", "--metric", "stoi", "--db", db, env=env)
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
     assert "no scores of metric 'stoi' are stored. Stored: pesq_wb, sisnr." in unknown.stderr
 
@@ -119,13 +113,13 @@ def test_every_named_test_set_evaluates_from_its_documented_root(tmp_path, env):
     }
     arguments = [argument for name, (root, _) in expected.items() for argument in ("--testset", f"{name}={root}")]
     db = f"sqlite:///{tmp_path / 'results.sqlite3'}"
-    completed = run_cli(env, "evaluate", *arguments, "--codec", "opus@12", "--metrics", "sisnr", "--db", db)
+    completed = run_cli("evaluate", *arguments, "--codec", "opus@12", "--metrics", "sisnr", "--db", db, env=env)
     assert completed.returncode == 0, completed.stderr
     lines = {line.split("·")[0].strip(): line for line in completed.stdout.splitlines() if " · opus@12 " in line}
     for name, (_, corpus) in expected.items():
         usable, skipped = len(corpus.texts), len(corpus.skipped)
         assert f"{usable}/{usable + skipped} complete, {skipped} failed" in lines[name], (name, lines[name])
-    export = run_cli(env, "export", "scores", "--metric", "sisnr", "--db", db)
+    export = run_cli("export", "scores", "--metric", "sisnr", "--db", db, env=env)
     scores = pd.read_csv(io.StringIO(export.stdout))
     scored = scores[scores["metric"] == "sisnr"]
     assert (scored.groupby("testset")["value"].min() > 5).all()  # Opus at 12 kbps keeps every test set's speech
@@ -135,26 +129,26 @@ def test_evaluate_reports_what_is_wrong_before_running(tmp_path, env):
     make_folder(tmp_path / "mine", 1)
     db = f"sqlite:///{tmp_path / 'results.sqlite3'}"
     base = ("evaluate", "--testset", f"mine=folder:{tmp_path / 'mine'}", "--db", db)
-    unknown = run_cli(env, *base, "--codec", "opus@6", "--codec", "encodec_24khz@6")
+    unknown = run_cli(*base, "--codec", "opus@6", "--codec", "encodec_24khz@6", env=env)
     assert unknown.returncode == 1 and "encodec_24khz is not ready" in unknown.stderr and "codecbench download encodec_24khz" in unknown.stderr
-    bad_root = run_cli(env, "evaluate", "--testset", f"gigaspeech-test={tmp_path / 'nowhere'}", "--codec", "opus@6", "--db", db)
+    bad_root = run_cli("evaluate", "--testset", f"gigaspeech-test={tmp_path / 'nowhere'}", "--codec", "opus@6", "--db", db, env=env)
     assert bad_root.returncode == 1 and "no such file or folder" in bad_root.stderr
-    bad_metric = run_cli(env, *base, "--codec", "opus@6", "--metrics", "pesq,viqsol")
+    bad_metric = run_cli(*base, "--codec", "opus@6", "--metrics", "pesq,viqsol", env=env)
     assert bad_metric.returncode == 1 and "unknown metric 'viqsol'" in bad_metric.stderr and "Did you mean visqol" in bad_metric.stderr
-    empty = run_cli(env, "leaderboard", "--metric", "visqol", "--db", db)
+    empty = run_cli("leaderboard", "--metric", "visqol", "--db", db, env=env)
     assert empty.returncode == 1 and "holds no scores yet" in empty.stderr
-    mysql = run_cli(env, *base[:-1], "mysql://user@localhost/results", "--codec", "opus@6")
+    mysql = run_cli(*base[:-1], "mysql://user@localhost/results", "--codec", "opus@6", env=env)
     assert mysql.returncode == 1 and "Traceback" not in mysql.stderr
     assert "stores results in SQLite or PostgreSQL (--db sqlite:///FILE or postgresql://...), not mysql" in mysql.stderr
     (tmp_path / "a_file").write_text("not a folder")
-    bad_keep = run_cli(env, *base, "--codec", "opus@6", "--keep-audio", str(tmp_path / "a_file" / "kept"))
+    bad_keep = run_cli(*base, "--codec", "opus@6", "--keep-audio", str(tmp_path / "a_file" / "kept"), env=env)
     assert bad_keep.returncode == 1 and "Traceback" not in bad_keep.stderr
     assert f"--keep-audio {tmp_path / 'a_file' / 'kept'}: cannot write reconstructions there" in bad_keep.stderr
 
-    assert run_cli(env, *base, "--codec", "opus@6", "--metrics", "sisnr").returncode == 0
+    assert run_cli(*base, "--codec", "opus@6", "--metrics", "sisnr", env=env).returncode == 0
     make_folder(tmp_path / "other", 1)
-    moved = run_cli(env, "evaluate", "--testset", f"mine=folder:{tmp_path / 'other'}", "--codec", "opus@6",
-                    "--metrics", "sisnr", "--db", db)
+    moved = run_cli("evaluate", "--testset", f"mine=folder:{tmp_path / 'other'}", "--codec", "opus@6",
+                    "--metrics", "sisnr", "--db", db, env=env)
     assert moved.returncode == 0 and f"note: mine was last read from mine=folder:{tmp_path / 'mine'}" in moved.stderr
 
 

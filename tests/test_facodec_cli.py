@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,16 +10,12 @@ import soundfile
 
 from codecbench.codecs import get_entry
 from codecbench.synthetic import speech_like
+from tests.cli_runner import run_cli
 from tests.facodec_fixtures import write_tiny_facodec
 from tests.fake_hub import FakeHub, serve
 
-CODECBENCH = str(Path(sys.executable).with_name("codecbench"))
 HUB = get_entry("facodec").weights.hub
 FILES = ("ns3_facodec_encoder.bin", "ns3_facodec_decoder.bin", "ns3_facodec_redecoder.bin")
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CODECBENCH, *args], capture_output=True, text=True, timeout=180, env={**os.environ, **env})
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,6 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,9 +18,9 @@ from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run
 from codecbench.paths import HOME_ENV
 from codecbench.storage import open_database
 from tests.browser import chromium_page
+from tests.cli_runner import run_cli
 from tests.corpora import make_folder
 
-CODECBENCH = str(Path(sys.executable).with_name("codecbench"))
 EVIL = "<img src=x onerror=alert(1)>=HYPERLINK(1)"
 
 
@@ -66,26 +63,22 @@ def databases(tmp_path_factory):
             "env": {**os.environ, HOME_ENV: str(root / "home"), "HF_HUB_OFFLINE": "1"}}
 
 
-def run_cli(databases, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CODECBENCH, *args], capture_output=True, text=True, timeout=300, env=databases["env"])
-
-
 def test_without_metric_the_leaderboard_opens_on_visqol_with_its_protocol(databases):
-    result = run_cli(databases, "leaderboard", "--db", databases["visqol"])
+    result = run_cli("leaderboard", "--db", databases["visqol"], env=databases["env"])
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("visqol (speech; higher is better)")
     assert "ranking: visqol (speech)" in result.stdout
 
 
 def test_without_visqol_values_it_falls_back_to_the_first_metric_with_values_and_says_so(databases):
-    result = run_cli(databases, "leaderboard", "--db", databases["plain"])
+    result = run_cli("leaderboard", "--db", databases["plain"], env=databases["env"])
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("sisnr (aligned; higher is better)")
     assert "No ViSQOL scores are stored: showing sisnr (aligned), the first metric with values." in result.stderr
 
 
 def test_csv_carries_average_over_test_sets_present_bitrates_and_n_warnings(databases):
-    result = run_cli(databases, "leaderboard", "--format", "csv", "--db", databases["visqol"])
+    result = run_cli("leaderboard", "--format", "csv", "--db", databases["visqol"], env=databases["env"])
     assert result.returncode == 0, result.stderr
     cells = pd.read_csv(io.StringIO(result.stdout), keep_default_na=False, na_values=[""])
     assert {"measured_kbps", "tokens_per_second", "condition_average", "condition_testsets", "condition_note"} <= set(cells.columns)
@@ -100,14 +93,14 @@ def test_csv_carries_average_over_test_sets_present_bitrates_and_n_warnings(data
 
 
 def test_text_and_markdown_show_the_ranking_with_its_columns_and_the_per_codec_n_warning(databases):
-    text = run_cli(databases, "leaderboard", "--db", databases["visqol"]).stdout
+    text = run_cli("leaderboard", "--db", databases["visqol"], env=databases["env"]).stdout
     ranking = text.split("ranking: ", 1)[1]
     header = ranking.splitlines()[1]
     for column in ("kbps", "measured kbps", "tokens/s", "a", "b", "average", "test sets", "note"):
         assert column in header
     assert "opus 24 kbps" in ranking and "1 of 2" in ranking and "*" in ranking  # average over fewer test sets
     assert "opus on b: n differs: 2, 3" in text
-    markdown = run_cli(databases, "leaderboard", "--format", "markdown", "--db", databases["visqol"])
+    markdown = run_cli("leaderboard", "--format", "markdown", "--db", databases["visqol"], env=databases["env"])
     assert markdown.returncode == 0, markdown.stderr
     lines = [line for line in markdown.stdout.splitlines() if line.startswith("| condition |")]
     assert lines[0].split(" | ")[1:5] == ["kbps", "measured kbps", "tokens/s", "a"]
@@ -120,23 +113,23 @@ def test_untrusted_test_set_names_are_escaped_in_markdown_and_spreadsheet_safe_i
     copy.write_bytes(source.read_bytes())
     with sqlite3.connect(copy) as connection:
         connection.execute("UPDATE eval_testsets SET name = ?", (EVIL,))
-    markdown = run_cli(databases, "leaderboard", "--format", "markdown", "--db", f"sqlite:///{copy}")
+    markdown = run_cli("leaderboard", "--format", "markdown", "--db", f"sqlite:///{copy}", env=databases["env"])
     assert markdown.returncode == 0, markdown.stderr
     assert "<img" not in markdown.stdout and "&lt;img src=x onerror=alert(1)&gt;" in markdown.stdout
     csv_path = tmp_path / "board.csv"
-    assert run_cli(databases, "leaderboard", "--format", "csv", "-o", str(csv_path), "--db", f"sqlite:///{copy}").returncode == 0
+    assert run_cli("leaderboard", "--format", "csv", "-o", str(csv_path), "--db", f"sqlite:///{copy}", env=databases["env"]).returncode == 0
     board = pd.read_csv(csv_path)
     assert board["testset"].iloc[0] == EVIL  # starts with "<": not a formula, kept as it is
     with sqlite3.connect(copy) as connection:
         connection.execute("UPDATE eval_testsets SET name = ?", ("=" + EVIL,))
-    formula = run_cli(databases, "leaderboard", "--format", "csv", "--db", f"sqlite:///{copy}")
+    formula = run_cli("leaderboard", "--format", "csv", "--db", f"sqlite:///{copy}", env=databases["env"])
     assert pd.read_csv(io.StringIO(formula.stdout))["testset"].iloc[0] == "'=" + EVIL
 
 
 @pytest.mark.browser
 def test_charts_are_written_with_plotly_beside_them_and_render_with_the_network_blocked(databases, tmp_path):
     charts = tmp_path / "charts"
-    result = run_cli(databases, "leaderboard", "--charts", str(charts), "--db", databases["visqol"])
+    result = run_cli("leaderboard", "--charts", str(charts), "--db", databases["visqol"], env=databases["env"])
     assert result.returncode == 0, result.stderr
     assert sorted(path.name for path in charts.iterdir()) == ["a.html", "b.html", "plotly.min.js"]
     html = (charts / "a.html").read_text()
@@ -155,16 +148,16 @@ def test_charts_are_written_with_plotly_beside_them_and_render_with_the_network_
 
 
 def test_all_metrics_adds_a_table_of_every_metric_at_once(databases):
-    text = run_cli(databases, "leaderboard", "--all-metrics", "--db", databases["visqol"])
+    text = run_cli("leaderboard", "--all-metrics", "--db", databases["visqol"], env=databases["env"])
     assert text.returncode == 0, text.stderr
     table = text.stdout.split("several metrics:", 1)[1]
     assert "visqol (speech) ↑" in table and "stoi (aligned-10k) ↑" in table and "[" in table
-    markdown = run_cli(databases, "leaderboard", "--all-metrics", "--format", "markdown", "--db", databases["visqol"])
+    markdown = run_cli("leaderboard", "--all-metrics", "--format", "markdown", "--db", databases["visqol"], env=databases["env"])
     assert "### Several metrics" in markdown.stdout and "| visqol (speech) ↑ |" in markdown.stdout
 
 
 def test_all_metrics_with_csv_says_the_csv_holds_one_metric(databases):
-    completed = run_cli(databases, "leaderboard", "--all-metrics", "--format", "csv", "--db", databases["visqol"])
+    completed = run_cli("leaderboard", "--all-metrics", "--format", "csv", "--db", databases["visqol"], env=databases["env"])
     assert completed.returncode == 0, completed.stderr
     assert "warning: --all-metrics adds a table to text and markdown output" in completed.stderr
     assert completed.stdout.startswith("testset,") or "testset" in completed.stdout.splitlines()[0]

@@ -14,7 +14,7 @@ import pytest
 from codecbench.storage import open_database
 from tests.browser import free_port
 from tests.mushra_helpers import complete, start, write_test_files
-from tests.test_cli import CODECBENCH, run_cli
+from tests.cli_runner import CODECBENCH, run_cli
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from codecbench.cli import SCREENING_RULE_NAMES
+from codecbench.listening_test.screening_names import SCREENING_RULE_NAMES
 from codecbench.listening_test.screening import (
     SCREENING_RULES,
     BS1534LowAnchorScreening,

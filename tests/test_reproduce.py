@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,9 +30,9 @@ from codecbench.evaluation.published import (
 )
 from codecbench.evaluation.reproduce import FAILED, MEASURED, NOT_RUN, ReproductionRequest, compare
 from tests.checkpoints import funcodec_config, save_funcodec_model
+from tests.cli_runner import run_cli
 from tests.corpora import make_aishell2, make_gigaspeech, make_librispeech, make_wenetspeech
 
-CODECBENCH = str(Path(sys.executable).with_name("codecbench"))
 TABLE = "funcodec-en-libritts-nq32ds640"
 CODEC = "funcodec_en_libritts_16k_nq32ds640"
 PUBLISHED = {  # the model card's ViSQOL at 100 and 200 tokens/s, by codecbench test set
@@ -184,10 +182,6 @@ def env(tmp_path, numba_cache) -> dict[str, str]:
             "NUMBA_CACHE_DIR": str(numba_cache)}
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CODECBENCH, *args], capture_output=True, text=True, timeout=timeout, env=env)
-
-
 def _testsets(corpora: dict[str, Path]) -> list[str]:
     """Three rows of the table given, and gigaspeech-test pointed at a folder that does not hold it."""
     specs = {
@@ -202,14 +196,14 @@ def _testsets(corpora: dict[str, Path]) -> list[str]:
 def test_reproduce_runs_the_table_and_sets_published_beside_the_leaderboard_cells(tmp_path, env, corpora):
     db = f"sqlite:///{tmp_path / 'results.sqlite3'}"
     base = ("reproduce", TABLE, *_testsets(corpora), "--model-dir", str(corpora["model"]), "--limit", "6", "--db", db)
-    first = run_cli(env, *base, "-o", str(tmp_path / "first.md"), "--chart", str(tmp_path / "chart.html"))
+    first = run_cli(*base, "-o", str(tmp_path / "first.md"), "--chart", str(tmp_path / "chart.html"), env=env)
     assert first.returncode == 0, first.stderr
     # (3 + 4 + 2) usable utterances x 2 operating points; the 5 the loaders skipped are stored as failed
     assert "run 1: 18 unit(s) computed now; 10 failed in all" in first.stderr
     assert "warning: gigaspeech-test is not run: GigaSpeech: no GigaSpeech.json in" in first.stderr
 
     # the same evaluation again: nothing computed, the same cells, now as CSV
-    second = run_cli(env, *base, "--format", "csv")
+    second = run_cli(*base, "--format", "csv", env=env)
     assert second.returncode == 0, second.stderr
     assert "run 2: 0 unit(s) computed now" in second.stderr
     table = pd.read_csv(io.StringIO(second.stdout), keep_default_na=False, na_values=[""])
@@ -238,7 +232,7 @@ def test_reproduce_runs_the_table_and_sets_published_beside_the_leaderboard_cell
     assert failures == {"librispeech-test-clean": 3, "aishell2-test-ios": 2, "wenetspeech-test-meeting": 0}
 
     # n, failures, mean and CI are the leaderboard's for the same cells
-    board = run_cli(env, "leaderboard", "--metric", "visqol", "--protocol", "audio-native", "--format", "csv", "--db", db)
+    board = run_cli("leaderboard", "--metric", "visqol", "--protocol", "audio-native", "--format", "csv", "--db", db, env=env)
     assert board.returncode == 0, board.stderr
     cells = pd.read_csv(io.StringIO(board.stdout))
     assert len(cells) == 6
@@ -271,7 +265,7 @@ def test_reproduce_runs_the_table_and_sets_published_beside_the_leaderboard_cell
     assert '"name":"published, 100 tokens/s"' in chart and '"name":"measured, 200 tokens/s"' in chart
 
     # and the first table, printed again
-    third = run_cli(env, *base)
+    third = run_cli(*base, env=env)
     assert third.returncode == 0, third.stderr
     assert "run 3: 0 unit(s) computed now" in third.stderr and third.stdout == text
 
@@ -279,7 +273,7 @@ def test_reproduce_runs_the_table_and_sets_published_beside_the_leaderboard_cell
 def test_missing_weights_are_one_clear_error_before_anything_runs_or_is_written(tmp_path, env, corpora):
     db_file = tmp_path / "results.sqlite3"
     output = tmp_path / "table.md"
-    completed = run_cli(env, "reproduce", TABLE, *_testsets(corpora), "--db", f"sqlite:///{db_file}", "-o", str(output))
+    completed = run_cli("reproduce", TABLE, *_testsets(corpora), "--db", f"sqlite:///{db_file}", "-o", str(output), env=env)
     assert completed.returncode == 1
     assert completed.stderr.count("Error:") == 1 and "Traceback" not in completed.stderr
     assert f"codec {CODEC} is not ready" in completed.stderr and f"codecbench download {CODEC}" in completed.stderr

@@ -1,7 +1,9 @@
 """The Leaderboard page's "Run an evaluation" panel: ``codecbench evaluate`` from the browser.
 
-It runs the same runner as the command line, with Gradio's progress bar (units done of the
-total, rate, time left), in the app's process and its scoring workers. Because a run reads
+It reads its fields with the command line's request parser
+(:func:`codecbench.evaluation.request_parsing.parse_evaluation_request`: the same values are
+accepted, with the same messages) and runs the same runner, with Gradio's progress bar (units
+done of the total, rate, time left), in the app's process and its scoring workers. Because a run reads
 files on the server and can keep it busy for hours, it needs the admin password; long runs
 over whole test sets belong on the command line anyway.
 """
@@ -13,17 +15,17 @@ import gradio as gr
 from codecbench.app import AppSettings
 from codecbench.app.admin_auth import AdminGate
 from codecbench.codecs import CodecNotReadyError
-from codecbench.evaluation.conditions import parse_codec_request
-from codecbench.evaluation.datasets import TestSetError, parse_testset_spec
+from codecbench.evaluation.datasets import TestSetError
 from codecbench.evaluation.executor import LocalExecutor
-from codecbench.evaluation.metrics import METRIC_NAMES, VISQOL_PROTOCOLS, ScoringConfig
+from codecbench.evaluation.metrics import DEFAULT_VISQOL_PROTOCOL, METRIC_NAMES, VISQOL_PROTOCOLS
 from codecbench.evaluation.progress import CallbackProgress
+from codecbench.evaluation.request_parsing import default_evaluation_metrics, parse_evaluation_request, parse_limit
 from codecbench.evaluation.results import stored_testset_specs
-from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
+from codecbench.evaluation.runner import plan_evaluation, run_evaluation
 from codecbench.evaluation.store import check_evaluation_dialect
 from codecbench.storage import Database
 
-DEFAULT_METRICS = ["visqol", "pesq", "stoi", "sisnr"]
+__all__ = ["build_evaluate_panel", "parse_limit"]
 
 
 def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminGate):
@@ -40,9 +42,10 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
             codecs = gr.Textbox(label="Codecs (NAME@KBPS,KBPS, one per line or separated by spaces)",
                                 value="opus@6,12\nlowpass_3500\nlowpass_7000", lines=3, elem_id="evaluate-codecs")
         with gr.Row():
-            metrics = gr.CheckboxGroup(list(METRIC_NAMES), value=DEFAULT_METRICS, label="Metrics", elem_id="evaluate-metrics")
-            protocols = gr.CheckboxGroup(list(VISQOL_PROTOCOLS), value=["speech"], label="ViSQOL protocols",
-                                         elem_id="evaluate-protocols")
+            metrics = gr.CheckboxGroup(list(METRIC_NAMES), value=list(default_evaluation_metrics()), label="Metrics",
+                                       elem_id="evaluate-metrics")
+            protocols = gr.CheckboxGroup(list(VISQOL_PROTOCOLS), value=[DEFAULT_VISQOL_PROTOCOL],
+                                         label="ViSQOL protocols", elem_id="evaluate-protocols")
         with gr.Row(equal_height=True):
             limit = gr.Textbox(label="At most this many utterances per test set (empty: all)", value="",
                                placeholder="all", elem_id="evaluate-limit")
@@ -61,11 +64,9 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
             request: gr.Request, progress=gr.Progress()) -> str:
         gate.authorize(given_password, request, "Running an evaluation needs the admin password.")
         try:
-            request = EvaluationRequest(
-                testsets=tuple(parse_testset_spec(line) for line in testset_text.splitlines() if line.strip()),
-                conditions=tuple(c for text in codec_text.split() for c in parse_codec_request(text)),
-                scoring=ScoringConfig(tuple(metric_names or ()), tuple(protocol_names or ())),
-                limit=parse_limit(limit_value), seed=int(seed_value or 0),
+            request = parse_evaluation_request(
+                testsets=testset_text.splitlines(), codecs=codec_text.split(), metrics=metric_names or (),
+                visqol_protocols=protocol_names or (), limit=limit_value, seed=seed_value,
                 model_dirs=settings.model_dirs, device=settings.device, max_duration_s=settings.max_duration_s,
             )
             check_evaluation_dialect(database.dialect)
@@ -82,23 +83,6 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
         run, inputs=[testsets, codecs, metrics, protocols, limit, seed, password], outputs=[summary],
         concurrency_limit=1, concurrency_id="evaluate",
     )
-
-
-def parse_limit(text: str | float | None) -> int | None:
-    """The limit field: empty means every utterance, else a whole number of at least 1.
-
-    Raises:
-        ValueError: anything else, saying what to type.
-    """
-    if text is None or str(text).strip() == "":
-        return None
-    try:
-        value = float(str(text).strip())
-    except ValueError:
-        value = float("nan")
-    if not value.is_integer() or value < 1:
-        raise ValueError(f"The utterance limit must be a whole number of at least 1, or empty for all; got {str(text).strip()!r}.")
-    return int(value)
 
 
 def _stored_specs(database: Database) -> str:

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field, fields, replace
 
 import pandas as pd
 
+from codecbench.listening_test import screening_names
+
 #: Trials of the headphone check (codecbench.listening_test.headphone_check.NUM_TRIALS; not
 #: imported from there, which needs the database layer).
 NUM_HEADPHONE_TRIALS = 6
@@ -86,7 +88,7 @@ class ScreeningResult:
 
 @dataclass(frozen=True)
 class NoScreening:
-    name = "none"
+    name = screening_names.NO_SCREENING
 
     def describe(self) -> str:
         return "no post-screening; every assessor is kept."
@@ -106,7 +108,7 @@ class BS1534Screening:
     item_guard_fraction: float = 0.25
     low_anchor_above: float = 90.0
     low_anchor_max_fraction: float = 0.15
-    name = "bs1534"
+    name = screening_names.BS1534
     #: Whether the low-anchor criterion excludes (``bs1534-low-anchor``) or only flags (``bs1534``).
     excludes_on_low_anchor = False
 
@@ -201,7 +203,7 @@ class BS1534Screening:
 class BS1534LowAnchorScreening(BS1534Screening):
     """``bs1534`` that also excludes on the low anchor (see the module docstring)."""
 
-    name = "bs1534-low-anchor"
+    name = screening_names.BS1534_LOW_ANCHOR
     excludes_on_low_anchor = True
 
 
@@ -213,7 +215,7 @@ class EnCodecScreening:
     reference_min_fraction: float = 0.20
     low_anchor_above: float = 80.0
     low_anchor_max_fraction: float = 0.50
-    name = "encodec"
+    name = screening_names.ENCODEC
 
     def describe(self) -> str:
         return (
@@ -250,9 +252,9 @@ class EnCodecScreening:
 
 ScreeningRule = NoScreening | BS1534Screening | BS1534LowAnchorScreening | EnCodecScreening
 SCREENING_RULES: dict[str, type] = {
-    "none": NoScreening, "bs1534": BS1534Screening, "bs1534-low-anchor": BS1534LowAnchorScreening,
-    "encodec": EnCodecScreening,
+    rule.name: rule for rule in (NoScreening, BS1534Screening, BS1534LowAnchorScreening, EnCodecScreening)
 }
+assert tuple(SCREENING_RULES) == screening_names.SCREENING_RULE_NAMES, "a rule is missing from screening_names"
 
 
 def screening_rule(name: str, thresholds: dict[str, float] | None = None) -> ScreeningRule:

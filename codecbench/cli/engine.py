@@ -1,9 +1,7 @@
 """Options and helpers shared by the commands that run the evaluation engine
 (``evaluate`` and ``reproduce``).
 
-This module registers no command and imports nothing from the command modules but
-:func:`codecbench.cli._open_database`, so either command module can import it whatever the
-order in which they are loaded.
+This module registers no command and imports no command module.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ import sys
 
 import click
 
-from codecbench.cli import _open_database
+from codecbench.cli.options import open_database_or_exit
 
 
 class TestSetSpecType(click.ParamType):
@@ -36,7 +34,7 @@ def run_on_local_engine(database_url: str | None, testsets, workers: int, batch_
     executor; on Ctrl-C every finished unit stays stored and the command exits with 130."""
     from codecbench.evaluation.executor import LocalExecutor
 
-    database = _open_database(database_url)
+    database = open_database_or_exit(database_url)
     click.echo(f"database: {database.describe()}", err=True)
     _warn_about_moved_testsets(database, testsets)
     for testset in testsets:

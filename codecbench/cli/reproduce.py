@@ -1,7 +1,6 @@
 """``codecbench reproduce``: check a published table in one command.
 
-A thin wrapper over :mod:`codecbench.evaluation.reproduce`, registered on the main command
-group (:mod:`codecbench.cli` imports this module); heavy imports stay inside the command.
+A thin wrapper over :mod:`codecbench.evaluation.reproduce`; heavy imports stay inside the command.
 """
 
 from __future__ import annotations
@@ -10,13 +9,12 @@ from pathlib import Path
 
 import click
 
-from codecbench.cli import database_option, main
-from codecbench.cli_checks import check_writable
-from codecbench.cli_engine import TestSetSpecType, check_evaluation_database, run_on_local_engine
-from codecbench.untrusted_text import spreadsheet_safe
+from codecbench.cli.checks import check_writable
+from codecbench.cli.engine import TestSetSpecType, check_evaluation_database, run_on_local_engine
+from codecbench.cli.options import database_option, device_option, model_dir_for, model_dir_option
 
 
-@main.command("reproduce")
+@click.command("reproduce")
 @click.argument("table_name", metavar="TABLE", required=False)
 @click.option("--list", "list_tables", is_flag=True, help="Describe TABLE (or every published table) and exit.")
 @click.option(
@@ -24,8 +22,8 @@ from codecbench.untrusted_text import spreadsheet_safe
     help="Where a row of the table is: NAME=ROOT, NAME a codecbench test set the table has a row for "
     "(`--list` shows them). Repeatable; rows not given are reported as not run.",
 )
-@click.option("--model-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run the table's model from this local copy of its files instead of codecbench's Hub cache.")
+@model_dir_option(several_codecs=False, help="Run the table's model from this local copy of its files instead of "
+                  "codecbench's Hub cache (CODEC=DIR: the same, naming the table's codec).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Evaluate a reproducible sample of at most this many utterances per test set.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --limit sample.")
@@ -33,7 +31,7 @@ from codecbench.untrusted_text import spreadsheet_safe
               help="Processes scoring metrics (one core each); with 1, everything runs in this process.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Utterances per codec call.")
-@click.option("--device", default="cpu", show_default=True, help="Where the model runs: cpu, cuda or cuda:N.")
+@device_option("Where the model runs: cpu, cuda or cuda:N.")
 @database_option
 @click.option("--format", "output_format", type=click.Choice(["markdown", "csv"]), default="markdown",
               show_default=True, help="markdown: a table with a header naming source, model, metric and protocol; "
@@ -43,7 +41,7 @@ from codecbench.untrusted_text import spreadsheet_safe
 @click.option("--chart", "chart_path", type=click.Path(path_type=Path), default=None,
               help="Also write a plotly chart of published vs measured values (with 95 % CI bars) to this .html file.")
 def reproduce_command(
-    table_name: str | None, list_tables: bool, specs: tuple, model_dir: Path | None, limit: int | None, seed: int,
+    table_name: str | None, list_tables: bool, specs: tuple, model_dir: str | None, limit: int | None, seed: int,
     workers: int, batch_size: int, device: str, database_url: str | None, output_format: str,
     output_path: Path | None, chart_path: Path | None,
 ) -> None:
@@ -77,7 +75,8 @@ def reproduce_command(
     try:
         table = get_table(table_name)
         check_evaluation_database(database_url)
-        request = ReproductionRequest(table, specs, model_dir=model_dir, limit=limit, seed=seed, device=device)
+        request = ReproductionRequest(table, specs, model_dir=model_dir_for(table.codec, model_dir), limit=limit,
+                                      seed=seed, device=device)
         plan = plan_reproduction(request)
     except (UnknownTableError, CodecNotReadyError, ValueError) as error:
         raise click.ClickException(str(error)) from None
@@ -101,6 +100,7 @@ def reproduce_command(
 
 def _write_outputs(reproduction, output_format: str, output_path: Path | None, chart_path: Path | None) -> None:
     from codecbench.evaluation.results import write_csv
+    from codecbench.untrusted_text import spreadsheet_safe
 
     if output_format == "csv":
         frame = reproduction.csv_frame()

@@ -1,7 +1,8 @@
-"""The evaluation commands of ``codecbench``: ``testsets``, ``evaluate``, ``leaderboard``, ``export``.
+"""The evaluation commands: ``testsets``, ``evaluate``, ``leaderboard`` and ``export``.
 
-Thin wrappers over :mod:`codecbench.evaluation`, registered on the main command group
-(:mod:`codecbench.cli` imports this module); heavy imports stay inside the commands.
+Thin wrappers over :mod:`codecbench.evaluation`; heavy imports stay inside the commands.
+``evaluate`` reads its request with :func:`codecbench.evaluation.request_parsing.parse_evaluation_request`,
+as the app's evaluate panel does.
 """
 
 from __future__ import annotations
@@ -12,18 +13,32 @@ from pathlib import Path
 
 import click
 
-from codecbench.cli import DEFAULT_MAX_DURATION_S, _open_database, _parse_model_dirs, database_option, main
-from codecbench.cli_checks import SECONDS, check_writable
-from codecbench.cli_engine import TestSetSpecType, check_evaluation_database, run_on_local_engine
-from codecbench.untrusted_text import spreadsheet_safe, terminal_safe
+from codecbench.cli.checks import check_writable
+from codecbench.cli.engine import TestSetSpecType, check_evaluation_database, run_on_local_engine
+from codecbench.cli.options import (
+    LazyHelpOption,
+    database_option,
+    device_option,
+    max_duration_option,
+    metrics_option,
+    model_dir_option,
+    model_dirs_by_codec,
+    opened_database,
+    visqol_protocol_option,
+)
 
-DEFAULT_EVALUATION_METRICS = "visqol,pesq,stoi,sisnr"
+
+def evaluation_default_metrics() -> tuple[str, ...]:
+    """What ``evaluate`` computes when no metric is named (the evaluate panel's default too)."""
+    from codecbench.evaluation.request_parsing import default_evaluation_metrics
+
+    return default_evaluation_metrics()
 
 
 SHOWN_SKIPPED = 20
 
 
-@main.command("testsets")
+@click.command("testsets")
 @click.option(
     "--testset", "specs", multiple=True, type=TestSetSpecType(),
     help="A test set to index: NAME=ROOT for a named one, NAME=wavscp:PATH or NAME=folder:PATH for your own. Repeatable.",
@@ -72,11 +87,7 @@ def testsets_command(specs: tuple, limit: int | None, seed: int, as_json: bool) 
         sys.exit(1)
 
 
-def _parse_metrics(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
-
-
-@main.command("evaluate")
+@click.command("evaluate")
 @click.option(
     "--testset", "specs", multiple=True, required=True, type=TestSetSpecType(),
     help="A test set: NAME=ROOT for a named one (`codecbench testsets` lists them), NAME=wavscp:PATH or "
@@ -86,14 +97,8 @@ def _parse_metrics(text: str) -> tuple[str, ...]:
     "--codec", "codecs", multiple=True, required=True, metavar="NAME@KBPS,KBPS",
     help="A codec and its bitrates in kbps (opus@6,12), or a codec with one operating point (lowpass_3500). Repeatable.",
 )
-@click.option(
-    "--metrics", default=DEFAULT_EVALUATION_METRICS, show_default=True,
-    help="Comma-separated metrics from visqol, pesq, pesq_wb, pesq_nb, stoi, estoi, sisnr, mel, mrstft.",
-)
-@click.option(
-    "--visqol-protocol", "visqol_protocols", multiple=True,
-    help="ViSQOL protocol: speech, speech-exp, audio or audio-native; repeat for several.  [default: speech]",
-)
+@metrics_option(default_from=evaluation_default_metrics, flags=("--metrics",))
+@visqol_protocol_option
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes scoring metrics (one core each); with 1, everything runs in this process.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
@@ -105,15 +110,13 @@ def _parse_metrics(text: str) -> tuple[str, ...]:
               help="Keep every reconstruction as DIR/TESTSET/CODEC@KBPS[+CHECKPOINT]/UTTERANCE.flac (names "
               "percent-encoded; the Leaderboard page plays them).")
 @click.option("--retry-failed", is_flag=True, help="Compute again the units and metrics stored as failed.")
-@click.option("--max-duration", type=SECONDS, default=DEFAULT_MAX_DURATION_S, show_default=True,
-              help="Utterances longer than this many seconds fail with the reason (raise it and pass "
-              "--retry-failed to compute them).")
+@max_duration_option("Utterances longer than this many seconds fail with the reason (raise it and pass "
+                     "--retry-failed to compute them).")
 @database_option
-@click.option("--model-dir", "model_dirs", multiple=True, metavar="CODEC=DIR",
-              help="Load CODEC's weights from DIR (repeatable), e.g. funcodec=./my_model.")
-@click.option("--device", default="cpu", show_default=True, help="Where neural codecs run: cpu, cuda or cuda:N.")
+@model_dir_option(several_codecs=True)
+@device_option()
 def evaluate_command(
-    specs: tuple, codecs: tuple[str, ...], metrics: str, visqol_protocols: tuple[str, ...], workers: int,
+    specs: tuple, codecs: tuple[str, ...], metrics: str | None, visqol_protocols: tuple[str, ...], workers: int,
     batch_size: int, limit: int | None, seed: int, keep_audio_dir: Path | None, retry_failed: bool,
     max_duration: float, database_url: str | None, model_dirs: tuple[str, ...], device: str,
 ) -> None:
@@ -125,20 +128,18 @@ def evaluate_command(
     stored with their error and counted in the summary printed at the end.
     """
     from codecbench.codecs import CodecNotReadyError
-    from codecbench.evaluation.conditions import parse_codec_request
     from codecbench.evaluation.datasets import TestSetError
-    from codecbench.evaluation.metrics import ScoringConfig
     from codecbench.evaluation.progress import TerminalProgress
-    from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
+    from codecbench.evaluation.request_parsing import parse_evaluation_request
+    from codecbench.evaluation.runner import plan_evaluation, run_evaluation
+
+    model_dirs_by_name = model_dirs_by_codec(model_dirs)
     try:
         check_evaluation_database(database_url)
-        scoring = ScoringConfig(_parse_metrics(metrics), visqol_protocols or ("speech",))
-        conditions = tuple(condition for text in codecs for condition in parse_codec_request(text))
-        request = EvaluationRequest(
-            testsets=specs, conditions=conditions, scoring=scoring, limit=limit, seed=seed,
-            keep_audio_dir=None if keep_audio_dir is None else keep_audio_dir.absolute(),
-            retry_failed=retry_failed, model_dirs=_parse_model_dirs(model_dirs), device=device,
-            max_duration_s=max_duration,
+        request = parse_evaluation_request(
+            testsets=specs, codecs=codecs, metrics=metrics, visqol_protocols=visqol_protocols or None,
+            limit=limit, seed=seed, keep_audio_dir=None if keep_audio_dir is None else keep_audio_dir.absolute(),
+            retry_failed=retry_failed, model_dirs=model_dirs_by_name, device=device, max_duration_s=max_duration,
         )
         plan = plan_evaluation(request)
     except (TestSetError, CodecNotReadyError, ValueError) as error:
@@ -150,9 +151,15 @@ def evaluate_command(
     click.echo(summary.describe())
 
 
-@main.command("leaderboard")
-@click.option("--metric", default=None, help="Metric as stored: visqol, pesq (or pesq_wb/pesq_nb), stoi, sisnr, ... "
-              "[default: visqol, or the first metric with values when no ViSQOL score is stored]")
+def _leaderboard_metric_help() -> str:
+    from codecbench.evaluation.metrics.registry import METRIC_NAMES
+
+    return (f"Metric as stored: {', '.join(METRIC_NAMES)} (pesq: whichever of pesq_wb and pesq_nb is stored).  "
+            "[default: visqol, or the first metric with values when no ViSQOL score is stored]")
+
+
+@click.command("leaderboard")
+@click.option("--metric", default=None, cls=LazyHelpOption, help_from=_leaderboard_metric_help)
 @click.option("--protocol", default=None, help="Its protocol (ViSQOL: speech, speech-exp, audio, audio-native); "
               "may be left out when only one is stored (ViSQOL by default: speech when stored).")
 @click.option("--testset", "testsets", multiple=True, help="Only this test set (repeatable; default: all).")
@@ -193,11 +200,12 @@ def leaderboard_command(
         metrics_text,
     )
     from codecbench.evaluation.results import metrics_with_values, write_csv
+    from codecbench.untrusted_text import spreadsheet_safe, terminal_safe
 
     check_writable(output_path, "-o/--output")
     if charts_dir is not None:
         check_writable(charts_dir / "chart.html", "--charts")
-    with _open_database(database_url).session(read_only=True) as session:
+    with opened_database(database_url) as database, database.session(read_only=True) as session:
         try:
             if metric is None and protocol is not None:
                 metric = DEFAULT_METRIC
@@ -235,7 +243,7 @@ def leaderboard_command(
         click.echo(f"wrote {len(written)} chart(s) and plotly.min.js to {charts_dir}", err=True)
 
 
-@main.group("export")
+@click.group("export")
 def export_group() -> None:
     """Export stored results."""
 
@@ -258,9 +266,10 @@ def export_scores_command(
     A unit that failed before any metric ran has one row with an empty metric and its error.
     """
     from codecbench.evaluation.results import MetricNotStoredError, export_scores, write_csv
+    from codecbench.untrusted_text import spreadsheet_safe
 
     check_writable(output_path, "-o/--output")
-    with _open_database(database_url).session(read_only=True) as session:
+    with opened_database(database_url) as database, database.session(read_only=True) as session:
         try:
             frame = export_scores(session, testsets=testsets or None, codecs=codecs or None, metrics=metrics or None)
         except MetricNotStoredError as error:

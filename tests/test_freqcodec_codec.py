@@ -175,7 +175,8 @@ def test_a_checkpoint_that_does_not_fit_its_config_names_the_directory(model_dir
 
 
 def test_a_model_dir_without_config_is_a_value_error_naming_the_file(tmp_path, codecbench_home):
-    from codecbench.evaluation.conditions import model_dir_options, parse_codec_request, resolve_conditions
+    from codecbench.codecs.condition import parse_codec_request
+    from codecbench.evaluation.conditions import model_dir_options, resolve_conditions
 
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -45,7 +45,7 @@ from codecbench.app.leaderboard_page import (
     draw_cell,
 )
 from codecbench.app.leaderboard_tables import codec_view, ranking_view
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.datasets import parse_testset_spec
 from codecbench.evaluation.executor import LocalExecutor
 from codecbench.evaluation.inspection import DEFAULT_WORST_COUNT, CellUnit

@@ -76,7 +76,7 @@ def test_selections_that_are_not_lists_of_names_tick_nothing(selections):
 
 
 def test_the_chosen_conditions_are_parsed_and_none_is_refused():
-    from codecbench.comparison import Condition
+    from codecbench.codecs.condition import Condition
 
     assert chosen_conditions((["opus@6", "opus@6"], ["codec2@3.2"]), OFFERED) == (Condition("opus", 6.0),
                                                                                    Condition("codec2", 3.2))

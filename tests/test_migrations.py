@@ -16,7 +16,7 @@ from sqlalchemy import String, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.datasets import parse_testset_spec
 from codecbench.evaluation.executor import LocalExecutor
 from codecbench.evaluation.metrics import ScoringConfig

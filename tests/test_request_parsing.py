@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from codecbench.cli import main
-from codecbench.comparison import Condition
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.datasets import TestSetError, parse_testset_spec
 from codecbench.evaluation.metrics.registry import METRIC_NAMES
 from codecbench.evaluation.request_parsing import (

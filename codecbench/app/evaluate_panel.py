@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from codecbench.app import AppSettings
+from codecbench.app.settings import AppSettings
 from codecbench.app.admin_auth import AdminGate
 from codecbench.codecs import CodecNotReadyError
 from codecbench.evaluation.datasets import TestSetError

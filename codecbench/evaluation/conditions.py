@@ -17,8 +17,7 @@ from pathlib import Path
 from codecbench.codecs import codec_spec, get_entry, load_codec, readiness
 from codecbench.codecs.base import Codec, CodecNotReadyError, LoadOptions, OperatingPoint
 from codecbench.codecs.checkpoints import COMMIT_HASH, cached_snapshot
-# parse_codec_request is re-exported until cli_evaluation.py and app/evaluate_panel.py import it from there.
-from codecbench.codecs.condition import Condition, parse_codec_request  # noqa: F401
+from codecbench.codecs.condition import Condition
 from codecbench.evaluation.metrics.base import package_version
 
 HASH_BLOCK_BYTES = 1 << 22

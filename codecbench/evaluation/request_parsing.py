@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from codecbench.comparison import Condition
+    from codecbench.codecs.condition import Condition
     from codecbench.evaluation.datasets import TestSetSpec
     from codecbench.evaluation.runner import EvaluationRequest
 
@@ -83,7 +83,7 @@ def parse_codecs(requests: Iterable[str]) -> tuple[Condition, ...]:
     Raises:
         ValueError: a request naming no codec, or a bitrate that is not a number.
     """
-    from codecbench.evaluation.conditions import parse_codec_request
+    from codecbench.codecs.condition import parse_codec_request
 
     return tuple(condition for request in requests for condition in parse_codec_request(request))
 

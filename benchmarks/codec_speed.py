@@ -235,7 +235,7 @@ def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, ba
     counted_s = min(clip_s, 2.0)  # compute grows with duration; a short clip keeps counting quick
     counted = tensor[..., : round(counted_s * rate)]
     for point in (lowest, highest):
-        def bare_at_point():
+        def bare_at_point(point=point):
             with torch.inference_mode():
                 entry.bare_call(codec, counted, point.num_codebooks)
 
@@ -258,11 +258,11 @@ def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, ba
         clips = [speech_like(float(s), rate, seed=i) for i, s in enumerate(lengths_s)]
         total_s = float(sum(lengths_s))
 
-        def one_by_one():
+        def one_by_one(clips=clips):
             for item in clips:
                 codec.decode(codec.encode(item, rate, highest))
 
-        def batched():
+        def batched(clips=clips):
             codec.batch_limits = BatchLimits(max_clips=16)
             try:
                 codec.decode_batch(codec.encode_batch(clips, rate, highest))
@@ -273,10 +273,11 @@ def bench(entry: BenchCodec, weights_root: Path, clip_s: float, repeats: int, ba
         print(f"  {batch_clips} clips, {kind}: one by one {total_s / single_s:.1f} x real time, "
               f"batched {total_s / batch_s:.1f} x real time ({single_s / batch_s:.2f} x faster)")
     load_codec.cache_clear()
-    del codec
+    codec = None  # free the model before the memory of a fresh process is measured
 
     memory = json.loads(subprocess.run(
-        [sys.executable, __file__, "--measure-memory", entry.registry_name or entry.name, str(model_dir), str(clip_s), str(torch.get_num_threads())],
+        [sys.executable, __file__, "--measure-memory", entry.registry_name or entry.name, str(model_dir), str(clip_s),
+         str(torch.get_num_threads())],
         capture_output=True, text=True, check=True, env=os.environ,
     ).stdout)
     print(f"  memory of a fresh process: {memory['imported_mb']:.0f} MB after imports, {memory['loaded_mb']:.0f} MB "

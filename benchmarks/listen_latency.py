@@ -89,7 +89,7 @@ def _browser_timings(clip_path: Path, work_dir: Path, repeats: int, duration_s: 
             page = browser.new_page()
             page.set_default_timeout(300_000)
             page.goto(url)
-            for condition, (picker, label) in LABELS.items():
+            for picker, label in LABELS.values():
                 page.locator(f"#picker-{picker}").get_by_label(label, exact=True).set_checked(True)
             for attempt in range(repeats + 1):
                 page.locator("#listen-input input[type=file]").set_input_files(str(clip_path))

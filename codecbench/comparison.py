@@ -23,7 +23,6 @@ from codecbench.audio import Audio, write_audio
 from codecbench.code_streams import render_code_streams
 from codecbench.codecs import LoadOptions, TokenPayload, load_codec, transcode
 from codecbench.codecs.condition import Condition
-from codecbench.evaluation.metrics.registry import preset
 from codecbench.evaluation.metrics import (
     DEFAULT_VISQOL_PROTOCOL,
     VISQOL_PROTOCOLS,
@@ -32,6 +31,7 @@ from codecbench.evaluation.metrics import (
     ScoringConfig,
     ScoringPair,
 )
+from codecbench.evaluation.metrics.registry import preset
 from codecbench.spectrogram import SpectrogramScale, render_spectrograms
 
 # What the Listen page shows under each player.

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from codecbench.comparison import ConditionOutcome, OriginalView
-from codecbench.evaluation.metrics import MetricResult, PairScores
 from codecbench.evaluation.applicability import not_applicable_reason
+from codecbench.evaluation.metrics import MetricResult, PairScores
 from codecbench.evaluation.metrics.registry import metric_label as registry_label
 from codecbench.untrusted_text import spreadsheet_cell
 

@@ -8,8 +8,8 @@ import pytest
 import soundfile
 
 from codecbench.synthetic import speech_like
-from tests.corpora import make_folder
 from tests.cli_runner import run_cli
+from tests.corpora import make_folder
 
 PROC = "/proc/codecbench-cannot-write-here"
 

@@ -13,8 +13,6 @@ import torch
 
 from codecbench.audio import AudioLimits, fit_length, prepare_audio, resample
 from codecbench.codecs.base import TokenPayload
-from codecbench.codecs.transcode import transcode
-from codecbench.codecs.token_codec import BatchLimits
 from codecbench.codecs.facodec import (
     CONFIG_FILENAME,
     DECODER_FILENAME,
@@ -30,9 +28,11 @@ from codecbench.codecs.facodec.checkpoint import (
 )
 from codecbench.codecs.facodec.codec import FACodecCodec, FACodecPayload
 from codecbench.codecs.facodec.codes import FactorizedCodes
+from codecbench.codecs.facodec.config import TransformerEncoderConfig
 from codecbench.codecs.facodec.model import FACodecModel, RedecoderMissingError, load_facodec
 from codecbench.codecs.facodec.transformer import TransformerEncoder, sinusoidal_table
-from codecbench.codecs.facodec.config import TransformerEncoderConfig
+from codecbench.codecs.token_codec import BatchLimits
+from codecbench.codecs.transcode import transcode
 from codecbench.synthetic import speech_like
 from tests.facodec_fixtures import TINY_CONFIG, training_only_tensors, write_tiny_facodec
 from tests.reference_codes import assert_codes_match

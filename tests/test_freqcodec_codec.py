@@ -16,9 +16,9 @@ from codecbench.codecs import CodecNotReadyError, LoadOptions, TokenPayload, cod
 from codecbench.codecs.transcode import transcode
 from codecbench.synthetic import speech_like
 from tests.checkpoints import save_funcodec_model
+from tests.cli_runner import run_cli
 from tests.fake_hub import FakeHub, serve
 from tests.freqcodec_checkpoints import freqcodec_config_document, funcodec_quantizers_for_bit_width, write_funcodec_model_dir
-from tests.cli_runner import run_cli
 
 GR8 = "freqcodec_magphase_en_libritts_16k_gr8nq32ds320"
 GR1 = "freqcodec_magphase_en_libritts_16k_gr1nq32ds320"

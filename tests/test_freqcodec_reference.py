@@ -29,13 +29,13 @@ import torch
 
 from codecbench.codecs.freqcodec import FreqCodecCodes
 from codecbench.synthetic import speech_like
-from tests.reference_codes import assert_codes_match
 from tests.freqcodec_checkpoints import (
     freqcodec_config_document,
     funcodec_quantizers_for_bit_width,
     load_model_dir,
     write_funcodec_model_dir,
 )
+from tests.reference_codes import assert_codes_match
 
 REFERENCE_PATH = Path(__file__).parent / "data" / "freqcodec_funcodec_reference.npz"
 

@@ -83,7 +83,7 @@ def test_csv_carries_average_over_test_sets_present_bitrates_and_n_warnings(data
     cells = pd.read_csv(io.StringIO(result.stdout), keep_default_na=False, na_values=[""])
     assert {"measured_kbps", "tokens_per_second", "condition_average", "condition_testsets", "condition_note"} <= set(cells.columns)
     assert set(cells["metric"]) == {"visqol"}
-    for point, group in cells.groupby("operating_point"):
+    for _, group in cells.groupby("operating_point"):
         assert group["condition_average"].iloc[0] == pytest.approx(group["mean"].mean(), rel=1e-12)
     opus24 = cells[cells["operating_point"] == "24 kbps"].iloc[0]
     assert opus24["condition_testsets"] == "1 of 2" and opus24["condition_note"].startswith("missing b")

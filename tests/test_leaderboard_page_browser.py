@@ -17,8 +17,8 @@ from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run
 from codecbench.paths import HOME_ENV
 from codecbench.storage import open_database
 from tests.browser import chromium_page, free_port
-from tests.test_app_attacks import gradio_event
 from tests.corpora import make_folder, make_librispeech
+from tests.test_app_attacks import gradio_event
 
 pytestmark = pytest.mark.browser
 

@@ -11,6 +11,7 @@ import pytest
 from codecbench.evaluation.leaderboard import CELL_COLUMNS, Leaderboard, LeaderboardError
 from codecbench.evaluation.leaderboard_views import (
     AVERAGE,
+    codec_row_notes,
     default_metric_choice,
     markdown_escape,
     metrics_best,
@@ -19,7 +20,6 @@ from codecbench.evaluation.leaderboard_views import (
     ranking_markdown,
     ranking_table,
     ranking_text,
-    codec_row_notes,
 )
 
 

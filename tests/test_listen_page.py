@@ -6,12 +6,12 @@ import gradio as gr
 
 from codecbench.app import AppSettings
 from codecbench.app.listen_pickers import _condition_picker as _family_and_picker
+from codecbench.codecs import get_entry
+from tests.checkpoints import save_funcodec_model
 
 
 def _condition_picker(entry, settings):
     return _family_and_picker(entry, settings)[1]
-from codecbench.codecs import get_entry
-from tests.checkpoints import save_funcodec_model
 
 
 def test_a_model_dir_codec_offers_its_model_points_and_one_without_says_what_it_needs(tmp_path, codecbench_home):

@@ -10,8 +10,8 @@ import pytest
 from codecbench.app import AppSettings, launch
 from codecbench.codecs import load_codec
 from codecbench.paths import HOME_ENV
-from tests.speech_clips import speech_clip
 from tests.browser import chromium_page, free_port
+from tests.speech_clips import speech_clip
 
 pytestmark = pytest.mark.browser
 

@@ -16,8 +16,8 @@ from codecbench.app import AppSettings, launch
 from codecbench.listening_test.design import get_test
 from codecbench.storage import open_database
 from tests.browser import chromium_page, free_port
-from tests.mushra_helpers import complete, prepare, start, store, write_test_files
 from tests.cli_runner import run_cli
+from tests.mushra_helpers import complete, prepare, start, store, write_test_files
 
 ADMIN_PASSWORD = "admin page test password"
 CAREFUL = {"reference": 100.0, "lowpass_3500": 15.0, "lowpass_7000": 50.0, "opus@6": 80.0, "codec2@3.2": 30.0}

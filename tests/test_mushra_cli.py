@@ -13,8 +13,8 @@ import pytest
 
 from codecbench.storage import open_database
 from tests.browser import free_port
-from tests.mushra_helpers import complete, start, write_test_files
 from tests.cli_runner import CODECBENCH, run_cli
+from tests.mushra_helpers import complete, start, write_test_files
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,15 @@ from codecbench.listening_test.design import list_tests, set_test_status
 from codecbench.listening_test.ratings import load_ratings, progress_of
 from codecbench.storage.listening_tables import PlayEventRow, RatingRow, StimulusAudioRow
 from tests.mushra_helpers import (
-    complete, play_all, prepare, serve_trial, start, store, submit, to_trials, write_test_files,
+    complete,
+    play_all,
+    prepare,
+    serve_trial,
+    start,
+    store,
+    submit,
+    to_trials,
+    write_test_files,
 )
 
 

@@ -153,7 +153,7 @@ def test_messages_follow_the_state(app):
         page.locator(".mushra-select").nth(1).click()  # A is played: the message says so at once
         page.wait_for_function("document.querySelector('.mushra-message').innerText.includes('(not yet: B, C, D, E, F)')")
         play_every_stimulus(page)
-        assert message(page) == "Please rate every version (missing: A, B, C, D, E, F)."  
+        assert message(page) == "Please rate every version (missing: A, B, C, D, E, F)."
         sliders = page.locator(".mushra-slider").all()
         for slider in sliders[:-1]:
             slider.fill("40")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from codecbench.listening_test.screening_names import SCREENING_RULE_NAMES
 from codecbench.listening_test.screening import (
     SCREENING_RULES,
     BS1534LowAnchorScreening,
@@ -15,6 +14,7 @@ from codecbench.listening_test.screening import (
     screening_report,
     screening_rule,
 )
+from codecbench.listening_test.screening_names import SCREENING_RULE_NAMES
 
 
 def table(assessors: dict[str, dict[str, list[float]]]) -> pd.DataFrame:

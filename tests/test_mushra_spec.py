@@ -13,8 +13,8 @@ from codecbench.listening_test.spec import (
     CrowdSettings,
     FileCondition,
     SpecError,
-    TestSettings,
     TestSetItems,
+    TestSettings,
 )
 from codecbench.listening_test.spec_yaml import load_test_spec, parse_test_spec
 from codecbench.synthetic import speech_like

@@ -10,7 +10,15 @@ from codecbench.listening_test.screening import screening_rule
 from codecbench.listening_test.suspicion import suspicious_sessions
 from codecbench.storage import open_database
 from tests.mushra_helpers import (
-    complete, conditions_of, play_all, prepare, start, store, submit, to_trials, write_test_files,
+    complete,
+    conditions_of,
+    play_all,
+    prepare,
+    start,
+    store,
+    submit,
+    to_trials,
+    write_test_files,
 )
 
 EXPERT = {"reference": 100.0, "lowpass_3500": 20.0, "lowpass_7000": 55.0, "opus@6": 70.0, "codec2@3.2": 40.0}

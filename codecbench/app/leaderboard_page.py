@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gradio as gr
 
-from codecbench.app.settings import AppSettings
 from codecbench.app.admin_auth import AdminGate
 from codecbench.app.bound import bound
 from codecbench.app.evaluate_panel import build_evaluate_panel
@@ -33,6 +32,7 @@ from codecbench.app.leaderboard_handlers import (
     utterance_heading,
 )
 from codecbench.app.leaderboard_tables import codec_view, metrics_view, ranking_view
+from codecbench.app.settings import AppSettings
 from codecbench.evaluation.inspection import DEFAULT_WORST_COUNT
 from codecbench.evaluation.leaderboard_views import markdown_escape
 from codecbench.storage import Database

@@ -18,8 +18,8 @@ from typing import Any
 
 import gradio as gr
 
-from codecbench.app.settings import AppSettings
 from codecbench.app.listen_pickers import PickerSet, preselect
+from codecbench.app.settings import AppSettings
 from codecbench.audio import Audio, AudioError, AudioLimits, load_audio
 from codecbench.codecs.condition import Condition
 from codecbench.comparison import (

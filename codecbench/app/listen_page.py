@@ -22,10 +22,10 @@ from importlib import resources
 
 import gradio as gr
 
-from codecbench.app.settings import AppSettings
 from codecbench.app.bound import bound
 from codecbench.app.listen_handlers import AddressPreselect, offered_conditions, run_comparison, score_reconstructions
 from codecbench.app.listen_pickers import PickerSet, build_pickers
+from codecbench.app.settings import AppSettings
 from codecbench.app.voice_conversion_box import build_voice_conversion_box
 from codecbench.comparison import ReconstructionScorer
 from codecbench.evaluation.metrics import DEFAULT_VISQOL_PROTOCOL, VISQOL_PROTOCOLS

@@ -62,7 +62,8 @@ def build_server(settings: AppSettings, public_url: str) -> FastAPI:
     server.add_middleware(BrowserKeyMiddleware, prefix=PARTICIPANT_PAGE_PATH)
     server.add_middleware(RequestLimitsMiddleware,
                           limits=[BodyLimit("/mushra-api/", PARTICIPANT_API_MAX_BODY), BodyLimit("/", EVENT_MAX_BODY)],
-                          no_upload_prefixes=[PARTICIPANT_PAGE_PATH, ADMIN_PAGE_PATH], upload_limits=[BodyLimit("/", settings.max_upload_bytes + 1024 * 1024)])
+                          no_upload_prefixes=[PARTICIPANT_PAGE_PATH, ADMIN_PAGE_PATH],
+                          upload_limits=[BodyLimit("/", settings.max_upload_bytes + 1024 * 1024)])
     for page_path in (PARTICIPANT_PAGE_PATH, ADMIN_PAGE_PATH):
         _redirect_to_slash(server, page_path.rstrip("/"))
 

@@ -54,7 +54,7 @@ def testsets_command(specs: tuple, limit: int | None, seed: int, as_json: bool) 
     """
     import logging
 
-    from codecbench.evaluation.datasets import NAMED_TESTSETS, GENERIC_KINDS, TestSetError, load_testset
+    from codecbench.evaluation.datasets import GENERIC_KINDS, NAMED_TESTSETS, TestSetError, load_testset
 
     if not specs:
         for kind in [*NAMED_TESTSETS.values(), *GENERIC_KINDS.values()]:
@@ -254,7 +254,8 @@ def export_group() -> None:
               help="File to write (default: stdout).")
 @click.option("--testset", "testsets", multiple=True, help="Only this test set (repeatable; default: all).")
 @click.option("--codec", "codecs", multiple=True, help="Only this codec (repeatable; default: all).")
-@click.option("--metric", "metrics", multiple=True, help="Only this metric, as stored (pesq_wb) or as asked for (pesq: whichever variant is stored); repeatable.")
+@click.option("--metric", "metrics", multiple=True,
+              help="Only this metric, as stored (pesq_wb) or as asked for (pesq: whichever variant is stored); repeatable.")
 @database_option
 def export_scores_command(
     output_format: str, output_path: Path | None, testsets: tuple[str, ...], codecs: tuple[str, ...],

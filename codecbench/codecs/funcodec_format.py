@@ -221,8 +221,10 @@ class FunCodecConfig:
         check.equal("model_conf.bypass_quantizer", model["bypass_quantizer"], (False,))
         sample_rate = model["target_sample_hz"]
         hop_length = math.prod(encoder["ratios"])
-        check.equal("quantizer_conf.sampling_rate", quantizer["sampling_rate"], (sample_rate,), why="must equal model_conf.target_sample_hz")
-        check.equal("quantizer_conf.encoder_hop_length", quantizer["encoder_hop_length"], (hop_length,), why="must equal the product of encoder_conf.ratios")
+        check.equal("quantizer_conf.sampling_rate", quantizer["sampling_rate"], (sample_rate,),
+                    why="must equal model_conf.target_sample_hz")
+        check.equal("quantizer_conf.encoder_hop_length", quantizer["encoder_hop_length"], (hop_length,),
+                    why="must equal the product of encoder_conf.ratios")
         if sample_rate % hop_length:
             raise ValueError(f"{path}: {sample_rate} Hz / hop {hop_length} is not a whole number of frames per second")
         codebook_size = quantizer["codebook_size"]
@@ -273,7 +275,9 @@ _SEANET_KEY = re.compile(
 _SEANET_MODULE = {"conv.conv": "conv", "convtr.convtr": "conv", "conv.norm": "norm", "convtr.norm": "norm", "lstm": "lstm"}
 _WEIGHT_NORM_PARAMS = {"weight_g": "parametrizations.weight.original0", "weight_v": "parametrizations.weight.original1"}
 _STACKED_CODEBOOK_KEY = re.compile(r"quantizer\.rq\.model\.(?P<buffer>inited|cluster_size|embed|embed_avg)")
-_LAYER_CODEBOOK_KEY = re.compile(r"quantizer\.rq\.model\.layers\.(?P<index>\d+)\._codebook\.(?P<buffer>inited|cluster_size|embed|embed_avg)")
+_LAYER_CODEBOOK_KEY = re.compile(
+    r"quantizer\.rq\.model\.layers\.(?P<index>\d+)\._codebook\.(?P<buffer>inited|cluster_size|embed|embed_avg)"
+)
 
 #: Training-only modules FunCodec saves in ``model.pth``, left out of the conversion.
 SKIP_LIST: tuple[Skip, ...] = (

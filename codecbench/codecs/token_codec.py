@@ -121,7 +121,11 @@ def check_model_matches_spec(spec: CodecSpec, frame_rate_hz: float, codebook_siz
         ValueError: naming the mismatch and what the model has.
     """
     for point in spec.operating_points:
-        if not math.isclose(point.frame_rate_hz, frame_rate_hz) or point.codebook_size != codebook_size or point.num_codebooks > max_codebooks:
+        if (
+            not math.isclose(point.frame_rate_hz, frame_rate_hz)
+            or point.codebook_size != codebook_size
+            or point.num_codebooks > max_codebooks
+        ):
             raise ValueError(
                 f"the model in {source} has {max_codebooks} codebooks of {codebook_size} entries at "
                 f"{frame_rate_hz:g} frames/s, but {spec.name} runs {point.label} with {point.num_codebooks} "

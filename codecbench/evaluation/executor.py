@@ -43,7 +43,7 @@ class Executor(ABC):
         :class:`UnfinishedUnit`, to be left for the next run.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: most executors hold nothing)
         """Release workers; the default has none."""
 
     def __enter__(self) -> Executor:

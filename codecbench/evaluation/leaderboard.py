@@ -257,7 +257,6 @@ class Leaderboard:
         (none for a cell without an interval, n = 1), codecs without a bitrate (anchors) as
         dashed horizontal lines."""
         import plotly.graph_objects as go
-
         from plotly.colors import qualitative
 
         cells = self.cells[(self.cells["testset"] == testset) & (self.cells["n"] > 0)]

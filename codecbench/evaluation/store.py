@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import socket
-from datetime import timedelta
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session

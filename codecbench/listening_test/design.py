@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from sqlalchemy import func, select
@@ -78,7 +78,7 @@ class TestInfo:
 
     @classmethod
     def from_row(cls, row: ListeningTestRow) -> TestInfo:
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
         return cls(
             id=row.id,
             name=row.name,

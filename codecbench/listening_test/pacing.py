@@ -9,7 +9,7 @@ The server notes when it first sends each stimulus of a trial (a ``served`` play
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -81,7 +81,7 @@ def _first_served(session: Session, trial_stimulus_ids: list[int]) -> datetime |
         .where(PlayEventRow.trial_stimulus_id.in_(trial_stimulus_ids), PlayEventRow.kind == "served")
     )
     # SQLite hands datetimes back without their zone (they are stored in UTC).
-    return first if first is None or first.tzinfo is not None else first.replace(tzinfo=timezone.utc)
+    return first if first is None or first.tzinfo is not None else first.replace(tzinfo=UTC)
 
 
 def _seconds(delta: timedelta) -> float:

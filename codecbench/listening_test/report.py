@@ -14,8 +14,6 @@ from codecbench.listening_test.design import TestInfo, get_test
 from codecbench.listening_test.ratings import RATING_COLUMNS, condition_order, load_ratings
 from codecbench.listening_test.screening import ScreeningResult, ScreeningRule, require_headphone_check
 from codecbench.listening_test.sources import objective_scores
-from codecbench.listening_test.suspicion import suspicious_sessions
-from codecbench.untrusted_text import spreadsheet_safe, terminal_safe
 from codecbench.listening_test.statistics import (
     MIN_RATERS,
     ObjectiveCorrelation,
@@ -24,6 +22,8 @@ from codecbench.listening_test.statistics import (
     item_condition_summary,
     paired_comparisons,
 )
+from codecbench.listening_test.suspicion import suspicious_sessions
+from codecbench.untrusted_text import spreadsheet_safe, terminal_safe
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ from codecbench.listening_test.spec import (
     TestSpec,
 )
 
-
 #: A test.yaml longer than this is refused unread (a test lists its items, or names a test set).
 MAX_SPEC_BYTES = 1024 * 1024
 #: Longest public title (one line in the participant page's heading).

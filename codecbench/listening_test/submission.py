@@ -24,8 +24,8 @@ from codecbench.listening_test.flow import (
     FlowError,
     SessionView,
     SubmissionRefusedError,
-    find_session,
     current_trial,
+    find_session,
     played_stimuli,
     session_view,
 )

@@ -7,7 +7,8 @@ utterance's codes with another's timbre (voice conversion, through its redecoder
 Modules: ``config`` (hyperparameters, model directory layout), ``entry`` (operating points,
 weights, loading; what the registry imports), ``model`` (encoder, decoder and redecoder
 together: ``load_facodec``, ``FACodecModel``), ``codec`` (the codecbench codec and its
-payload), ``checkpoint`` (Amphion's state dicts: key map and skip list; loading is :mod:`codecbench.codecs.checkpoint_porting`'s), ``codes``, and the
+payload), ``checkpoint`` (Amphion's state dicts: key map and skip list; loading is
+:mod:`codecbench.codecs.checkpoint_porting`'s), ``codes``, and the
 network parts (``encoder``, ``decoder``, ``redecoder``, ``generator``, ``quantizer``,
 ``transformer``, ``blocks``, ``layers``, ``alias_free``). This package imports only the
 torch-free ones; import the others from their modules.

@@ -33,7 +33,6 @@ from codecbench.codecs.facodec.decoder import FACodecDecoder
 from codecbench.codecs.facodec.encoder import FACodecEncoder
 from codecbench.codecs.facodec.redecoder import FACodecRedecoder
 
-
 logger = logging.getLogger(__name__)
 
 

@@ -5,8 +5,9 @@ holding ``wav.scp`` (``IT0011W0001<TAB>wav/T0011/IT0011W0001.wav``, relative to 
 ``trans.txt`` (``IT0011W0001<TAB>换一首歌``) and ``wav/<speaker>/*.wav``; or the set still
 packed as ``<channel>/<set>.tar.gz``, read in place. The wav.scp defines the utterances, so
 ids, file names and rates need no guessing (Android and Mic prefixes and rates are not
-documented); as in Kaldi's recipe, an entry without a trans.txt line is skipped. Where a listed path does not exist but a file ``<id>.wav`` does under the set,
-that file is used; without a wav.scp, every ``*.wav`` under the set is taken, with a warning.
+documented); as in Kaldi's recipe, an entry without a trans.txt line is skipped. Where a listed
+path does not exist but a file ``<id>.wav`` does under the set, that file is used; without a
+wav.scp, every ``*.wav`` under the set is taken, with a warning.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ def _load_archive(archive: Path, label: str) -> CorpusListing:
     trans_name = _shallowest(name for name in listing.texts if posixpath.basename(name) == "trans.txt")
     texts = None
     if trans_name:
-        texts = _texts(parse_table(_decoded(listing.texts[trans_name], archive, trans_name), f"{archive}:{trans_name}", require_value=False))
+        table = _decoded(listing.texts[trans_name], archive, trans_name)
+        texts = _texts(parse_table(table, f"{archive}:{trans_name}", require_value=False))
 
     if scp_name is None:
         logger.warning("%s: no wav.scp in %s; taking every *.wav member", label, archive)
@@ -139,7 +141,8 @@ def _load_archive(archive: Path, label: str) -> CorpusListing:
                 continue
             wanted = posixpath.normpath(posixpath.join(scp_dir, line.value))
             member = members.get(wanted) or by_name.get(posixpath.basename(line.value.replace("\\", "/")))
-            entries.append((line.key, member or SkippedUtterance(line.key, f"{archive}:{wanted}", f"no such member (listed in {scp_name})")))
+            missing = SkippedUtterance(line.key, f"{archive}:{wanted}", f"no such member (listed in {scp_name})")
+            entries.append((line.key, member or missing))
 
     utterances = []
     for utterance_id, member in entries:

@@ -55,7 +55,7 @@ def load_librispeech(root: Path, part: str) -> CorpusListing:
     for transcript in transcripts:
         chapter_dir = transcript.parent
         audio_names = {entry.name for entry in os.scandir(chapter_dir) if entry.name.endswith(AUDIO_SUFFIX)}
-        for line_number, line in enumerate(transcript.read_text(encoding="utf-8-sig").splitlines(), 1):
+        for line in transcript.read_text(encoding="utf-8-sig").splitlines():
             fields = line.split()
             if not fields:
                 continue

@@ -141,7 +141,8 @@ def parse_testset_spec(text: str) -> TestSetSpec:
     else:
         raise TestSetError(f"--testset {text!r}: unknown test set {name!r}; named test sets are {_named_list()}; {custom}.")
     if not value:
-        raise TestSetError(f"--testset {text!r}: the path is empty; expected {NAMED_TESTSETS.get(kind, GENERIC_KINDS.get(kind)).root_hint}.")
+        hint = NAMED_TESTSETS.get(kind, GENERIC_KINDS.get(kind)).root_hint
+        raise TestSetError(f"--testset {text!r}: the path is empty; expected {hint}.")
     return TestSetSpec(name, kind, Path(value).expanduser())
 
 

@@ -23,7 +23,6 @@ from codecbench.evaluation.metrics.pair import AudioInput, declared_rate_hz
 from codecbench.evaluation.metrics.result import PairScores
 from codecbench.evaluation.metrics.scoring import ScoringConfig, score_with_config, unscorable_results
 
-
 # How often a worker checks that the process that started it is still there.
 PARENT_CHECK_S = 1.0
 

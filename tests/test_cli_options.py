@@ -21,7 +21,7 @@ from codecbench.cli.options import (
     opened_database,
     parse_model_dir,
 )
-from codecbench.evaluation.metrics.registry import DEFAULT_METRICS, METRIC_NAMES
+from codecbench.evaluation.metrics.registry import DEFAULT_METRICS, METRIC_NAMES, preset
 from codecbench.evaluation.request_parsing import default_evaluation_metrics
 from codecbench.listening_test.screening import SCREENING_RULES
 from codecbench.listening_test.screening_names import SCREENING_RULE_NAMES
@@ -153,10 +153,12 @@ def test_a_bad_database_url_is_one_line_of_error():
 def test_metric_help_lists_the_registry_names_and_defaults():
     runner = CliRunner()
     score = runner.invoke(main, ["score", "--help"], terminal_width=1000).stdout
-    assert f"Comma-separated metrics from {', '.join(METRIC_NAMES)}." in score
+    names = f"Comma-separated metrics from {', '.join(METRIC_NAMES)}, or presets ("
+    assert names in score
+    assert f"all: {','.join(preset('all'))}" in score
     assert f"[default: {','.join(DEFAULT_METRICS)}]" in score
     evaluate = runner.invoke(main, ["evaluate", "--help"], terminal_width=1000).stdout
-    assert f"Comma-separated metrics from {', '.join(METRIC_NAMES)}." in evaluate
+    assert names in evaluate
     assert f"[default: {','.join(default_evaluation_metrics())}]" in evaluate
     leaderboard = runner.invoke(main, ["leaderboard", "--help"], terminal_width=1000).stdout
     assert f"Metric as stored: {', '.join(METRIC_NAMES)}" in leaderboard

@@ -143,3 +143,11 @@ def test_reading_the_registry_imports_no_heavy_package():
     completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == ""
+
+
+def test_the_registry_names_exactly_the_visqol_protocols_that_are_defined():
+    from codecbench.evaluation.metrics.registry import DEFAULT_VISQOL_PROTOCOL, VISQOL_PROTOCOL_NAMES
+    from codecbench.evaluation.metrics.visqol import VISQOL_PROTOCOLS
+
+    assert tuple(VISQOL_PROTOCOLS) == VISQOL_PROTOCOL_NAMES
+    assert DEFAULT_VISQOL_PROTOCOL in VISQOL_PROTOCOLS

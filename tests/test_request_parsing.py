@@ -85,3 +85,11 @@ def test_the_command_line_says_the_same_as_the_parser(tmp_path):
                                        "--metrics", "pesq,viqsol", "--db", f"sqlite:///{db}"])
     assert result.exit_code == 1 and result.stderr == f"Error: {raised.value}\n"
     assert not Path(db).exists()
+
+
+def test_a_preset_in_a_metrics_list_stands_for_its_metrics_each_once():
+    from codecbench.evaluation.metrics.registry import preset
+    from codecbench.evaluation.request_parsing import parse_metric_names
+
+    assert parse_metric_names("core, dnsmos,visqol") == (*preset("core"), "dnsmos")
+    assert parse_metric_names(["all"]) == preset("all")

@@ -158,10 +158,16 @@ def _leaderboard_metric_help() -> str:
             "[default: visqol, or the first metric with values when no ViSQOL score is stored]")
 
 
+def _leaderboard_protocol_help() -> str:
+    from codecbench.evaluation.metrics.registry import DEFAULT_VISQOL_PROTOCOL, VISQOL_PROTOCOL_NAMES
+
+    return (f"Its protocol (ViSQOL: {', '.join(VISQOL_PROTOCOL_NAMES)}); may be left out when only one is stored "
+            f"(ViSQOL by default: {DEFAULT_VISQOL_PROTOCOL} when stored).")
+
+
 @click.command("leaderboard")
 @click.option("--metric", default=None, cls=LazyHelpOption, help_from=_leaderboard_metric_help)
-@click.option("--protocol", default=None, help="Its protocol (ViSQOL: speech, speech-exp, audio, audio-native); "
-              "may be left out when only one is stored (ViSQOL by default: speech when stored).")
+@click.option("--protocol", default=None, cls=LazyHelpOption, help_from=_leaderboard_protocol_help)
 @click.option("--testset", "testsets", multiple=True, help="Only this test set (repeatable; default: all).")
 @click.option("--codec", "codecs", multiple=True, help="Only this codec (repeatable; default: all).")
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown", "csv"]), default="text",

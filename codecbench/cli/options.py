@@ -213,17 +213,23 @@ def metrics_option(
     ``default_from()``."""
 
     def help_text() -> str:
-        from codecbench.evaluation.metrics.registry import METRIC_NAMES
+        from codecbench.evaluation.metrics.registry import METRIC_NAMES, PRESETS, preset
 
-        return (f"Comma-separated metrics from {', '.join(METRIC_NAMES)}.  "
+        presets = "; ".join(f"{name}: {','.join(preset(name))}" for name in PRESETS)
+        return (f"Comma-separated metrics from {', '.join(METRIC_NAMES)}, or presets ({presets}).  "
                 f"[default: {','.join(default_from())}]")
 
     return click.option(*flags, "metrics", default=None, cls=LazyHelpOption, help_from=help_text)
 
 
-#: Written out rather than read from :mod:`codecbench.evaluation.metrics.visqol`, which loads the
-#: audio stack; an unknown protocol is refused with the list by ``ScoringConfig``.
+def _visqol_protocol_help() -> str:
+    from codecbench.evaluation.metrics.registry import DEFAULT_VISQOL_PROTOCOL, VISQOL_PROTOCOL_NAMES
+
+    return (f"ViSQOL protocol: {', '.join(VISQOL_PROTOCOL_NAMES)}; repeat for several.  "
+            f"[default: {DEFAULT_VISQOL_PROTOCOL}]")
+
+
+#: An unknown protocol is refused with the list by ``ScoringConfig``.
 visqol_protocol_option = click.option(
-    "--visqol-protocol", "visqol_protocols", multiple=True,
-    help="ViSQOL protocol: speech, speech-exp, audio or audio-native; repeat for several.  [default: speech]",
+    "--visqol-protocol", "visqol_protocols", multiple=True, cls=LazyHelpOption, help_from=_visqol_protocol_help,
 )

@@ -32,12 +32,18 @@ def default_evaluation_metrics() -> tuple[str, ...]:
 
 
 def parse_metric_names(value: str | Iterable[str]) -> tuple[str, ...]:
-    """Metric names from ``"visqol, pesq"`` (comma-separated) or a list of names; blanks dropped.
+    """Metric names from ``"visqol, pesq"`` (comma-separated) or a list of names; blanks dropped,
+    a preset of the metric registry (``core``, ``all``...) replaced by its metrics, each name once.
 
     The names themselves are checked by :class:`~codecbench.evaluation.metrics.ScoringConfig`.
     """
+    from codecbench.evaluation.metrics.registry import PRESETS, preset
+
     names = value.split(",") if isinstance(value, str) else value
-    return tuple(name.strip() for name in names if name.strip())
+    expanded: dict[str, None] = {}
+    for name in (name.strip() for name in names if name.strip()):
+        expanded.update(dict.fromkeys(preset(name) if name in PRESETS else (name,)))
+    return tuple(expanded)
 
 
 def parse_limit(value: str | float | None) -> int | None:

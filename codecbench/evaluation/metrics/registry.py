@@ -162,12 +162,17 @@ def _is_metric(target: object) -> bool:
 
 # ------------------------------------------------------------------------------- facts
 
+#: The ViSQOL protocols' names, for help texts and checks that must not load the audio stack;
+#: their definitions are :data:`codecbench.evaluation.metrics.visqol.VISQOL_PROTOCOLS`.
+VISQOL_PROTOCOL_NAMES = ("speech", "speech-exp", "audio", "audio-native")
+DEFAULT_VISQOL_PROTOCOL = "speech"
+
 _MOS = (1.0, 5.0)
 _OWN_16K = MetricNeeds(run_rate_hz=16_000, min_reference_rate_hz=16_000, alignment="own")
 
 VISQOL = MetricFacts(
     "visqol", "ViSQOL", "MOS", False, _MOS,
-    "ViSQOL MOS-LQO under each chosen protocol (speech, speech-exp, audio, audio-native)",
+    f"ViSQOL MOS-LQO under each chosen protocol ({', '.join(VISQOL_PROTOCOL_NAMES)})",
     MetricNeeds(min_reference_rate_hz=8_000, alignment="own"), protocol_in_label=True,
 )
 PESQ_WB = MetricFacts(

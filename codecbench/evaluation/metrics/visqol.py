@@ -36,7 +36,7 @@ import numpy as np
 
 from codecbench.evaluation.metrics.base import Metric
 from codecbench.evaluation.metrics.pair import PreparedPair, prepare_pair
-from codecbench.evaluation.metrics.registry import Resolution
+from codecbench.evaluation.metrics.registry import DEFAULT_VISQOL_PROTOCOL, Resolution
 from codecbench.evaluation.metrics.result import MetricError
 from codecbench.paths import codecbench_home
 from codecbench.synthetic import speech_like
@@ -102,7 +102,6 @@ VISQOL_PROTOCOLS: dict[str, VisqolProtocol] = {
         ),
     )
 }
-DEFAULT_VISQOL_PROTOCOL = "speech"
 
 
 def visqol_protocol(name: str) -> VisqolProtocol:

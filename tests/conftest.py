@@ -13,6 +13,18 @@ import soundfile
 from codecbench.synthetic import speech_like
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_codecbench_home(tmp_path_factory) -> Iterator[Path]:
+    """No test reads or writes the user's codecbench home: its database (an app launched
+    without a database URL uses the home's SQLite file), models and caches. Tests that need a
+    home of their own still set one; commands run in subprocesses inherit this one."""
+    home = tmp_path_factory.mktemp("codecbench-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CODECBENCH_HOME", str(home))
+        patch.delenv("CODECBENCH_DB", raising=False)
+        yield home
+
+
 def write_with_pyav(path: Path, samples: np.ndarray, sample_rate_hz: int, codec: str, container: str) -> Path:
     """Encode mono float audio into a container soundfile cannot write (m4a, for instance)."""
     import av

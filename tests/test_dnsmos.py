@@ -143,3 +143,13 @@ def test_a_failing_model_is_an_error_on_each_result_never_a_score(speech, monkey
         assert results[name].error == (
             "DNSMOS could not score the degraded signal (RuntimeError: [ONNXRuntimeError] : 2 : INVALID_ARGUMENT)."
         )
+
+
+def test_dnsmos_runs_its_models_on_one_thread_per_session(speech):
+    """A pool worker is one core: the ONNX sessions must not start a thread per core."""
+    from speechmos import dnsmos as package
+
+    score_pair(speech, speech, ["dnsmos"])
+    for session in (package.dnsmos.onnx_sess, package.dnsmos.p808_onnx_sess):
+        options = session.get_session_options()
+        assert (options.intra_op_num_threads, options.inter_op_num_threads) == (1, 1)

@@ -20,14 +20,14 @@ def db_group() -> None:
 def _resolved_url(database_url: str | None) -> tuple[str, str]:
     """The URL to use (``--db``, else ``$CODECBENCH_DB``, else the default file) and how to
     show it (any password hidden)."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     from codecbench.storage import resolve_database_url
+    from codecbench.storage.db import masked_url
 
     try:
         url = resolve_database_url(database_url)
-        return url, make_url(url).render_as_string(hide_password=True)
+        return url, masked_url(url)
     except (ValueError, ArgumentError) as error:
         raise click.ClickException(str(error)) from None
 
@@ -61,9 +61,13 @@ def db_upgrade_command(database_url: str | None) -> None:
 @db_group.command("current")
 @database_option
 def db_current_command(database_url: str | None) -> None:
-    """Show the database's schema revision and whether `codecbench db upgrade` has work to do."""
+    """Show the database's schema revision and whether `codecbench db upgrade` has work to do.
+
+    Exit status: 0 when up to date, 1 when behind (an upgrade is due) or ahead (a newer
+    codecbench upgraded it), so deployment scripts can check it.
+    """
     from codecbench.storage import DatabaseError
-    from codecbench.storage.migrations import current_revision, head_revision
+    from codecbench.storage.migrations import current_revision, head_revision, known_revisions
 
     url, shown = _resolved_url(database_url)
     click.echo(f"database: {shown}", err=True)
@@ -76,5 +80,9 @@ def db_current_command(database_url: str | None) -> None:
     click.echo(f"head revision: {head}")
     if current == head:
         click.echo("up to date.")
+    elif current is not None and current not in known_revisions():
+        click.echo("ahead: a newer codecbench upgraded it; install that codecbench (or a newer one) to use it.")
+        raise SystemExit(1)
     else:
         click.echo("behind: run `codecbench db upgrade` to bring it to the head revision.")
+        raise SystemExit(1)

@@ -152,9 +152,9 @@ def evaluate_command(
 
 
 def _leaderboard_metric_help() -> str:
-    from codecbench.evaluation.metrics.registry import METRIC_NAMES
+    from codecbench.evaluation.metrics.registry import FACTS
 
-    return (f"Metric as stored: {', '.join(METRIC_NAMES)} (pesq: whichever of pesq_wb and pesq_nb is stored).  "
+    return (f"Metric as stored: {', '.join(FACTS)} (pesq: whichever of pesq_wb and pesq_nb is stored).  "
             "[default: visqol, or the first metric with values when no ViSQOL score is stored]")
 
 

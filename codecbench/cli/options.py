@@ -213,11 +213,9 @@ def metrics_option(
     ``default_from()``."""
 
     def help_text() -> str:
-        from codecbench.evaluation.metrics.registry import METRIC_NAMES, PRESETS, preset
+        from codecbench.evaluation.metrics.registry import metric_help_text
 
-        presets = "; ".join(f"{name}: {','.join(preset(name))}" for name in PRESETS)
-        return (f"Comma-separated metrics from {', '.join(METRIC_NAMES)}, or presets ({presets}).  "
-                f"[default: {','.join(default_from())}]")
+        return metric_help_text(default=default_from())
 
     return click.option(*flags, "metrics", default=None, cls=LazyHelpOption, help_from=help_text)
 

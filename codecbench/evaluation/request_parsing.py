@@ -37,13 +37,9 @@ def parse_metric_names(value: str | Iterable[str]) -> tuple[str, ...]:
 
     The names themselves are checked by :class:`~codecbench.evaluation.metrics.ScoringConfig`.
     """
-    from codecbench.evaluation.metrics.registry import PRESETS, preset
+    from codecbench.evaluation.metrics.registry import expand_presets
 
-    names = value.split(",") if isinstance(value, str) else value
-    expanded: dict[str, None] = {}
-    for name in (name.strip() for name in names if name.strip()):
-        expanded.update(dict.fromkeys(preset(name) if name in PRESETS else (name,)))
-    return tuple(expanded)
+    return expand_presets(value.split(",") if isinstance(value, str) else value)
 
 
 def parse_limit(value: str | float | None) -> int | None:

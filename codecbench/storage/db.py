@@ -26,7 +26,9 @@ it first writes after another writer committed; ``session(read_only=True)`` star
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -49,6 +51,37 @@ TABLE_MODULES = ("codecbench.storage.listening_tables", "codecbench.storage.eval
 
 class DatabaseError(RuntimeError):
     """The database cannot be used as it is; the message says why and what to do."""
+
+
+#: Query parameters that carry a secret (libpq's ``?password=``, ``sslpassword``, tokens).
+_SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "secret", "token")
+
+
+def masked_url(url: str) -> str:
+    """``url`` for messages and logs: the password (in the user part or the query string) and
+    any other secret-looking query parameter replaced by ``***``."""
+    parsed = make_url(url)
+    secret = {key: "***" for key in parsed.query if any(word in key.lower() for word in _SECRET_QUERY_KEYS)}
+    rendered = parsed.update_query_dict(secret).render_as_string(hide_password=True)
+    return rendered.replace("=%2A%2A%2A", "=***")  # the query's *** comes out percent-encoded
+
+
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another connection holds the file.
+
+    Switching a new file to WAL needs it to itself, and SQLite answers "database is locked" at
+    once instead of waiting in its busy handler: processes opening a new database together
+    (app workers, a parallel evaluation) failed about one time in ten.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def default_database_url() -> str:
@@ -111,7 +144,7 @@ class Database:
 
     def describe(self) -> str:
         """The URL with any password hidden, for messages."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return masked_url(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -214,7 +247,7 @@ def _sqlite_engine(url: str) -> Engine:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (see "begin").
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; durable up to the last checkpoint
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

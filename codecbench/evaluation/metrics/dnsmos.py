@@ -127,6 +127,7 @@ def score_signal(samples_16k: np.ndarray) -> DnsmosScores:
         ) from None
     signal = np.clip(np.asarray(samples_16k, np.float32), -1.0, 1.0)
     try:
+        _use_single_threaded_sessions(dnsmos)
         scores = dnsmos.run(signal, SAMPLE_RATE_HZ, model_type="dnsmos")
     except Exception as error:  # onnxruntime and librosa raise their own types
         raise MetricError(f"DNSMOS could not score the degraded signal ({type(error).__name__}: {error}).") from error
@@ -134,6 +135,41 @@ def score_signal(samples_16k: np.ndarray) -> DnsmosScores:
         sig=float(scores["sig_mos"]), bak=float(scores["bak_mos"]),
         ovrl=float(scores["ovrl_mos"]), p808=float(scores["p808_mos"]),
     )
+
+
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _use_single_threaded_sessions(package) -> None:
+    """Give speechmos's ``run`` ONNX sessions of one thread each, made once per process.
+
+    speechmos makes its sessions with onnxruntime's defaults, one thread per core per session,
+    which the pool's one-thread-per-worker limits (threadpoolctl, numba) do not reach: N
+    workers on C cores would run about 2*N*C threads. ``run`` keeps the module's ``dnsmos``
+    object when its model path is the one it would load, so an object holding our sessions
+    under that path is used as is (the same model files, the same numbers).
+    """
+    import os
+
+    import onnxruntime
+
+    models = os.path.join(os.path.dirname(os.path.abspath(package.__file__)), "dnsmos_models")
+    primary = os.path.join(models, "sig_bak_ovr.onnx")
+    with _SESSIONS_LOCK:
+        current = getattr(package, "dnsmos", None)
+        if current is not None and getattr(current, "primary_model_path", None) == primary \
+                and getattr(current, "single_threaded", False):
+            return
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        models_object = package.DNSMOS.__new__(package.DNSMOS)
+        models_object.primary_model_path = primary
+        models_object.onnx_sess = onnxruntime.InferenceSession(primary, options, providers=["CPUExecutionProvider"])
+        models_object.p808_onnx_sess = onnxruntime.InferenceSession(
+            os.path.join(models, "model_v8.onnx"), options, providers=["CPUExecutionProvider"])
+        models_object.single_threaded = True
+        package.dnsmos = models_object
 
 
 def warm_up(resolution: Resolution | None = None) -> None:

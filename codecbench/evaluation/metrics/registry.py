@@ -215,9 +215,9 @@ WARPQ = MetricFacts(
 # ------------------------------------------------------------------------------ entries
 
 PRESETS: dict[str, str] = {
-    "default": "what `codecbench score` computes when no metric is named",
+    "standard": "the full-reference set `codecbench score` computes when no metric is named",
     "core": "ViSQOL, PESQ, STOI and SI-SNR: what `codecbench evaluate`, the app and the Listen page compute",
-    "quick": "the fast ones: everything in default but ViSQOL",
+    "quick": "the fast ones: everything in standard but ViSQOL",
     "all": "every metric (pesq chooses between pesq_wb and pesq_nb)",
 }
 
@@ -226,17 +226,17 @@ _M = "codecbench.evaluation.metrics"
 ENTRIES: dict[str, MetricEntry] = {
     entry.name: entry
     for entry in (
-        MetricEntry("visqol", VISQOL.description, (VISQOL,), ("default", "core", "all"), f"{_M}.visqol:visqol_metrics",
+        MetricEntry("visqol", VISQOL.description, (VISQOL,), ("standard", "core", "all"), f"{_M}.visqol:visqol_metrics",
                     warm_up=f"{_M}.visqol:warm_up_for"),
         MetricEntry("pesq", "PESQ: pesq_wb for references sampled at 16 kHz or more, else pesq_nb",
-                    (PESQ_WB, PESQ_NB), ("default", "core", "quick", "all"), f"{_M}.pesq:pesq_metrics", "PESQ"),
+                    (PESQ_WB, PESQ_NB), ("standard", "core", "quick", "all"), f"{_M}.pesq:pesq_metrics", "PESQ"),
         MetricEntry("pesq_wb", PESQ_WB.description, (PESQ_WB,), (), f"{_M}.pesq:PESQ_WB_METRIC"),
         MetricEntry("pesq_nb", PESQ_NB.description, (PESQ_NB,), (), f"{_M}.pesq:PESQ_NB_METRIC"),
-        MetricEntry("stoi", STOI.description, (STOI,), ("default", "core", "quick", "all"), f"{_M}.stoi:STOI"),
-        MetricEntry("estoi", ESTOI.description, (ESTOI,), ("default", "quick", "all"), f"{_M}.stoi:ESTOI"),
-        MetricEntry("sisnr", SISNR.description, (SISNR,), ("default", "core", "quick", "all"), f"{_M}.sisnr:SISNR"),
-        MetricEntry("mel", MEL.description, (MEL,), ("default", "quick", "all"), f"{_M}.spectral:LOG_MEL_DISTANCE"),
-        MetricEntry("mrstft", MRSTFT.description, (MRSTFT,), ("default", "quick", "all"), f"{_M}.spectral:MRSTFT_DISTANCE"),
+        MetricEntry("stoi", STOI.description, (STOI,), ("standard", "core", "quick", "all"), f"{_M}.stoi:STOI"),
+        MetricEntry("estoi", ESTOI.description, (ESTOI,), ("standard", "quick", "all"), f"{_M}.stoi:ESTOI"),
+        MetricEntry("sisnr", SISNR.description, (SISNR,), ("standard", "core", "quick", "all"), f"{_M}.sisnr:SISNR"),
+        MetricEntry("mel", MEL.description, (MEL,), ("standard", "quick", "all"), f"{_M}.spectral:LOG_MEL_DISTANCE"),
+        MetricEntry("mrstft", MRSTFT.description, (MRSTFT,), ("standard", "quick", "all"), f"{_M}.spectral:MRSTFT_DISTANCE"),
         MetricEntry("dnsmos", "DNSMOS P.835 SIG/BAK/OVRL and P.808 MOS of the degraded signal alone (no reference)",
                     (DNSMOS_SIG, DNSMOS_BAK, DNSMOS_OVRL, DNSMOS_P808), ("all",), f"{_M}.dnsmos:dnsmos_metrics", "DNSMOS",
                     warm_up=f"{_M}.dnsmos:warm_up"),
@@ -263,7 +263,7 @@ def preset(name: str) -> tuple[str, ...]:
     return tuple(entry.name for entry in ENTRIES.values() if name in entry.presets)
 
 
-DEFAULT_METRICS: tuple[str, ...] = preset("default")
+DEFAULT_METRICS: tuple[str, ...] = preset("standard")
 
 
 def check_metric_name(name: str) -> None:
@@ -280,27 +280,32 @@ def _requested_as(result_name: str) -> str:
     return next(entry.name for entry in ENTRIES.values() if any(f.name == result_name for f in entry.results))
 
 
+def expand_presets(names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` with blanks dropped and each preset (``standard``, ``all``...) replaced by its
+    metrics, each name once, in the order given; the names themselves are not checked."""
+    expanded: dict[str, None] = {}
+    for name in (name.strip() for name in names if name.strip()):
+        expanded.update(dict.fromkeys(preset(name) if name in PRESETS else (name,)))
+    return tuple(expanded)
+
+
 def expand_metric_names(names: Iterable[str]) -> tuple[str, ...]:
-    """Metric names with presets (``default``, ``all``, ...) replaced by their metrics, each
-    name once, in the order given; for a ``--metrics`` option that takes either.
+    """:func:`expand_presets`, then every name checked; for a ``--metrics`` option that takes
+    metric names and presets.
 
     Raises:
-        ValueError: a name that is neither a metric nor a preset; the message lists both.
+        ValueError: a name that is neither a metric nor a preset (the message lists both), or
+            no name at all.
     """
-    expanded: dict[str, None] = {}
-    for name in names:
-        name = name.strip()
-        if name in PRESETS:
-            expanded.update(dict.fromkeys(preset(name)))
-            continue
+    expanded = expand_presets(names)
+    for name in expanded:
         try:
             check_metric_name(name)
         except ValueError as error:
             raise ValueError(f"{error} Or a preset: {', '.join(PRESETS)}.") from None
-        expanded[name] = None
     if not expanded:
         raise ValueError("no metrics requested; name at least one")
-    return tuple(expanded)
+    return expanded
 
 
 def resolve_metric(name: str, reference_rate_hz: int, visqol_protocols: tuple[str, ...]) -> list[Metric]:
@@ -365,20 +370,17 @@ def needs_waveform_coherence(metric_name: str) -> bool:
     return facts is not None and facts.needs.waveform_coherence
 
 
-def metric_choices(names: Iterable[str] = METRIC_NAMES) -> list[tuple[str, str]]:
-    """``(label, name)`` pairs for a checkbox group of metric names (the app's evaluate panel)."""
-    return [(ENTRIES[name].display_label, name) for name in names]
-
-
-def metric_help_text() -> str:
-    """The ``--metrics`` help: every metric name and every preset, from this registry."""
-    presets = "; ".join(f"{name}: {', '.join(preset(name))}" for name in PRESETS)
-    return f"Comma-separated metrics from {', '.join(METRIC_NAMES)}, or presets ({presets})."
+def metric_help_text(default: Iterable[str] | None = None) -> str:
+    """The ``--metrics`` help: every metric name and every preset (and the default, if given),
+    from this registry."""
+    presets = "; ".join(f"{name}: {','.join(preset(name))}" for name in PRESETS)
+    text = f"Comma-separated metrics from {', '.join(METRIC_NAMES)}, or presets ({presets})."
+    return text if default is None else f"{text}  [default: {','.join(default)}]"
 
 
 def describe_metrics() -> str:
-    """A table of every result name with its label, unit, direction, range and needs, for
-    ``codecbench metrics`` or the docs."""
+    """A table of every result name with its label, unit, direction, range and needs (for the
+    docs, and for Python users asking what a stored name means)."""
     lines = []
     for entry in ENTRIES.values():
         lines.append(f"{entry.name}: {entry.description}" + (f"  [presets: {', '.join(entry.presets)}]" if entry.presets else ""))

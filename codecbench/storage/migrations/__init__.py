@@ -50,6 +50,7 @@ from codecbench.storage.db import (
     Database,
     DatabaseError,
     check_schema_version,
+    masked_url,
     open_database,
     record_schema_version,
 )
@@ -65,14 +66,14 @@ VERSION_TABLE = "alembic_version"
 POSTGRES_LOCK_KEY = 0x636F_6465_6362_6E63
 
 
-def masked_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``, for messages."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def upgrade_command(url: str) -> str:
-    """The command that upgrades the database at ``url`` (password masked, quoted for a shell)."""
-    return f"codecbench db upgrade --db {shlex.quote(masked_url(url))}"
+    """The command that upgrades the database at ``url``, quoted for a shell; a password in it is
+    shown as ``***`` and the user is told to put it back (or to use the same ``$CODECBENCH_DB``)."""
+    shown = masked_url(url)
+    command = f"codecbench db upgrade --db {shlex.quote(shown)}"
+    if shown != make_url(url).render_as_string(hide_password=False):
+        command += " (with the real password in place of ***, or with the same $CODECBENCH_DB and no --db)"
+    return command
 
 
 class SchemaOutdatedError(DatabaseError):
@@ -97,8 +98,8 @@ class SchemaTooNewError(DatabaseError):
         self.url, self.current, self.head = url, current, head
         super().__init__(
             f"the database {masked_url(url)} has schema revision {current}, which this codecbench does not "
-            f"know (it knows up to {head}): a newer codecbench upgraded it. Upgrade codecbench "
-            "(pip install --upgrade codecbench) to use this database."
+            f"know (it knows up to {head}): a newer codecbench upgraded it. Upgrade codecbench to that version or a newer "
+            "one (update your checkout and run pip install -e . again) to use this database."
         )
 
 

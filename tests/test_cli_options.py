@@ -40,11 +40,17 @@ def test_a_directory_alone_names_no_codec_and_a_codec_name_before_equals_does(tm
     ("", "--model-dir '': give a directory, as DIR or CODEC=DIR"),
     ("funcodec=", "--model-dir 'funcodec=': give a directory, as DIR or CODEC=DIR"),
     ("funcodek=./m", "unknown codec 'funcodek'"),
+    ("=/tmp", "--model-dir '=/tmp': the codec name before '=' is empty"),
 ])
 def test_bad_model_dirs_say_what_to_write(text, message):
     with pytest.raises(ValueError) as raised:
         parse_model_dir(text)
     assert message in str(raised.value)
+
+
+def test_two_directories_for_one_codec_are_refused(tmp_path):
+    with pytest.raises(click.ClickException, match="funcodec already has --model-dir"):
+        model_dirs_by_codec((f"funcodec={tmp_path / 'a'}", f"funcodec={tmp_path / 'b'}"))
 
 
 def test_a_file_is_not_a_model_directory(tmp_path):

@@ -105,6 +105,8 @@ def parse_model_dir(text: str) -> ModelDir:
     """
     name, separator, directory = text.partition("=")
     codec: str | None = None
+    if separator and not name:
+        raise ValueError(f"--model-dir {text!r}: the codec name before '=' is empty; write CODEC=DIR or DIR")
     if separator and _CODEC_NAME.fullmatch(name):
         codec = name
     else:
@@ -144,8 +146,8 @@ def model_dirs_by_codec(texts: Sequence[str]) -> dict[str, Path]:
     """The ``--model-dir`` values of a command that runs several codecs, as codec -> directory.
 
     Raises:
-        click.ClickException: a value :func:`parse_model_dir` refuses, or ``DIR`` alone (which
-            codec would it be for?).
+        click.ClickException: a value :func:`parse_model_dir` refuses, ``DIR`` alone (which
+            codec would it be for?), or two directories for one codec.
     """
     model_dirs: dict[str, Path] = {}
     for text in texts:
@@ -156,6 +158,11 @@ def model_dirs_by_codec(texts: Sequence[str]) -> dict[str, Path]:
         if model_dir.codec is None:
             raise click.ClickException(
                 f"--model-dir {text!r}: write CODEC=DIR, e.g. funcodec=./my_model (this command runs several codecs)"
+            )
+        if model_dir.codec in model_dirs and model_dirs[model_dir.codec] != model_dir.path:
+            raise click.ClickException(
+                f"--model-dir {text!r}: {model_dir.codec} already has --model-dir {model_dirs[model_dir.codec]}; "
+                "give one directory per codec"
             )
         model_dirs[model_dir.codec] = model_dir.path
     return model_dirs

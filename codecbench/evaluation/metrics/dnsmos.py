@@ -131,10 +131,13 @@ def score_signal(samples_16k: np.ndarray) -> DnsmosScores:
         scores = dnsmos.run(signal, SAMPLE_RATE_HZ, model_type="dnsmos")
     except Exception as error:  # onnxruntime and librosa raise their own types
         raise MetricError(f"DNSMOS could not score the degraded signal ({type(error).__name__}: {error}).") from error
-    return DnsmosScores(
+    values = DnsmosScores(
         sig=float(scores["sig_mos"]), bak=float(scores["bak_mos"]),
         ovrl=float(scores["ovrl_mos"]), p808=float(scores["p808_mos"]),
     )
+    if not all(np.isfinite(value) for value in (values.sig, values.bak, values.ovrl, values.p808)):
+        raise MetricError(f"DNSMOS gave {values} for the degraded signal, which holds no score.")
+    return values
 
 
 _SESSIONS_LOCK = threading.Lock()

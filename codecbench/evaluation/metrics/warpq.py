@@ -82,6 +82,8 @@ def score_signals(reference_16k: np.ndarray, degraded_16k: np.ndarray) -> float:
             "WARP-Q needs at least 0.4 s of speech in each signal after voice activity detection, "
             f"and {_speech_left(caught)}; use longer speech clips."
         )
+    if not np.isfinite(value):
+        raise MetricError(f"WARP-Q gave {value} for this pair, which is no score; check that both signals hold speech.")
     return value
 
 

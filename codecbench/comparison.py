@@ -9,10 +9,7 @@ written to a folder the caller owns. Scores come afterwards, from a separate wor
 from __future__ import annotations
 
 import re
-import secrets
-import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -182,25 +179,6 @@ class ReconstructionScorer:
                 warm = ScoringConfig(LISTEN_METRICS, tuple(VISQOL_PROTOCOLS))
                 self._pool = MetricsPool(warm, workers=self._workers)
             return self._pool
-
-
-RUN_ID_PATTERN = re.compile(r"run-[A-Za-z0-9_-]{32}")
-
-
-def new_run_dir(work_dir: Path, *, keep_s: float = 24 * 3600) -> Path:
-    """A fresh folder under ``work_dir`` for one comparison; folders older than ``keep_s`` go.
-
-    Its name (``run-`` and 192 random bits) is the comparison's run id: whoever knows it may
-    download the comparison, so it must not be guessable.
-    """
-    work_dir.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - keep_s
-    for old in work_dir.glob("run-*"):
-        if old.is_dir() and old.stat().st_mtime < cutoff:
-            shutil.rmtree(old, ignore_errors=True)
-    run_dir = work_dir / f"run-{secrets.token_urlsafe(24)}"
-    run_dir.mkdir(mode=0o700)
-    return run_dir
 
 
 def _file_stem(condition: Condition) -> str:

@@ -7,7 +7,8 @@ import soundfile
 
 from codecbench.audio import prepare_audio
 from codecbench.codecs.condition import Condition
-from codecbench.comparison import ReconstructionScorer, compare, new_run_dir, show_original
+from codecbench.comparison import ReconstructionScorer, compare, show_original
+from codecbench.run_folders import new_run_dir
 from codecbench.synthetic import speech_like
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from codecbench.app import AppSettings, launch
-from codecbench.comparison import new_run_dir
+from codecbench.run_folders import new_run_dir
 from tests.browser import free_port
 from tests.test_app_attacks import gradio_event
 from tests.test_listen_record import make_run

@@ -11,7 +11,7 @@ import pytest
 
 from codecbench.audio import load_audio
 from codecbench.codecs.condition import Condition
-from codecbench.comparison import RUN_ID_PATTERN, compare, new_run_dir, show_original
+from codecbench.comparison import compare, show_original
 from codecbench.comparison_record import (
     ComparisonInfo,
     not_applicable_reason,
@@ -23,6 +23,7 @@ from codecbench.comparison_record import (
     zip_run,
 )
 from codecbench.evaluation.metrics import MetricResult, PairScores
+from codecbench.run_folders import RUN_ID_PATTERN, new_run_dir
 from tests.speech_clips import speech_clip
 
 CLIP = speech_clip("zh/zh_aishell1_dev_BAC009S0724W0121.wav", seconds=4.5, seed=22)

@@ -25,7 +25,6 @@ from codecbench.app.leaderboard_tables import codec_cell, ranking_cell, selected
 from codecbench.app.public_text import hide_server_paths, hide_server_paths_in
 from codecbench.app.settings import AppSettings
 from codecbench.audio import AudioError, write_audio
-from codecbench.comparison import new_run_dir
 from codecbench.evaluation.inspection import (
     DEFAULT_WORST_COUNT,
     CellUnit,
@@ -48,6 +47,7 @@ from codecbench.evaluation.results import (
     stored_testsets,
     write_csv,
 )
+from codecbench.run_folders import new_run_dir
 from codecbench.storage import Database
 
 SHOWN_FAILURES = 20  # failed utterances listed under a cell at most

@@ -23,8 +23,8 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from codecbench.comparison import RUN_ID_PATTERN
 from codecbench.comparison_record import MANIFEST, read_record, scores_csv, served_files, write_zip
+from codecbench.run_folders import RUN_ID_PATTERN
 
 PREFIX = "/listen-api"
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}

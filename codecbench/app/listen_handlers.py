@@ -27,11 +27,11 @@ from codecbench.comparison import (
     OriginalView,
     ReconstructionScorer,
     compare,
-    new_run_dir,
     show_original,
 )
 from codecbench.comparison_record import ComparisonInfo, write_manifest, write_scores
 from codecbench.evaluation.metrics import VISQOL_PROTOCOLS
+from codecbench.run_folders import new_run_dir
 
 NO_CLIP_MESSAGE = "Upload or record a speech clip first."
 NO_CONDITION_MESSAGE = "Pick at least one codec operating point."

@@ -13,7 +13,7 @@ from codecbench.app.settings import AppSettings
 from codecbench.audio import AudioError, AudioLimits, load_audio, write_audio
 from codecbench.codecs import CodecNotReadyError, LoadOptions
 from codecbench.codecs.facodec import FACODEC_NAME
-from codecbench.comparison import new_run_dir
+from codecbench.run_folders import new_run_dir
 from codecbench.voice_conversion import convert_voice, voice_conversion_readiness
 
 INTRO = (

@@ -154,9 +154,16 @@ def test_the_lockstep_player_switches_at_the_same_position_and_loops(app_url, vi
         assert start == pytest.approx(0.25 * duration, abs=0.05 * duration)
         assert end == pytest.approx(0.75 * duration, abs=0.05 * duration)
         page.wait_for_function(f"{engine}.playing && {engine}.position() >= {start} && {engine}.position() < {end}")
-        # The cursor sits on the spectrograms at the playing position.
-        cursor = page.locator(".listen-cursor").bounding_box()
-        assert strips["x"] + 0.2 * strips["width"] < cursor["x"] < strips["x"] + 0.8 * strips["width"]
+        # The cursor sits on the spectrograms at the playing position (it is moved on the next
+        # animation frame, which a loaded machine may deliver late: wait for it).
+        strips = page.locator(".listen-strips").bounding_box()
+        page.wait_for_function(
+            """([low, high]) => {
+                const x = document.querySelector(".listen-cursor").getBoundingClientRect().x;
+                return low < x && x < high;
+            }""",
+            arg=[strips["x"] + 0.2 * strips["width"], strips["x"] + 0.8 * strips["width"]],
+        )
 
         page.locator(".listen-play").click()
         page.wait_for_function(f"!{engine}.playing")

@@ -229,7 +229,8 @@ def test_score_prints_one_json_object_per_default_metric_with_the_alignment(scor
 def test_score_runs_the_chosen_visqol_protocol_and_says_so(scored_pair):
     (record,) = score_records(*map(str, scored_pair), "-m", "visqol", "--visqol-protocol", "audio-native")
     assert record["protocol"] == "audio-native"
-    assert record["implementation"].startswith("visqol-python 3.")
+    assert record["implementation"].startswith("codecbench ViSQOL engine (codecbench ")
+    assert "visqol-python 3." in record["implementation"]
     assert record["value"] == pytest.approx(4.73, abs=0.01)
 
 

@@ -377,7 +377,7 @@ def test_units_in_flight_when_a_scoring_worker_dies_are_left_for_the_next_run(tm
     import threading
     import time
 
-    from codecbench.evaluation.metrics.pool import score_batch_pair
+    from codecbench.evaluation.metrics.pool import score_batch_group
 
     if database.dialect != "sqlite":
         pytest.skip("about the worker pool, not the database")
@@ -394,7 +394,7 @@ def test_units_in_flight_when_a_scoring_worker_dies_are_left_for_the_next_run(tm
             queued = list(pool._executor._pending_work_items.values()) if pool is not None else []
             # Only once a pair is queued: workers killed while merely warming up are replaced
             # at the next submission, and then nothing is in flight to be left over.
-            if any(item.fn is score_batch_pair for item in queued):
+            if any(item.fn is score_batch_group for item in queued):
                 for process in (pool._executor._processes or {}).values():
                     process.kill()
                     killed.append(process.pid)

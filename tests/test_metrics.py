@@ -216,8 +216,9 @@ def test_every_protocol_and_implementation_reaches_exactly_the_json_fields(speec
         ("pesq_wb", "p862.2-wb-16k"),
     ]
     lattice, *others, pesq = records
-    assert re.fullmatch(r"visqol-python 3\.\d+\.\d+, ai-edge-litert \d+\.\d+\.\d+", lattice["implementation"])
-    assert all(re.fullmatch(r"visqol-python 3\.\d+\.\d+", record["implementation"]) for record in others)
+    engine = r"codecbench ViSQOL engine \(codecbench \S+, visqol-python 3\.\d+\.\d+"
+    assert re.fullmatch(engine + r", ai-edge-litert \d+\.\d+\.\d+\)", lattice["implementation"])
+    assert all(re.fullmatch(engine + r"\)", record["implementation"]) for record in others)
     assert re.fullmatch(r"pesq 0\.\d+\.\d+", pesq["implementation"])
 
 

@@ -23,12 +23,17 @@ import click
 
 from codecbench import __version__
 from codecbench.cli import app, codecs, db, evaluation, mushra, reproduce, score
+from codecbench.evaluation.metrics.registry import selected_visqol_engine
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="codecbench")
 def main() -> None:
     """Evaluate speech codecs: listen side by side, score test sets, run MUSHRA tests."""
+    try:
+        selected_visqol_engine()  # a mistyped engine fails here, not in the middle of a run
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
 
 
 for _command in (

@@ -58,15 +58,18 @@ class LocalExecutor(Executor):
 
     Utterances are read and transcoded in this process, ``batch_size`` utterances at a time
     per condition (neural codecs run a batch through the model together), while a
-    :class:`MetricsPool` of ``workers`` warm processes scores the reconstructions already made.
+    :class:`MetricsPool` of ``workers`` warm processes scores the reconstructions already made:
+    all of an utterance's conditions in one worker, one after another, so that the work that
+    depends on the reference alone (ViSQOL's reference analysis) is done once per utterance.
     With ``workers=1`` everything runs in this process, one unit after another, and metrics on
-    one core. The pool starts only when there is something to score.
+    one core (ViSQOL's reference cache covers a window of utterances). The pool starts only
+    when there is something to score.
 
     Args:
         workers: processes scoring metrics (one core each).
         batch_size: utterances per codec call.
         max_in_flight: reconstructions waiting for or being scored at once (default: four per
-            worker); bounds memory.
+            worker, or one utterance's conditions if more); bounds memory.
     """
 
     def __init__(self, workers: int = 1, *, batch_size: int = DEFAULT_BATCH_SIZE, max_in_flight: int | None = None) -> None:
@@ -80,19 +83,26 @@ class LocalExecutor(Executor):
         self._pool: MetricsPool | None = None
 
     def run(self, units: Iterable[WorkUnit]) -> Iterator[UnitOutcome | UnfinishedUnit]:
-        pending: dict[Future, Reconstruction] = {}
+        pending: dict[Future, list[Reconstruction]] = {}
         for window in _windows(units, self.batch_size):
             if self.workers == 1:
                 yield from execute_units(window, self.batch_size)
                 continue
+            # Transcoding goes condition by condition, so an utterance's group is complete
+            # only at the window's end; scores of the previous window keep arriving meanwhile.
+            groups: dict[tuple, list[Reconstruction]] = {}
             for item in transcode_units(window, self.batch_size):
                 if isinstance(item, UnitOutcome):
                     yield item
                 else:
-                    while len(pending) >= self.max_in_flight:
-                        yield from self._collect(pending, block=True)
-                    pending[self._ensure_pool(item).submit(item.pair(), item.unit.scoring)] = item
-                    yield from self._collect(pending, block=False)
+                    groups.setdefault((item.unit.testset, item.unit.utterance.id, item.unit.scoring), []).append(item)
+                yield from self._collect(pending, block=False)
+            for group in groups.values():
+                while pending and _in_flight(pending) + len(group) > self.max_in_flight:
+                    yield from self._collect(pending, block=True)
+                pool = self._ensure_pool(group[0])
+                pending[pool.submit_group([item.pair() for item in group], group[0].unit.scoring)] = group
+                yield from self._collect(pending, block=False)
         while pending:
             yield from self._collect(pending, block=True)
 
@@ -110,26 +120,26 @@ class LocalExecutor(Executor):
             self._pool.start()
         return self._pool
 
-    def _collect(self, pending: dict[Future, Reconstruction], *, block: bool) -> Iterator[UnitOutcome | UnfinishedUnit]:
+    def _collect(self, pending: dict[Future, list[Reconstruction]], *, block: bool) -> Iterator[UnitOutcome | UnfinishedUnit]:
+        if not pending:
+            return
         if block:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
         else:
             done = [future for future in pending if future.done()]
         assert self._pool is not None
         for future in done:
-            reconstruction = pending.pop(future)
+            group = pending.pop(future)
             if future.cancelled():  # dropped with a broken pool before it started
-                yield UnfinishedUnit(reconstruction.unit, "a scoring worker process died")
+                yield from (UnfinishedUnit(item.unit, "a scoring worker process died") for item in group)
                 continue
             error = future.exception()
             if isinstance(error, BrokenProcessPool):  # the machine's failure, not the unit's: not a result
-                yield UnfinishedUnit(reconstruction.unit, f"a scoring worker process died ({error})")
+                yield from (UnfinishedUnit(item.unit, f"a scoring worker process died ({error})") for item in group)
                 continue
-            scores = self._pool.collect(
-                future, reconstruction.unit.pair_id, reconstruction.unit.scoring,
-                reference_rate_hz=reconstruction.reference.sample_rate_hz,
-            )
-            yield reconstruction.outcome(scores.results)
+            scores = self._pool.collect_group(future, [item.pair() for item in group], group[0].unit.scoring)
+            for item, pair_scores in zip(group, scores):
+                yield item.outcome(pair_scores.results)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -141,6 +151,10 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.terminate()
             self._pool = None
+
+
+def _in_flight(pending: dict[Future, list[Reconstruction]]) -> int:
+    return sum(len(group) for group in pending.values())
 
 
 def _windows(units: Iterable[WorkUnit], utterances_per_window: int) -> Iterator[list[WorkUnit]]:

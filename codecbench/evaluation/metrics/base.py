@@ -22,6 +22,8 @@ class Metric:
         compute: the value for a pair; raises :class:`MetricError` when there is none.
         uses_alignment: whether ``compute`` works on the delay- and gain-aligned degraded
             signal (metrics with their own alignment, ViSQOL and PESQ, get the signal as is).
+        method: what computes it, when that is not simply the packages (codecbench's own
+            ViSQOL engine, which follows visqol-python).
 
     What a metric needs, its label and direction are facts of its name in
     :mod:`~codecbench.evaluation.metrics.registry`, not of this object.
@@ -32,10 +34,14 @@ class Metric:
     packages: tuple[str, ...]
     compute: Callable[[PreparedPair], float]
     uses_alignment: bool
+    method: str | None = None
 
     @property
     def implementation(self) -> str:
-        return ", ".join(f"{package} {package_version(package)}" for package in self.packages)
+        """The packages with their versions, after the method when it is not the packages'
+        own (``codecbench ViSQOL engine (codecbench 0.1.0, visqol-python 3.8.0)``)."""
+        packages = ", ".join(f"{package} {package_version(package)}" for package in self.packages)
+        return f"{self.method} ({packages})" if self.method else packages
 
 
 @cache

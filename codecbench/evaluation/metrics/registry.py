@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -166,6 +167,23 @@ def _is_metric(target: object) -> bool:
 #: their definitions are :data:`codecbench.evaluation.metrics.visqol.VISQOL_PROTOCOLS`.
 VISQOL_PROTOCOL_NAMES = ("speech", "speech-exp", "audio", "audio-native")
 DEFAULT_VISQOL_PROTOCOL = "speech"
+# What computes ViSQOL: codecbench's engine (the default) or visqol-python itself; the same numbers.
+VISQOL_ENGINES = ("codecbench", "visqol-python")
+VISQOL_ENGINE_VARIABLE = "CODECBENCH_VISQOL_ENGINE"
+
+
+def selected_visqol_engine() -> str:
+    """The ViSQOL engine this process uses: ``$CODECBENCH_VISQOL_ENGINE``, else codecbench's.
+
+    Raises:
+        ValueError: the variable names no engine.
+    """
+    engine = os.environ.get(VISQOL_ENGINE_VARIABLE, "").strip() or VISQOL_ENGINES[0]
+    if engine not in VISQOL_ENGINES:
+        raise ValueError(
+            f"{VISQOL_ENGINE_VARIABLE}={engine!r} is not a ViSQOL engine; choose one of {', '.join(VISQOL_ENGINES)}"
+        )
+    return engine
 
 _MOS = (1.0, 5.0)
 _OWN_16K = MetricNeeds(run_rate_hz=16_000, min_reference_rate_hz=16_000, alignment="own")

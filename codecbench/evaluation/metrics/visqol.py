@@ -17,7 +17,14 @@ ViSQOL itself never resamples: signals are brought to the protocol's rate by
 :meth:`PreparedPair.at_rate` (soxr, the same path for both). ViSQOL aligns the degraded
 signal itself, so it receives it as it is, not codecbench's aligned copy.
 
-The library's numba kernels compile on first use in each process (10-20 s). They are cached
+Two engines compute the same numbers. By default codecbench's own
+(:mod:`codecbench.evaluation.metrics.visqol_fast`) does: visqol-python 3.8's algorithm with the
+reference's work done once per reference and the hot loops vectorised, about 4 times faster
+on a single pair and 6 times per condition when one reference is scored against many; its
+scores equal visqol-python's (the tests hold it to that; docs/visqol-engine.md). ``CODECBENCH_VISQOL_ENGINE=visqol-python`` runs
+visqol-python itself instead. Each score's ``implementation`` names the engine.
+
+The numba kernels compile on first use in each process (10-20 s). They are cached
 on disk under ``$CODECBENCH_HOME/numba`` (unless ``NUMBA_CACHE_DIR`` says otherwise), so later
 processes load them in about a second; :func:`warm_up` does that ahead of the first pair.
 """
@@ -36,7 +43,13 @@ import numpy as np
 
 from codecbench.evaluation.metrics.base import Metric
 from codecbench.evaluation.metrics.pair import PreparedPair, prepare_pair
-from codecbench.evaluation.metrics.registry import DEFAULT_VISQOL_PROTOCOL, Resolution
+from codecbench.evaluation.metrics.registry import (
+    DEFAULT_VISQOL_PROTOCOL,
+    VISQOL_ENGINE_VARIABLE,
+    VISQOL_ENGINES,
+    Resolution,
+    selected_visqol_engine,
+)
 from codecbench.evaluation.metrics.result import MetricError
 from codecbench.paths import codecbench_home
 from codecbench.synthetic import speech_like
@@ -114,16 +127,26 @@ def visqol_protocol(name: str) -> VisqolProtocol:
         ) from None
 
 
-def visqol_metric(protocol_name: str) -> Metric:
-    """The ``visqol`` metric under one protocol."""
+ENGINES = VISQOL_ENGINES
+ENGINE_VARIABLE = VISQOL_ENGINE_VARIABLE
+selected_engine = selected_visqol_engine
+
+
+def visqol_metric(protocol_name: str, engine: str | None = None) -> Metric:
+    """The ``visqol`` metric under one protocol, computed by ``engine`` (default:
+    :func:`selected_engine`)."""
     protocol = visqol_protocol(protocol_name)
+    engine = engine or selected_engine()
     packages = ("visqol-python", "ai-edge-litert") if protocol.mapping == "lattice" else ("visqol-python",)
+    if engine == "codecbench":
+        packages = ("codecbench", *packages)
     return Metric(
         name="visqol",
         protocol=protocol.name,
         packages=packages,
-        compute=partial(visqol_mos, protocol=protocol),
+        compute=partial(visqol_mos, protocol=protocol, engine=engine),
         uses_alignment=False,
+        method="codecbench ViSQOL engine" if engine == "codecbench" else None,
     )
 
 
@@ -132,8 +155,8 @@ def visqol_metrics(resolution: Resolution) -> list[Metric]:
     return [visqol_metric(protocol) for protocol in resolution.visqol_protocols]
 
 
-def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol) -> float:
-    """ViSQOL's MOS-LQO for a pair under ``protocol``.
+def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol, engine: str = "codecbench") -> float:
+    """ViSQOL's MOS-LQO for a pair under ``protocol``, computed by ``engine`` (see :data:`ENGINES`).
 
     Raises:
         MetricError: the pair is too short, the reference's rate too low for the protocol,
@@ -154,12 +177,16 @@ def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol) -> float:
         )
     rate = protocol.run_rate_hz(pair.sample_rate_hz)
     reference, degraded = pair.at_rate(rate)
-    api = _visqol_api(protocol.name)
+    reference = np.ascontiguousarray(reference, np.float64)
+    degraded = np.ascontiguousarray(degraded, np.float64)
     try:
+        if engine == "codecbench":
+            return _fast_visqol_mos(reference, degraded, protocol, rate)
+        api = _visqol_api(protocol.name)
         with _VISQOL_LOCK:
-            result = api.measure_from_arrays(
-                np.asarray(reference, np.float64), np.asarray(degraded, np.float64), rate
-            )
+            result = api.measure_from_arrays(reference, degraded, rate)
+    except MetricError:
+        raise
     except Exception as error:  # the port raises IndexError/ValueError on signals it cannot use
         raise MetricError(
             f"ViSQOL ({protocol.name}) could not score this pair ({type(error).__name__}: {error}); "
@@ -167,6 +194,31 @@ def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol) -> float:
             "Use clips of several seconds of speech."
         ) from error
     return float(result.moslqo)
+
+
+def _fast_visqol_mos(reference: np.ndarray, degraded: np.ndarray, protocol: VisqolProtocol, rate: int) -> float:
+    """codecbench's engine; the reference's analysis is reused for every degraded signal
+    scored against it in this process."""
+    engine = fast_engine()
+    settings = engine.VisqolSettings(speech_mode=protocol.mode == "speech", mapping=protocol.mapping, sample_rate_hz=rate)
+    try:
+        return engine.score(engine.reference_analysis(reference, settings), degraded).moslqo
+    except engine.VisqolFailure as error:
+        raise MetricError(f"ViSQOL ({protocol.name}) could not score this pair: {error}") from None
+    except ImportError as error:
+        raise MetricError(
+            f"ViSQOL {protocol.name} needs the lattice runtime: "
+            "pip install 'visqol-python[lattice]' (or use --visqol-protocol speech-exp)"
+        ) from error
+
+
+def fast_engine() -> Any:
+    """codecbench's ViSQOL engine module, imported once numba's cache folder is set (its
+    kernels are cached beside visqol-python's)."""
+    import_visqol_library()
+    from codecbench.evaluation.metrics.visqol_fast import engine
+
+    return engine
 
 
 def warm_up_for(resolution: Resolution) -> None:
@@ -178,8 +230,9 @@ def warm_up(protocol_names: tuple[str, ...] = (DEFAULT_VISQOL_PROTOCOL,)) -> Non
     """Load (or compile) ViSQOL's kernels and models for these protocols in this process."""
     reference = speech_like(MIN_DURATION_S + 0.5, 16_000, seed=0, peak=0.2)
     pair = prepare_pair((reference, 16_000), (reference * np.float32(0.9), 16_000))
+    engine = selected_engine()
     for name in protocol_names:
-        visqol_mos(pair, visqol_protocol(name))
+        visqol_mos(pair, visqol_protocol(name), engine)
 
 
 # One computation at a time per process: numba's default threading layer (workqueue) aborts

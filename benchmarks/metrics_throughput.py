@@ -44,9 +44,9 @@ from codecbench.audio import fit_length, load_audio, prepare_audio, resample
 from codecbench.codecs import load_codec, transcode
 from codecbench.evaluation.metrics import MetricsPool, ScoringConfig, ScoringPair, prepare_pair, score_prepared_pair
 from codecbench.evaluation.metrics.pesq import PESQ_WB, pesq_mos
-from codecbench.evaluation.metrics.registry import DEFAULT_METRICS
+from codecbench.evaluation.metrics.registry import DEFAULT_METRICS, VISQOL_ENGINE_VARIABLE
 from codecbench.evaluation.metrics.stoi import stoi_score
-from codecbench.evaluation.metrics.visqol import ENGINE_VARIABLE, VISQOL_PROTOCOLS, fast_engine, visqol_mos, visqol_protocol, warm_up
+from codecbench.evaluation.metrics.visqol import VISQOL_PROTOCOLS, fast_engine, visqol_mos, visqol_protocol, warm_up
 
 DEFAULT_SPEECH_DIR = Path(__file__).resolve().parents[2] / "shared/speech"
 PAIR_S = 8.0
@@ -205,11 +205,11 @@ def metric_set_seconds(pairs: list[ScoringPair], repeats: int) -> dict[str, floa
     prepared = [prepare_pair(pair.reference, pair.degraded) for pair in pairs]
     figures = {}
     for engine in ("visqol-python", "codecbench"):
-        os.environ[ENGINE_VARIABLE] = engine
+        os.environ[VISQOL_ENGINE_VARIABLE] = engine
         for pair in prepared:  # loads, and lets the engine analyse each reference once before timing
             score_prepared_pair(pair, config)
         figures[engine] = seconds(lambda: [score_prepared_pair(pair, config) for pair in prepared], repeats)[0] / len(prepared)
-    os.environ.pop(ENGINE_VARIABLE)
+    os.environ.pop(VISQOL_ENGINE_VARIABLE)
     figures["pesq"] = seconds(lambda: [pesq_mos(pair, PESQ_WB) for pair in prepared], repeats)[0] / len(prepared)
     figures["stoi"] = seconds(lambda: [stoi_score(pair, extended=False) for pair in prepared], repeats)[0] / len(prepared)
     return figures

@@ -377,7 +377,7 @@ def test_units_in_flight_when_a_scoring_worker_dies_are_left_for_the_next_run(tm
     import threading
     import time
 
-    from codecbench.evaluation.metrics.pool import score_batch_group
+    from codecbench.evaluation.metrics.pool import score_batch_pair
 
     if database.dialect != "sqlite":
         pytest.skip("about the worker pool, not the database")
@@ -394,7 +394,7 @@ def test_units_in_flight_when_a_scoring_worker_dies_are_left_for_the_next_run(tm
             queued = list(pool._executor._pending_work_items.values()) if pool is not None else []
             # Only once a pair is queued: workers killed while merely warming up are replaced
             # at the next submission, and then nothing is in flight to be left over.
-            if any(item.fn is score_batch_group for item in queued):
+            if any(item.fn is score_batch_pair for item in queued):
                 for process in (pool._executor._processes or {}).values():
                     process.kill()
                     killed.append(process.pid)
@@ -510,3 +510,23 @@ def test_a_killed_runs_lease_ends_when_its_process_is_gone_here_or_at_its_expiry
         session.execute(update(EvalUnitLeaseRow).values(run_id=killed, host=socket.gethostname(), pid=gone.pid,
                                                         expires_at=utc_now() + timedelta(hours=1)))
         assert claim_unit(session, later, condition_id, utterance_id)  # here, a dead process frees it at once
+
+
+def test_an_utterances_reference_is_analysed_once_for_all_its_conditions(tmp_path, database, monkeypatch):
+    """In one process the executor's windows keep an utterance's conditions together, so ViSQOL's
+    reference analysis is made once per utterance, not once per condition."""
+    from codecbench.evaluation.metrics.visqol import fast_engine
+
+    if database.dialect != "sqlite":
+        pytest.skip("about the scoring, not the database")
+    engine = fast_engine()
+    engine.clear_reference_cache()
+    analysed = []
+    original = engine.analyse_reference
+    monkeypatch.setattr(engine, "analyse_reference", lambda *args: analysed.append(1) or original(*args))
+    make_folder(tmp_path / "clips", 3, seconds=2.0)
+    request = EvaluationRequest(testsets=(parse_testset_spec(f"mini=folder:{tmp_path / 'clips'}"),),
+                                conditions=OPUS_AND_ANCHOR, scoring=ScoringConfig(("visqol",)))
+    summary, units, _ = run(database, request)
+    assert summary.computed == 9 and summary.failed == 0
+    assert len(analysed) == 3

@@ -105,37 +105,3 @@ def process_exists(pid: int) -> bool:
         return False
     return True
 
-
-def test_pairs_sharing_a_reference_are_grouped_for_one_worker(tmp_path):
-    from codecbench.evaluation.metrics.pool import group_by_reference
-
-    reference = speech_like(1.5, RATE_HZ, seed=3)
-    other = speech_like(1.5, RATE_HZ, seed=4)
-    by_array = (reference, RATE_HZ)
-    pairs = [
-        ScoringPair("a1", tmp_path / "a.wav", by_array), ScoringPair("a2", str(tmp_path / "a.wav"), by_array),
-        ScoringPair("b1", by_array, by_array), ScoringPair("b2", by_array, by_array),
-        ScoringPair("c1", (other, RATE_HZ), by_array), ScoringPair("a3", tmp_path / "a.wav", by_array),
-    ]
-    groups = [[pair.pair_id for pair in group] for group in group_by_reference(pairs)]
-    assert groups == [["a1", "a2"], ["b1", "b2"], ["c1"], ["a3"]]
-    assert [len(group) for group in group_by_reference(pairs[2:4] * 3, max_group=4)] == [4, 2]
-
-
-def test_a_group_scored_by_one_worker_gives_the_serial_numbers():
-    reference = prepare_audio(speech_like(3.0, RATE_HZ, seed=31, peak=0.3), RATE_HZ)
-    opus = load_codec("opus")
-    group = [
-        ScoringPair(f"opus {kbps}", reference, (transcode(opus, reference, opus.spec.operating_point(kbps)).samples, RATE_HZ))
-        for kbps in (6, 8, 12)
-    ]
-    serial = as_table(score_pairs(group, CONFIG, workers=1))
-    with MetricsPool(CONFIG, workers=2) as pool:
-        grouped = pool.collect_group(pool.submit_group(group), group)
-        streamed = as_table(pool.score(group))
-    assert [scores.pair_id for scores in grouped] == ["opus 6", "opus 8", "opus 12"]
-    for table in (as_table(grouped), streamed):  # the workers' one-thread FFTs may round the last bit apart
-        assert table.keys() == serial.keys()
-        for pair_id, records in table.items():
-            for record, expected in zip(records, serial[pair_id], strict=True):
-                assert {**record, "value": pytest.approx(expected["value"], rel=1e-12)} == expected

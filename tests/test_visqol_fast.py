@@ -15,11 +15,11 @@ import soundfile
 from codecbench.audio import prepare_audio
 from codecbench.codecs import load_codec, transcode
 from codecbench.evaluation.metrics import prepare_pair, score_pair
+from codecbench.evaluation.metrics.registry import selected_visqol_engine
 from codecbench.evaluation.metrics.visqol import (
     VISQOL_PROTOCOLS,
     fast_engine,
     import_visqol_library,
-    selected_engine,
     visqol_metric,
     visqol_mos,
     visqol_protocol,
@@ -122,8 +122,9 @@ def test_patch_search_equals_visqol_python(real_speech, degradations):
     starts = np.arange(9, reference_db.shape[1] - 20, 20)
     patches = np.ascontiguousarray(np.stack([reference_db[:, s : s + 20] for s in starts]))
     padded = np.ascontiguousarray(np.concatenate([degraded_db, np.zeros((21, 20))], axis=1))
+    means, variances = engine.nsim.local_statistics(patches)
     offsets, unmatched = engine.kernels.search_patches(
-        patches, starts, padded, 1200, engine.kernels.GAUSSIAN_WINDOW, engine.kernels.INTENSITY_C1, engine.kernels.STRUCTURE_C3
+        patches, means, variances, starts, padded, 1200, engine.nsim.GAUSSIAN_WINDOW, engine.nsim.C1, engine.nsim.C3
     )
     expected = find_most_optimal_deg_patches(list(patches), starts.tolist(), degraded_db, 0.02, 60)
     assert [result.deg_patch_start_time for result in expected] == [
@@ -179,7 +180,7 @@ def test_scores_name_the_engine_and_the_variable_chooses_it(real_speech, monkeyp
     (ours,) = score_pair(pair, pair, ["visqol"])
     assert ours.implementation.startswith("codecbench ViSQOL engine (codecbench ")
     monkeypatch.setenv("CODECBENCH_VISQOL_ENGINE", "visqol-python")
-    assert selected_engine() == "visqol-python"
+    assert selected_visqol_engine() == "visqol-python"
     (theirs,) = score_pair(pair, pair, ["visqol"])
     assert theirs.implementation.startswith("visqol-python 3.") and theirs.value == pytest.approx(ours.value, abs=TOLERANCE)
     monkeypatch.setenv("CODECBENCH_VISQOL_ENGINE", "fast")
@@ -212,3 +213,73 @@ def test_a_mistyped_engine_stops_the_command_before_any_work(tmp_path):
     assert result.returncode == 2
     assert "Error: CODECBENCH_VISQOL_ENGINE='fast' is not a ViSQOL engine; choose one of codecbench, visqol-python" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_protocols_that_differ_only_in_mapping_share_the_analysis(real_speech, degradations, monkeypatch):
+    engine.clear_reference_cache()
+    analysed = []
+    original = engine.analyse_reference
+    monkeypatch.setattr(engine, "analyse_reference", lambda *args: analysed.append(1) or original(*args))
+    lattice, exponential = fast(real_speech, degradations["opus"], "speech"), fast(real_speech, degradations["opus"], "speech-exp")
+    assert len(analysed) == 1 and lattice != exponential
+    assert exponential == pytest.approx(oracle(real_speech, degradations["opus"], "speech-exp"), abs=TOLERANCE)
+
+
+def test_the_reference_envelope_spectrum_is_kept_once_per_transform_length(real_speech):
+    """Codecs change a signal's length by a few samples; that must not keep a spectrum each."""
+    analysis = engine.analyse_reference(real_speech, engine.VisqolSettings(True, "lattice", RATE_HZ))
+    for extra in range(1, 6):
+        engine.score(analysis, np.concatenate([real_speech, real_speech[:extra]]))
+    assert len(analysis.aligner.spectra()) == 1
+
+
+def test_threads_scoring_at_once_get_the_serial_numbers(real_speech, degradations):
+    """A web server scores in threads: one scoring new references while another reuses a
+    cached one must neither fail nor mix their numbers up."""
+    import sys
+    import threading
+
+    engine.clear_reference_cache()
+    short = real_speech[: 3 * RATE_HZ]
+    expected = fast(short, degradations["opus"][: 3 * RATE_HZ], "speech")
+    fresh = [short * (1 - 0.01 * k) for k in range(12)]
+    fresh_expected = [fast(reference, degradations["opus"][: 3 * RATE_HZ], "speech") for reference in fresh]
+    engine.clear_reference_cache()
+    failures: list[BaseException] = []
+    results: dict[str, list[float]] = {"cached": [], "fresh": []}
+
+    def score_cached() -> None:
+        try:
+            for _ in range(12):
+                results["cached"].append(fast(short, degradations["opus"][: 3 * RATE_HZ], "speech"))
+        except BaseException as error:  # noqa: BLE001  (reported by the assertion below)
+            failures.append(error)
+
+    def score_fresh() -> None:
+        try:
+            results["fresh"] += [fast(reference, degradations["opus"][: 3 * RATE_HZ], "speech") for reference in fresh]
+        except BaseException as error:  # noqa: BLE001
+            failures.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=score_cached), threading.Thread(target=score_fresh)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not failures
+    assert results["cached"] == [expected] * 12 and results["fresh"] == fresh_expected
+
+
+def test_a_fault_of_the_engine_is_reported_as_such_not_blamed_on_the_audio(real_speech, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("kernel exploded")
+
+    monkeypatch.setattr(engine, "score", broken)
+    pair = (real_speech.astype(np.float32), RATE_HZ)
+    (result,) = score_pair(pair, pair, ["visqol"])
+    assert result.value is None and result.error == "visqol failed: RuntimeError: kernel exploded"

@@ -58,18 +58,22 @@ class LocalExecutor(Executor):
 
     Utterances are read and transcoded in this process, ``batch_size`` utterances at a time
     per condition (neural codecs run a batch through the model together), while a
-    :class:`MetricsPool` of ``workers`` warm processes scores the reconstructions already made:
-    all of an utterance's conditions in one worker, one after another, so that the work that
-    depends on the reference alone (ViSQOL's reference analysis) is done once per utterance.
+    :class:`MetricsPool` of ``workers`` warm processes scores the reconstructions already made.
     With ``workers=1`` everything runs in this process, one unit after another, and metrics on
-    one core (ViSQOL's reference cache covers a window of utterances). The pool starts only
-    when there is something to score.
+    one core. The pool starts only when there is something to score.
+
+    An utterance's conditions are transcoded within one window, so they reach the workers close
+    together: each worker analyses a reference for ViSQOL once and reuses the analysis for every
+    other condition of that utterance it scores (the engine keeps the last references it
+    analysed, more than a window's worth). Pairs are not pinned to workers: with many workers
+    and few conditions, several workers analyse the same reference, which costs less than
+    leaving workers idle.
 
     Args:
         workers: processes scoring metrics (one core each).
         batch_size: utterances per codec call.
         max_in_flight: reconstructions waiting for or being scored at once (default: four per
-            worker, or one utterance's conditions if more); bounds memory.
+            worker); bounds memory.
     """
 
     def __init__(self, workers: int = 1, *, batch_size: int = DEFAULT_BATCH_SIZE, max_in_flight: int | None = None) -> None:
@@ -83,26 +87,19 @@ class LocalExecutor(Executor):
         self._pool: MetricsPool | None = None
 
     def run(self, units: Iterable[WorkUnit]) -> Iterator[UnitOutcome | UnfinishedUnit]:
-        pending: dict[Future, list[Reconstruction]] = {}
+        pending: dict[Future, Reconstruction] = {}
         for window in _windows(units, self.batch_size):
             if self.workers == 1:
                 yield from execute_units(window, self.batch_size)
                 continue
-            # Transcoding goes condition by condition, so an utterance's group is complete
-            # only at the window's end; scores of the previous window keep arriving meanwhile.
-            groups: dict[tuple, list[Reconstruction]] = {}
             for item in transcode_units(window, self.batch_size):
                 if isinstance(item, UnitOutcome):
                     yield item
                 else:
-                    groups.setdefault((item.unit.testset, item.unit.utterance.id, item.unit.scoring), []).append(item)
-                yield from self._collect(pending, block=False)
-            for group in groups.values():
-                while pending and _in_flight(pending) + len(group) > self.max_in_flight:
-                    yield from self._collect(pending, block=True)
-                pool = self._ensure_pool(group[0])
-                pending[pool.submit_group([item.pair() for item in group], group[0].unit.scoring)] = group
-                yield from self._collect(pending, block=False)
+                    while len(pending) >= self.max_in_flight:
+                        yield from self._collect(pending, block=True)
+                    pending[self._ensure_pool(item).submit(item.pair(), item.unit.scoring)] = item
+                    yield from self._collect(pending, block=False)
         while pending:
             yield from self._collect(pending, block=True)
 
@@ -120,26 +117,26 @@ class LocalExecutor(Executor):
             self._pool.start()
         return self._pool
 
-    def _collect(self, pending: dict[Future, list[Reconstruction]], *, block: bool) -> Iterator[UnitOutcome | UnfinishedUnit]:
-        if not pending:
-            return
+    def _collect(self, pending: dict[Future, Reconstruction], *, block: bool) -> Iterator[UnitOutcome | UnfinishedUnit]:
         if block:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
         else:
             done = [future for future in pending if future.done()]
         assert self._pool is not None
         for future in done:
-            group = pending.pop(future)
+            reconstruction = pending.pop(future)
             if future.cancelled():  # dropped with a broken pool before it started
-                yield from (UnfinishedUnit(item.unit, "a scoring worker process died") for item in group)
+                yield UnfinishedUnit(reconstruction.unit, "a scoring worker process died")
                 continue
             error = future.exception()
             if isinstance(error, BrokenProcessPool):  # the machine's failure, not the unit's: not a result
-                yield from (UnfinishedUnit(item.unit, f"a scoring worker process died ({error})") for item in group)
+                yield UnfinishedUnit(reconstruction.unit, f"a scoring worker process died ({error})")
                 continue
-            scores = self._pool.collect_group(future, [item.pair() for item in group], group[0].unit.scoring)
-            for item, pair_scores in zip(group, scores):
-                yield item.outcome(pair_scores.results)
+            scores = self._pool.collect(
+                future, reconstruction.unit.pair_id, reconstruction.unit.scoring,
+                reference_rate_hz=reconstruction.reference.sample_rate_hz,
+            )
+            yield reconstruction.outcome(scores.results)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -151,10 +148,6 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.terminate()
             self._pool = None
-
-
-def _in_flight(pending: dict[Future, list[Reconstruction]]) -> int:
-    return sum(len(group) for group in pending.values())
 
 
 def _windows(units: Iterable[WorkUnit], utterances_per_window: int) -> Iterator[list[WorkUnit]]:

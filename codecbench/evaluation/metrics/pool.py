@@ -4,9 +4,9 @@ The unit of work is a :class:`ScoringPair` (an id and two signals, picklable). E
 process loads its metrics' models and kernels once when it starts (each registry entry's
 ``warm_up``: ViSQOL's kernels, DNSMOS's ONNX models, WARP-Q's) and then scores
 pairs one after another with numba and BLAS limited to one thread, so N workers use N cores
-without fighting over them. Pairs that share a reference are sent to one worker together, so
-that ViSQOL analyses the reference once for all of them. Results stream back as they finish, not
-in submission order; each carries its pair's id.
+without fighting over them. Results stream back as they finish, not in submission order; each carries
+its pair's id. Give a reference's pairs one after another: each worker then analyses the
+reference for ViSQOL once and reuses the analysis for the rest it receives.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -45,43 +45,9 @@ class ScoringPair:
     degraded: AudioInput
 
 
-# Pairs sharing a reference go to one worker together, at most this many at a time.
-MAX_GROUP = 32
-
-
 def score_batch_pair(pair: ScoringPair, config: ScoringConfig) -> PairScores:
     """Score one batch pair in this process."""
     return PairScores(pair.pair_id, tuple(score_with_config(pair.reference, pair.degraded, config)))
-
-
-def score_batch_group(pairs: Sequence[ScoringPair], config: ScoringConfig) -> list[PairScores]:
-    """Score pairs that share a reference, one after another in this process (the reference's
-    ViSQOL analysis is then made once for all of them)."""
-    return [score_batch_pair(pair, config) for pair in pairs]
-
-
-def reference_key(reference: AudioInput) -> object:
-    """What makes two pairs' references the same one: the same path, or the same object."""
-    if isinstance(reference, (str, os.PathLike)):
-        return ("path", os.fspath(reference))
-    if isinstance(reference, tuple):
-        return ("array", id(reference[0]), reference[1])
-    return ("object", id(reference))
-
-
-def group_by_reference(pairs: Iterable[ScoringPair], max_group: int = MAX_GROUP) -> Iterator[list[ScoringPair]]:
-    """Consecutive pairs with the same reference, in groups of at most ``max_group``."""
-    group: list[ScoringPair] = []
-    key: object = None
-    for pair in pairs:
-        pair_key = reference_key(pair.reference)
-        if group and (pair_key != key or len(group) == max_group):
-            yield group
-            group = []
-        group.append(pair)
-        key = pair_key
-    if group:
-        yield group
 
 
 def score_pairs(
@@ -141,12 +107,6 @@ class MetricsPool:
         :class:`PairScores`."""
         return self._submit(score_batch_pair, pair, config or self.config)
 
-    def submit_group(self, pairs: Sequence[ScoringPair], config: ScoringConfig | None = None) -> Future[list[PairScores]]:
-        """Queue pairs that share a reference to be scored by one worker, one after another, so
-        that the reference-side work (ViSQOL's reference analysis) is done once; the future
-        gives their :class:`PairScores` in order."""
-        return self._submit(score_batch_group, list(pairs), config or self.config)
-
     def _submit(self, function, *args):  # type: ignore[no-untyped-def]
         try:
             return self._executor.submit(function, *args)
@@ -158,42 +118,27 @@ class MetricsPool:
     def score(self, pairs: Iterable[ScoringPair], *, max_in_flight: int | None = None) -> Iterator[PairScores]:
         """Score every pair, yielding results as they finish.
 
-        Consecutive pairs with the same reference (the same path or object) go to one worker
-        together (see :func:`group_by_reference`), so give a reference's pairs one after another.
-        At most ``max_in_flight`` groups (default: twice the workers) are queued at a time, so
+        At most ``max_in_flight`` pairs (default: twice the workers) are queued at a time, so
         a long iterable of in-memory signals is never all held at once. A pair whose worker
         fails outright comes back with that failure as every metric's error.
         """
         limit = max_in_flight or 2 * self.workers
-        pending: dict[Future[list[PairScores]], list[ScoringPair]] = {}
-        groups = group_by_reference(pairs)
+        pending: dict[Future[PairScores], ScoringPair] = {}
+        iterator = iter(pairs)
         exhausted = False
         while True:
             while not exhausted and len(pending) < limit:
-                group = next(groups, None)
-                if group is None:
+                pair = next(iterator, None)
+                if pair is None:
                     exhausted = True
                 else:
-                    pending[self.submit_group(group)] = group
+                    pending[self.submit(pair)] = pair
             if not pending:
                 return
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield from self.collect_group(future, pending.pop(future))
-
-    def collect_group(
-        self, future: Future[list[PairScores]], pairs: Sequence[ScoringPair], config: ScoringConfig | None = None
-    ) -> list[PairScores]:
-        """The results of a finished :meth:`submit_group`; a worker that died instead gives its
-        failure as every metric's error on each pair."""
-        try:
-            return future.result()
-        except Exception as error:  # a crashed worker: report it on the pairs, never as a score
-            message = f"the scoring worker failed on this pair: {type(error).__name__}: {error}"
-            return [
-                PairScores(pair.pair_id, tuple(unscorable_results(config or self.config, message, declared_rate_hz(pair.reference))))
-                for pair in pairs
-            ]
+                pair = pending.pop(future)
+                yield self.collect(future, pair.pair_id, reference_rate_hz=declared_rate_hz(pair.reference))
 
     def collect(
         self,

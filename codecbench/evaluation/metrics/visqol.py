@@ -43,13 +43,7 @@ import numpy as np
 
 from codecbench.evaluation.metrics.base import Metric
 from codecbench.evaluation.metrics.pair import PreparedPair, prepare_pair
-from codecbench.evaluation.metrics.registry import (
-    DEFAULT_VISQOL_PROTOCOL,
-    VISQOL_ENGINE_VARIABLE,
-    VISQOL_ENGINES,
-    Resolution,
-    selected_visqol_engine,
-)
+from codecbench.evaluation.metrics.registry import DEFAULT_VISQOL_PROTOCOL, Resolution, selected_visqol_engine
 from codecbench.evaluation.metrics.result import MetricError
 from codecbench.paths import codecbench_home
 from codecbench.synthetic import speech_like
@@ -127,16 +121,11 @@ def visqol_protocol(name: str) -> VisqolProtocol:
         ) from None
 
 
-ENGINES = VISQOL_ENGINES
-ENGINE_VARIABLE = VISQOL_ENGINE_VARIABLE
-selected_engine = selected_visqol_engine
-
-
 def visqol_metric(protocol_name: str, engine: str | None = None) -> Metric:
     """The ``visqol`` metric under one protocol, computed by ``engine`` (default:
-    :func:`selected_engine`)."""
+    :func:`~codecbench.evaluation.metrics.registry.selected_visqol_engine`)."""
     protocol = visqol_protocol(protocol_name)
-    engine = engine or selected_engine()
+    engine = engine or selected_visqol_engine()
     packages = ("visqol-python", "ai-edge-litert") if protocol.mapping == "lattice" else ("visqol-python",)
     if engine == "codecbench":
         packages = ("codecbench", *packages)
@@ -156,7 +145,7 @@ def visqol_metrics(resolution: Resolution) -> list[Metric]:
 
 
 def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol, engine: str = "codecbench") -> float:
-    """ViSQOL's MOS-LQO for a pair under ``protocol``, computed by ``engine`` (see :data:`ENGINES`).
+    """ViSQOL's MOS-LQO for a pair under ``protocol``, computed by ``engine`` (one of ``VISQOL_ENGINES``).
 
     Raises:
         MetricError: the pair is too short, the reference's rate too low for the protocol,
@@ -179,14 +168,12 @@ def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol, engine: str = "code
     reference, degraded = pair.at_rate(rate)
     reference = np.ascontiguousarray(reference, np.float64)
     degraded = np.ascontiguousarray(degraded, np.float64)
+    if engine == "codecbench":
+        return _fast_visqol_mos(reference, degraded, protocol, rate)
+    api = _visqol_api(protocol.name)
     try:
-        if engine == "codecbench":
-            return _fast_visqol_mos(reference, degraded, protocol, rate)
-        api = _visqol_api(protocol.name)
         with _VISQOL_LOCK:
             result = api.measure_from_arrays(reference, degraded, rate)
-    except MetricError:
-        raise
     except Exception as error:  # the port raises IndexError/ValueError on signals it cannot use
         raise MetricError(
             f"ViSQOL ({protocol.name}) could not score this pair ({type(error).__name__}: {error}); "
@@ -202,14 +189,17 @@ def _fast_visqol_mos(reference: np.ndarray, degraded: np.ndarray, protocol: Visq
     engine = fast_engine()
     settings = engine.VisqolSettings(speech_mode=protocol.mode == "speech", mapping=protocol.mapping, sample_rate_hz=rate)
     try:
-        return engine.score(engine.reference_analysis(reference, settings), degraded).moslqo
-    except engine.VisqolFailure as error:
-        raise MetricError(f"ViSQOL ({protocol.name}) could not score this pair: {error}") from None
+        engine.quality_mapper(settings)
     except ImportError as error:
         raise MetricError(
             f"ViSQOL {protocol.name} needs the lattice runtime: "
             "pip install 'visqol-python[lattice]' (or use --visqol-protocol speech-exp)"
         ) from error
+    # Anything but a VisqolFailure is a fault of the engine, reported as such by the caller.
+    try:
+        return engine.score(engine.reference_analysis(reference, settings), degraded).moslqo
+    except engine.VisqolFailure as error:
+        raise MetricError(f"ViSQOL ({protocol.name}) could not score this pair: {error}") from None
 
 
 def fast_engine() -> Any:
@@ -230,7 +220,7 @@ def warm_up(protocol_names: tuple[str, ...] = (DEFAULT_VISQOL_PROTOCOL,)) -> Non
     """Load (or compile) ViSQOL's kernels and models for these protocols in this process."""
     reference = speech_like(MIN_DURATION_S + 0.5, 16_000, seed=0, peak=0.2)
     pair = prepare_pair((reference, 16_000), (reference * np.float32(0.9), 16_000))
-    engine = selected_engine()
+    engine = selected_visqol_engine()
     for name in protocol_names:
         visqol_mos(pair, visqol_protocol(name), engine)
 

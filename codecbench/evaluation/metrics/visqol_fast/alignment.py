@@ -7,63 +7,44 @@ The reference's envelope and its spectrum do not depend on the degraded signal, 
 from __future__ import annotations
 
 import numpy as np
-from scipy.fft import ifft, irfft, rfft
+from scipy.fft import irfft, rfft
 
+# The envelope itself is visqol-python's (a public function of the library): an analytic
+# signal computed any other way would round differently.
+from visqol.signal_utils import upper_envelope
 
-def upper_envelope(samples: np.ndarray) -> np.ndarray:
-    """The magnitude of the analytic signal of the mean-removed samples, plus the mean."""
-    mean = float(np.mean(samples))
-    centred = samples - mean
-    n = centred.shape[0]
-    half = rfft(centred)
-    spectrum = np.zeros(n, dtype=np.complex128)
-    spectrum[0] = half[0]
-    if n % 2 == 0:
-        spectrum[1 : n // 2] = 2.0 * half[1 : n // 2]
-        spectrum[n // 2] = half[n // 2]
-    else:
-        spectrum[1 : (n + 1) // 2] = 2.0 * half[1 : (n + 1) // 2]
-    return np.abs(ifft(spectrum)) + mean
+__all__ = ["EnvelopeAligner", "align_and_truncate", "shift_by_lag", "upper_envelope"]
 
 
 class EnvelopeAligner:
-    """Finds the lag of degraded signals against one reference (positive: the degraded is late)."""
+    """Finds the lag of degraded signals against one reference (positive: the degraded is late).
+
+    The reference's envelope is computed once, and its spectrum once per transform length
+    (a power of two at least twice the longer signal, so one or two lengths in practice).
+    """
 
     def __init__(self, reference: np.ndarray) -> None:
-        self.reference = reference
         self.envelope = upper_envelope(reference)
         self._spectra: dict[int, np.ndarray] = {}
 
     def spectra(self) -> list[np.ndarray]:
-        """The reference envelope's spectra kept so far (one per transform length)."""
+        """The reference envelope's spectra kept so far."""
         return list(self._spectra.values())
 
     def best_lag(self, degraded: np.ndarray) -> int:
-        """The lag maximising the cross-correlation of the two envelopes (the lowest such lag
-        in ViSQOL's order: from the most negative to the most positive)."""
-        return self.best_lag_of_envelope(upper_envelope(degraded))
-
-    def best_lag_of_envelope(self, degraded_envelope: np.ndarray) -> int:
-        n = max(self.envelope.shape[0], degraded_envelope.shape[0])
-        max_lag = n - 1
-        points = 1
-        while points < 2 * n - 1:
-            points *= 2
-        reference_spectrum = self._spectra.get(n)
+        """The lag maximising the cross-correlation of the two envelopes (of equal maxima, the
+        first from the most negative lag to the most positive, as in ViSQOL)."""
+        degraded_envelope = upper_envelope(degraded)
+        longer = max(self.envelope.shape[0], degraded_envelope.shape[0])
+        points = 1 << max(0, (2 * longer - 2).bit_length())  # the power of two >= 2 * longer - 1
+        reference_spectrum = self._spectra.get(points)
         if reference_spectrum is None:
-            reference_spectrum = self._spectra[n] = rfft(_padded(self.envelope, n), n=points)
-        degraded_spectrum = rfft(_padded(degraded_envelope, n), n=points)
-        correlation = irfft(reference_spectrum * np.conj(degraded_spectrum), n=points)
-        lags = np.concatenate((correlation[-max_lag:], correlation[: max_lag + 1])) if max_lag else correlation[:1]
-        return int(np.argmax(lags)) - max_lag
-
-
-def _padded(samples: np.ndarray, n: int) -> np.ndarray:
-    if samples.shape[0] == n:
-        return samples
-    padded = np.zeros(n)
-    padded[: samples.shape[0]] = samples
-    return padded
+            reference_spectrum = self._spectra[points] = rfft(self.envelope, n=points)
+        correlation = irfft(reference_spectrum * np.conj(rfft(degraded_envelope, n=points)), n=points)
+        # Lags -(longer - 1) .. longer - 1: the negative ones wrap to the end of the correlation.
+        max_lag = longer - 1
+        by_lag = np.concatenate((correlation[points - max_lag :], correlation[: max_lag + 1]))
+        return int(np.argmax(by_lag)) - max_lag
 
 
 def shift_by_lag(reference_length: int, degraded: np.ndarray, lag: int) -> tuple[np.ndarray, int]:

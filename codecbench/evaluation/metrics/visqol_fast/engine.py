@@ -25,14 +25,14 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from codecbench.evaluation.metrics.visqol_fast import kernels
+from codecbench.evaluation.metrics.visqol_fast import kernels, nsim
 from codecbench.evaluation.metrics.visqol_fast.alignment import (
     EnvelopeAligner,
     align_and_truncate,
@@ -109,8 +109,9 @@ class ReferenceAnalysis:
     @property
     def nbytes(self) -> int:
         """Memory held, the kept slices included."""
+        # list() snapshots each dict at once: another thread may be adding to it.
         arrays = [self.samples, self.spectrogram_db, self.aligner.envelope, *self.aligner.spectra()]
-        for samples, aligner in self._slices.values():
+        for samples, aligner in list(self._slices.values()):
             arrays += [samples, aligner.envelope, *aligner.spectra()]
         arrays += list(self._slice_spectrograms.values())
         return sum(array.nbytes for array in arrays)
@@ -149,7 +150,10 @@ def spectrogram_columns(full_db: np.ndarray, bank: Filterbank, start: int, stop:
 
 
 def analyse_reference(samples: np.ndarray, settings: VisqolSettings) -> ReferenceAnalysis:
-    """The reference-side work of ViSQOL on ``samples`` (float64 at ``settings.sample_rate_hz``)."""
+    """The reference-side work of ViSQOL on ``samples`` (float64 at ``settings.sample_rate_hz``;
+    a read-only copy is kept)."""
+    samples = np.array(samples, dtype=np.float64)
+    samples.setflags(write=False)
     bank = settings.filterbank
     if samples.shape[0] <= bank.frame_length:
         raise VisqolFailure(f"the reference is {samples.shape[0]} samples long, too short for one ViSQOL frame")
@@ -174,26 +178,34 @@ def analyse_reference(samples: np.ndarray, settings: VisqolSettings) -> Referenc
     )
 
 
-_CACHE: OrderedDict[tuple[VisqolSettings, bytes], ReferenceAnalysis] = OrderedDict()
+_CACHE: OrderedDict[tuple[bool, int, bytes], ReferenceAnalysis] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
 
 def reference_analysis(samples: np.ndarray, settings: VisqolSettings) -> ReferenceAnalysis:
     """:func:`analyse_reference`, kept for the last :data:`CACHED_REFERENCES` references this
-    process analysed, within :data:`CACHE_BUDGET_BYTES` (found again by the samples' digest,
-    so equal audio from any caller hits)."""
-    key = (settings, hashlib.blake2b(samples.tobytes(), digest_size=20).digest() + str(samples.shape[0]).encode())
+    process analysed, within :data:`CACHE_BUDGET_BYTES`. An analysis is found again by the
+    mode, the rate and the samples' digest, so equal audio from any caller hits, and the
+    protocols that differ only in their quality mapping (``speech``, ``speech-exp``) share it."""
+    samples = np.ascontiguousarray(samples, dtype=np.float64)
+    digest = hashlib.blake2b(memoryview(samples).cast("B"), digest_size=20).digest()
+    key = (settings.speech_mode, settings.sample_rate_hz, digest + str(samples.shape[0]).encode())
     with _CACHE_LOCK:
         analysis = _CACHE.get(key)
         if analysis is not None:
             _CACHE.move_to_end(key)
+    if analysis is None:
+        analysis = analyse_reference(samples, settings)
+        with _CACHE_LOCK:
+            _CACHE[key] = analysis
             _trim_cache()
-            return analysis
-    analysis = analyse_reference(samples, settings)
+    return analysis if analysis.settings == settings else replace(analysis, settings=settings)
+
+
+def trim_reference_cache() -> None:
+    """Hold the cache to its budget again (analyses grow as degraded signals are scored)."""
     with _CACHE_LOCK:
-        _CACHE[key] = analysis
         _trim_cache()
-    return analysis
 
 
 def _trim_cache() -> None:
@@ -243,10 +255,11 @@ def score(reference: ReferenceAnalysis, degraded: np.ndarray) -> VisqolScore:
         raise VisqolFailure("the degraded signal is too short, different or misaligned to score any of the reference's patches")
     starts = starts[:kept]
     ref_patches = np.ascontiguousarray(np.stack([reference_db[:, start : start + width] for start in starts]))
+    ref_means, ref_variances = nsim.local_statistics(ref_patches)
     padded = np.ascontiguousarray(np.concatenate([degraded_db, np.zeros((degraded_db.shape[0], width))], axis=1))
     offsets, unmatched = kernels.search_patches(
-        ref_patches, starts, padded, SEARCH_WINDOW_PATCHES * width,
-        kernels.GAUSSIAN_WINDOW, kernels.INTENSITY_C1, kernels.STRUCTURE_C3,
+        ref_patches, ref_means, ref_variances, starts, padded, SEARCH_WINDOW_PATCHES * width,
+        nsim.GAUSSIAN_WINDOW, nsim.C1, nsim.C3,
     )
 
     frame_s = bank.frame_duration_s
@@ -264,6 +277,7 @@ def score(reference: ReferenceAnalysis, degraded: np.ndarray) -> VisqolScore:
             deg_start_s = offset * frame_s
             match = _finely_realigned(reference, degraded, degraded_full_db, match, (deg_start_s, deg_start_s + patch_s))
         matches.append(match)
+    trim_reference_cache()
     return _pooled_score(matches, frame_s, settings)
 
 
@@ -277,11 +291,8 @@ class _PatchMatch:
 
 
 def _similarity(ref_patch: np.ndarray, deg_patch: np.ndarray) -> _PatchMatch:
-    mean, band_means, band_stddevs, band_energy = kernels.patch_similarity(
-        np.ascontiguousarray(ref_patch), np.ascontiguousarray(deg_patch),
-        kernels.GAUSSIAN_WINDOW, kernels.INTENSITY_C1, kernels.STRUCTURE_C3,
-    )
-    return _PatchMatch(float(mean), band_means, band_stddevs, band_energy)
+    result = nsim.patch_similarity(ref_patch, deg_patch)
+    return _PatchMatch(result.mean, result.band_means, result.band_stddevs, result.band_energy)
 
 
 def _finely_realigned(
@@ -364,7 +375,7 @@ def _pooled_score(matches: list[_PatchMatch], frame_s: float, settings: VisqolSe
         fstdnsim = np.sqrt(np.maximum(variance, 0.0))
 
     with _MAPPER_LOCK:
-        moslqo = float(_quality_mapper(settings.speech_mode, settings.mapping).predict_quality(fvnsim, fvnsim10, fstdnsim, fvdegenergy))
+        moslqo = float(quality_mapper(settings).predict_quality(fvnsim, fvnsim10, fstdnsim, fvdegenergy))
     vnsim = float(np.mean(fvnsim))
     if vnsim < LOW_SIMILARITY:
         moslqo = 1.0
@@ -380,9 +391,17 @@ def _spl_db(samples: np.ndarray) -> float:
 _MAPPER_LOCK = threading.Lock()
 
 
+def quality_mapper(settings: VisqolSettings) -> Any:
+    """visqol-python's quality mapper for the settings' mode and mapping, loaded once per process.
+
+    Raises:
+        ImportError: the lattice mapping's runtime (``ai-edge-litert``) is not installed.
+    """
+    return _quality_mapper(settings.speech_mode, settings.mapping)
+
+
 @cache
 def _quality_mapper(speech_mode: bool, mapping: str) -> Any:
-    """visqol-python's quality mapper for a mode and mapping, loaded once per process."""
     import visqol
     from visqol.visqol_manager import VisqolManager
 

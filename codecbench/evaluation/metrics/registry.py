@@ -185,6 +185,7 @@ def selected_visqol_engine() -> str:
         )
     return engine
 
+
 _MOS = (1.0, 5.0)
 _OWN_16K = MetricNeeds(run_rate_hz=16_000, min_reference_rate_hz=16_000, alignment="own")
 

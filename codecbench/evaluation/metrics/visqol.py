@@ -21,8 +21,9 @@ Two engines compute the same numbers. By default codecbench's own
 (:mod:`codecbench.evaluation.metrics.visqol_fast`) does: visqol-python 3.8's algorithm with the
 reference's work done once per reference and the hot loops vectorised, about 4 times faster
 on a single pair and 6 times per condition when one reference is scored against many; its
-scores equal visqol-python's (the tests hold it to that; docs/visqol-engine.md). ``CODECBENCH_VISQOL_ENGINE=visqol-python`` runs
-visqol-python itself instead. Each score's ``implementation`` names the engine.
+scores equal visqol-python's (the tests hold it to that; docs/visqol-engine.md).
+``CODECBENCH_VISQOL_ENGINE=visqol-python`` runs visqol-python itself instead. Each score's
+``implementation`` names the engine.
 
 The numba kernels compile on first use in each process (10-20 s). They are cached
 on disk under ``$CODECBENCH_HOME/numba`` (unless ``NUMBA_CACHE_DIR`` says otherwise), so later

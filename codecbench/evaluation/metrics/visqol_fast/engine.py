@@ -54,8 +54,8 @@ LOW_SIMILARITY = 0.15
 QUANTILE = 0.10
 # References kept per process: a window of utterances each scored under many conditions,
 # within a memory budget (a ten-minute 48 kHz upload's analysis alone is over 1 GB).
-CACHED_REFERENCES = 16
-CACHE_BUDGET_BYTES = 512 * 2**20
+CACHED_REFERENCES = 32
+CACHE_BUDGET_BYTES = 256 * 2**20
 
 
 class VisqolFailure(ValueError):

@@ -283,3 +283,21 @@ def test_a_fault_of_the_engine_is_reported_as_such_not_blamed_on_the_audio(real_
     pair = (real_speech.astype(np.float32), RATE_HZ)
     (result,) = score_pair(pair, pair, ["visqol"])
     assert result.value is None and result.error == "visqol failed: RuntimeError: kernel exploded"
+
+
+def test_a_window_of_utterances_under_three_protocols_stays_cached(real_speech, monkeypatch):
+    """The evaluation engine transcodes condition by condition across a window of 8 utterances;
+    their analyses under speech, audio and audio-native must all stay cached, or every condition
+    would analyse its reference again."""
+    engine.clear_reference_cache()
+    analysed = []
+    original = engine.analyse_reference
+    monkeypatch.setattr(engine, "analyse_reference", lambda *args: analysed.append(1) or original(*args))
+    rng = np.random.default_rng(8)
+    window = [real_speech * (1 - 0.02 * k) + 1e-4 * rng.standard_normal(real_speech.size) for k in range(8)]
+    for condition in range(2):
+        for reference in window:
+            degraded = reference + 0.01 * (condition + 1) * rng.standard_normal(reference.size)
+            for protocol in ("speech", "audio", "audio-native"):
+                fast(reference, degraded, protocol)
+    assert len(analysed) == 8 * 3

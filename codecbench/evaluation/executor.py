@@ -64,10 +64,10 @@ class LocalExecutor(Executor):
 
     An utterance's conditions are transcoded within one window, so they reach the workers close
     together: each worker analyses a reference for ViSQOL once and reuses the analysis for every
-    other condition of that utterance it scores (the engine keeps the last references it
-    analysed, more than a window's worth). Pairs are not pinned to workers: with many workers
-    and few conditions, several workers analyse the same reference, which costs less than
-    leaving workers idle.
+    other condition of that utterance it scores (the engine keeps a window's worth of analyses
+    for utterances up to about 16 s; see its ``CACHE_BUDGET_BYTES``). Pairs are not pinned to
+    workers: with many workers and few conditions, several workers analyse the same reference,
+    which costs less than leaving workers idle.
 
     Args:
         workers: processes scoring metrics (one core each).

@@ -145,8 +145,9 @@ def visqol_metrics(resolution: Resolution) -> list[Metric]:
     return [visqol_metric(protocol) for protocol in resolution.visqol_protocols]
 
 
-def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol, engine: str = "codecbench") -> float:
-    """ViSQOL's MOS-LQO for a pair under ``protocol``, computed by ``engine`` (one of ``VISQOL_ENGINES``).
+def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol, engine: str | None = None) -> float:
+    """ViSQOL's MOS-LQO for a pair under ``protocol``, computed by ``engine`` (one of
+    ``VISQOL_ENGINES``; default: :func:`~codecbench.evaluation.metrics.registry.selected_visqol_engine`).
 
     Raises:
         MetricError: the pair is too short, the reference's rate too low for the protocol,
@@ -169,7 +170,7 @@ def visqol_mos(pair: PreparedPair, protocol: VisqolProtocol, engine: str = "code
     reference, degraded = pair.at_rate(rate)
     reference = np.ascontiguousarray(reference, np.float64)
     degraded = np.ascontiguousarray(degraded, np.float64)
-    if engine == "codecbench":
+    if (engine or selected_visqol_engine()) == "codecbench":
         return _fast_visqol_mos(reference, degraded, protocol, rate)
     api = _visqol_api(protocol.name)
     try:

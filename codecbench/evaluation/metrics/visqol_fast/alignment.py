@@ -20,11 +20,14 @@ class EnvelopeAligner:
     """Finds the lag of degraded signals against one reference (positive: the degraded is late).
 
     The reference's envelope is computed once, and its spectrum once per transform length
-    (a power of two at least twice the longer signal, so one or two lengths in practice).
+    (a power of two at least twice the longer signal, so one or two lengths in practice) unless
+    ``keep_spectra`` is false (patch slices: their spectra would be most of an analysis's memory
+    for little time saved).
     """
 
-    def __init__(self, reference: np.ndarray) -> None:
+    def __init__(self, reference: np.ndarray, *, keep_spectra: bool = True) -> None:
         self.envelope = upper_envelope(reference)
+        self.keep_spectra = keep_spectra
         self._spectra: dict[int, np.ndarray] = {}
 
     def spectra(self) -> list[np.ndarray]:
@@ -39,7 +42,9 @@ class EnvelopeAligner:
         points = 1 << max(0, (2 * longer - 2).bit_length())  # the power of two >= 2 * longer - 1
         reference_spectrum = self._spectra.get(points)
         if reference_spectrum is None:
-            reference_spectrum = self._spectra[points] = rfft(self.envelope, n=points)
+            reference_spectrum = rfft(self.envelope, n=points)
+            if self.keep_spectra:
+                self._spectra[points] = reference_spectrum
         correlation = irfft(reference_spectrum * np.conj(rfft(degraded_envelope, n=points)), n=points)
         # Lags -(longer - 1) .. longer - 1: the negative ones wrap to the end of the correlation.
         max_lag = longer - 1

@@ -9,7 +9,8 @@ goes:
   envelope's spectrum, the voice-activity decisions, each patch slice's envelope and
   spectrogram in the fine realignment) is computed once per reference and kept in a
   :class:`ReferenceAnalysis`, which :func:`reference_analysis` caches for the references
-  seen last in this process: scoring one utterance's 20 conditions pays for it once;
+  seen last in this process (within a memory budget): scoring one utterance's 20 conditions
+  pays for it once;
 - the filterbank and the patch search run in :mod:`kernels`, vectorised over frames and
   offsets, with the same arithmetic as visqol-python's kernels;
 - the voice-activity detector is vectorised.
@@ -52,10 +53,14 @@ SEARCH_WINDOW_PATCHES = 60
 SPL_REFERENCE = 2e-5
 LOW_SIMILARITY = 0.15
 QUANTILE = 0.10
-# References kept per process: a window of utterances each scored under many conditions,
-# within a memory budget (a ten-minute 48 kHz upload's analysis alone is over 1 GB).
+# Analyses kept per process (one per reference, mode and rate): the evaluation engine's window
+# of 8 utterances under the three protocols that analyse differently (speech, audio,
+# audio-native) is 24; 8 s utterances take about 5, 17 and 5 MB each, so the budget holds a
+# window of utterances up to about 16 s. Beyond it, conditions re-analyse their reference
+# (slower, the same numbers). A ten-minute 48 kHz upload's analysis alone is over 1 GB: used,
+# not kept.
 CACHED_REFERENCES = 32
-CACHE_BUDGET_BYTES = 256 * 2**20
+CACHE_BUDGET_BYTES = 512 * 2**20
 
 
 class VisqolFailure(ValueError):
@@ -103,7 +108,7 @@ class ReferenceAnalysis:
     aligner: EnvelopeAligner
     spectrogram_db: np.ndarray
     patch_starts: np.ndarray
-    _slices: dict[tuple[int, int], tuple[np.ndarray, EnvelopeAligner]] = field(default_factory=dict)
+    _slice_aligners: dict[tuple[int, int], EnvelopeAligner] = field(default_factory=dict)
     _slice_spectrograms: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
     @property
@@ -111,18 +116,18 @@ class ReferenceAnalysis:
         """Memory held, the kept slices included."""
         # list() snapshots each dict at once: another thread may be adding to it.
         arrays = [self.samples, self.spectrogram_db, self.aligner.envelope, *self.aligner.spectra()]
-        for samples, aligner in list(self._slices.values()):
-            arrays += [samples, aligner.envelope, *aligner.spectra()]
+        arrays += [aligner.envelope for aligner in list(self._slice_aligners.values())]
         arrays += list(self._slice_spectrograms.values())
         return sum(array.nbytes for array in arrays)
 
-    def slice_aligner(self, start: int, stop: int, samples: np.ndarray) -> EnvelopeAligner:
-        """The envelope aligner of the reference slice ``samples`` (taken at ``start:stop``)."""
+    def slice_aligner(self, start: int, stop: int) -> EnvelopeAligner:
+        """The envelope aligner of ``samples[start:stop]`` of the reference (its envelope kept,
+        not its spectra)."""
         key = (start, stop)
-        kept = self._slices.get(key)
-        if kept is None or kept[0].shape != samples.shape or not np.array_equal(kept[0], samples):
-            kept = self._slices[key] = (samples, EnvelopeAligner(samples))
-        return kept[1]
+        aligner = self._slice_aligners.get(key)
+        if aligner is None:
+            aligner = self._slice_aligners[key] = EnvelopeAligner(self.samples[start:stop], keep_spectra=False)
+        return aligner
 
     def slice_spectrogram_db(self, start: int, stop: int) -> np.ndarray:
         """The dB spectrogram of ``samples[start:stop]`` of the reference."""
@@ -307,7 +312,10 @@ def _finely_realigned(
     deg_slice_start, deg_slice = _slice(degraded, *deg_span, rate)
     if ref_slice.shape[0] == 0 or deg_slice.shape[0] == 0:
         return match
-    aligner = reference.slice_aligner(ref_start, ref_start + ref_slice.shape[0], ref_slice)
+    if ref_start >= 0:
+        aligner = reference.slice_aligner(ref_start, ref_start + ref_slice.shape[0])
+    else:  # a slice ViSQOL padded with zeros: not a stretch of the reference, not kept
+        aligner = EnvelopeAligner(ref_slice, keep_spectra=False)
     (start, stop), deg_aligned, deg_offset, lag_s = align_and_truncate(ref_slice, deg_slice, aligner.best_lag(deg_slice), rate)
     if stop - start <= bank.frame_length:
         return match

@@ -67,6 +67,16 @@ def degradations(real_speech) -> dict[str, np.ndarray]:
     return out
 
 
+@pytest.fixture
+def analysed(monkeypatch) -> list[int]:
+    """Grows by one each time the engine analyses a reference (the cache starts empty)."""
+    engine.clear_reference_cache()
+    calls: list[int] = []
+    original = engine.analyse_reference
+    monkeypatch.setattr(engine, "analyse_reference", lambda *args: calls.append(1) or original(*args))
+    return calls
+
+
 def oracle(reference: np.ndarray, degraded: np.ndarray, protocol_name: str) -> float:
     protocol = visqol_protocol(protocol_name)
     pair = prepare_pair((reference.astype(np.float32), RATE_HZ), (degraded.astype(np.float32), RATE_HZ))
@@ -132,11 +142,7 @@ def test_patch_search_equals_visqol_python(real_speech, degradations):
     ]
 
 
-def test_a_reference_is_analysed_once_for_all_its_conditions(real_speech, degradations, monkeypatch):
-    engine.clear_reference_cache()
-    analysed = []
-    original = engine.analyse_reference
-    monkeypatch.setattr(engine, "analyse_reference", lambda *args: analysed.append(1) or original(*args))
+def test_a_reference_is_analysed_once_for_all_its_conditions(real_speech, degradations, analysed):
     first = [fast(real_speech, degradations[name], "speech") for name in ("opus", "codec2", "noise 20 dB")]
     assert len(analysed) == 1
     changed = real_speech.copy()
@@ -215,11 +221,7 @@ def test_a_mistyped_engine_stops_the_command_before_any_work(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_protocols_that_differ_only_in_mapping_share_the_analysis(real_speech, degradations, monkeypatch):
-    engine.clear_reference_cache()
-    analysed = []
-    original = engine.analyse_reference
-    monkeypatch.setattr(engine, "analyse_reference", lambda *args: analysed.append(1) or original(*args))
+def test_protocols_that_differ_only_in_mapping_share_the_analysis(real_speech, degradations, analysed):
     lattice, exponential = fast(real_speech, degradations["opus"], "speech"), fast(real_speech, degradations["opus"], "speech-exp")
     assert len(analysed) == 1 and lattice != exponential
     assert exponential == pytest.approx(oracle(real_speech, degradations["opus"], "speech-exp"), abs=TOLERANCE)
@@ -285,14 +287,10 @@ def test_a_fault_of_the_engine_is_reported_as_such_not_blamed_on_the_audio(real_
     assert result.value is None and result.error == "visqol failed: RuntimeError: kernel exploded"
 
 
-def test_a_window_of_utterances_under_three_protocols_stays_cached(real_speech, monkeypatch):
+def test_a_window_of_utterances_under_three_protocols_stays_cached(real_speech, analysed):
     """The evaluation engine transcodes condition by condition across a window of 8 utterances;
     their analyses under speech, audio and audio-native must all stay cached, or every condition
     would analyse its reference again."""
-    engine.clear_reference_cache()
-    analysed = []
-    original = engine.analyse_reference
-    monkeypatch.setattr(engine, "analyse_reference", lambda *args: analysed.append(1) or original(*args))
     rng = np.random.default_rng(8)
     window = [real_speech * (1 - 0.02 * k) + 1e-4 * rng.standard_normal(real_speech.size) for k in range(8)]
     for condition in range(2):

@@ -14,7 +14,14 @@ with the targets of issue 5:
 - an immediate re-run of the 2-worker evaluation, which finds everything stored (target <=
   2 % of the first run), in this process and as a ``codecbench evaluate`` command.
 
-    python benchmarks/engine_throughput.py [--utterances 200] [--workers 2]
+With ``--executor ray`` (issue 17) it compares the Ray executor with the local one on this
+machine instead: the same evaluation with ``--workers`` scoring workers on each (warm; Ray's
+start-up and the cluster check printed apart), the throughput of Ray over local (target >=
+0.9x), and the per-unit overhead: the same comparison on units that cost almost nothing
+(the ``lowpass_3500`` anchor scored with SI-SNR), whose time per unit is the executor's own.
+Ray runs on the cluster ``--ray-address`` names, else a new one on this machine.
+
+    python benchmarks/engine_throughput.py [--utterances 200] [--workers 2] [--executor local|ray]
 
 Timings are wall-clock and depend on what else the machine is doing.
 """
@@ -55,6 +62,9 @@ def main() -> None:
     parser.add_argument("--utterances", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2, help="the worker count compared with 1")
     parser.add_argument("--keep", type=Path, default=None, help="build the corpus and databases here and keep them")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="local: the local engine's figures; ray: Ray against local on this machine")
+    parser.add_argument("--ray-address", default=None, help="the Ray cluster (default: a new one on this machine)")
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="engine-throughput-"))
@@ -68,6 +78,9 @@ def main() -> None:
         request = EvaluationRequest(testsets=(spec,), conditions=tuple(Condition("opus", k) for k in BITRATES_KBPS),
                                     scoring=SCORING)
         warm_up(("speech",))  # numba's kernels in this process, as pool workers load them when they start
+        if args.executor == "ray":
+            compare_with_ray(work, spec, request, args.workers, args.ray_address)
+            return
 
         bare_s, bare_cpu_s = bare_calls(sorted(corpus.iterdir()))
         one_s, one_cpu_s, _ = engine_run(work / "one.sqlite3", request, workers=1)
@@ -142,6 +155,52 @@ def engine_run(database_path: Path, request: EvaluationRequest, workers: int) ->
     database.close()
     assert summary.failed == 0, summary.describe()
     return (*elapsed, warm_up_s)
+
+
+def compare_with_ray(work: Path, spec, request: EvaluationRequest, workers: int, ray_address: str | None) -> None:
+    """Print Ray's throughput against the local executor's, and the per-unit overhead of each."""
+    from codecbench.evaluation.ray_executor import RayExecutor
+
+    cheap = EvaluationRequest(testsets=(spec,), conditions=(Condition("lowpass_3500"),),
+                              scoring=ScoringConfig(("sisnr",)))
+    with RayExecutor(ray_address, scoring_workers=workers) as executor:
+        started = time.perf_counter()
+        print(executor.connect())
+        plan = plan_evaluation(request)
+        executor.prepare(plan.testsets, plan.conditions, request.scoring)
+        cheap_plan = plan_evaluation(cheap)
+        executor.prepare(cheap_plan.testsets, cheap_plan.conditions, cheap.scoring)
+        start_up_s = time.perf_counter() - started
+        ray_s = timed_run(work / "ray.sqlite3", plan, executor)
+        ray_cheap_s = timed_run(work / "ray-cheap.sqlite3", cheap_plan, executor)
+    local_s, _, _ = engine_run(work / "local.sqlite3", request, workers=workers)
+    local_cheap_s, _, _ = engine_run(work / "local-cheap.sqlite3", cheap, workers=workers)
+    units = len(plan.testsets[0]) * len(plan.conditions)
+    cheap_units = len(cheap_plan.testsets[0])
+    rows = [
+        (f"local executor, {workers} workers, s (warm)", f"{local_s:.1f}", ""),
+        (f"Ray executor, {workers} scoring workers, s (warm)", f"{ray_s:.1f}", ""),
+        ("  Ray start-up: connect, check the nodes, start and warm the workers, s", f"{start_up_s:.1f}", ""),
+        ("utterance-conditions per s, local", f"{units / local_s:.2f}", ""),
+        ("utterance-conditions per s, Ray", f"{units / ray_s:.2f}", ""),
+        ("  Ray over local, throughput", f"{local_s / ray_s:.2f}x", ">= 0.9x"),
+        (f"cheap units ({cheap_units}: lowpass_3500, SI-SNR), local, ms per unit", f"{1000 * local_cheap_s / cheap_units:.1f}", ""),
+        ("cheap units, Ray, ms per unit", f"{1000 * ray_cheap_s / cheap_units:.1f}", ""),
+        ("  Ray's overhead per unit over local's, ms", f"{1000 * (ray_cheap_s - local_cheap_s) / cheap_units:+.1f}", ""),
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value:>9}  {('target ' + target) if target else ''}")
+
+
+def timed_run(database_path: Path, plan, executor) -> float:
+    database = open_database(f"sqlite:///{database_path}")
+    started = time.perf_counter()
+    summary = run_evaluation(database, plan, executor)
+    elapsed = time.perf_counter() - started
+    database.close()
+    assert summary.failed == 0, summary.describe()
+    return elapsed
 
 
 def rerun_command(database_path: Path, corpus: Path) -> float:

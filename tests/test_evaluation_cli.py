@@ -7,7 +7,6 @@ import io
 import math
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from scipy import stats
 
 from tests.cli_runner import CODECBENCH, run_cli
 from tests.corpora import make_aishell1, make_aishell2, make_folder, make_gigaspeech, make_librispeech, make_wenetspeech
+from tests.eval_db import DUPLICATE_SCORES, count, stored_rows
 
 
 @pytest.fixture
@@ -161,7 +161,7 @@ def test_a_run_killed_with_sigkill_restarts_without_duplicates_or_recomputation(
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while _count(database_path, "SELECT count(*) FROM eval_units") < 10:
+        while count(database_path, "SELECT count(*) FROM eval_units") < 10:
             assert process.poll() is None, "the run ended before it could be killed"
             assert time.monotonic() < deadline, "the run stored nothing in two minutes"
             time.sleep(0.05)
@@ -172,7 +172,7 @@ def test_a_run_killed_with_sigkill_restarts_without_duplicates_or_recomputation(
         if process.poll() is None:
             process.kill()
     assert len(workers) >= 2  # the scoring pool was running
-    stored = _rows(database_path)
+    stored = stored_rows(database_path)
     assert 10 <= len(stored) < total, "kill the run part-way"
     deadline = time.monotonic() + 15
     while any(_alive(pid) for pid in workers):  # orphaned workers notice their parent is gone and end
@@ -182,33 +182,11 @@ def test_a_run_killed_with_sigkill_restarts_without_duplicates_or_recomputation(
     restarted = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert restarted.returncode == 0, restarted.stderr
     assert f"{total - len(stored)} unit(s) computed now; 0 failed in all" in restarted.stdout
-    final = _rows(database_path)
+    final = stored_rows(database_path)
     assert len(final) == total
-    assert _count(database_path, "SELECT count(*) FROM eval_scores") == total * 2
-    assert _count(database_path, "SELECT count(*) FROM (SELECT unit_id, metric, protocol FROM eval_scores "
-                                 "GROUP BY 1, 2, 3 HAVING count(*) > 1)") == 0
+    assert count(database_path, "SELECT count(*) FROM eval_scores") == total * 2
+    assert count(database_path, DUPLICATE_SCORES) == 0
     assert all(final[key] == value for key, value in stored.items())  # nothing stored before was recomputed
-
-
-def _count(path: Path, query: str) -> int:
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(path, timeout=10) as connection:
-            return connection.execute(query).fetchone()[0]
-    except sqlite3.OperationalError:  # the schema is not there yet
-        return 0
-
-
-def _rows(path: Path) -> dict[int, tuple]:
-    """Every stored unit with its scores as stored (ids, values and times)."""
-    with sqlite3.connect(path) as connection:
-        units = {unit_id: (created,) for unit_id, created in connection.execute("SELECT id, created_at FROM eval_units")}
-        for unit_id, score_id, metric, value, created in connection.execute(
-            "SELECT unit_id, id, metric, value, created_at FROM eval_scores ORDER BY id"
-        ):
-            units[unit_id] += ((score_id, metric, value, created),)
-    return units
 
 
 def _children(pid: int) -> list[int]:

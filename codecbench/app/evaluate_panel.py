@@ -3,7 +3,8 @@
 It reads its fields with the command line's request parser
 (:func:`codecbench.evaluation.request_parsing.parse_evaluation_request`: the same values are
 accepted, with the same messages) and runs the same runner, with Gradio's progress bar (units
-done of the total, rate, time left), in the app's process and its scoring workers. Because a run reads
+done of the total, rate, time left), in the app's process and its scoring workers, or on the Ray cluster the server was started with
+(``codecbench app --ray-address``), chosen in the panel. Because a run reads
 files on the server and can keep it busy for hours, it needs the admin password; long runs
 over whole test sets belong on the command line anyway.
 """
@@ -16,16 +17,45 @@ from codecbench.app.admin_auth import AdminGate
 from codecbench.app.settings import AppSettings
 from codecbench.codecs import CodecNotReadyError
 from codecbench.evaluation.datasets import TestSetError
-from codecbench.evaluation.executor import LocalExecutor
+from codecbench.evaluation.executor import Executor, LocalExecutor
 from codecbench.evaluation.metrics import DEFAULT_VISQOL_PROTOCOL, METRIC_NAMES, VISQOL_PROTOCOLS
 from codecbench.evaluation.progress import CallbackProgress
 from codecbench.evaluation.request_parsing import default_evaluation_metrics, parse_evaluation_request, parse_limit
 from codecbench.evaluation.results import stored_testset_specs
-from codecbench.evaluation.runner import plan_evaluation, run_evaluation
+from codecbench.evaluation.runner import EvaluationPlan, plan_evaluation, run_evaluation
 from codecbench.evaluation.store import check_evaluation_dialect
 from codecbench.storage import Database
 
-__all__ = ["build_evaluate_panel", "parse_limit"]
+__all__ = ["build_evaluate_panel", "parse_limit", "prepared_executor", "run_places"]
+
+ON_THIS_SERVER = "this server"
+
+
+def run_places(settings: AppSettings) -> list[str]:
+    """Where the panel can run an evaluation: this server, and the Ray cluster if the server has one."""
+    return [ON_THIS_SERVER] + ([f"the Ray cluster at {settings.ray_address}"] if settings.ray_address else [])
+
+
+def prepared_executor(settings: AppSettings, place: str | None, plan: EvaluationPlan) -> Executor:
+    """The executor for ``place`` (one of :func:`run_places`), checked and ready to run ``plan``.
+
+    Raises:
+        gr.Error: ``place`` is not offered, or the cluster cannot run the plan (the message says why).
+    """
+    if place in (None, ON_THIS_SERVER):
+        return LocalExecutor(settings.scoring_workers)
+    if place not in run_places(settings):
+        raise gr.Error(f"cannot run on {place!r}: choose one of {', '.join(run_places(settings))}", print_exception=False)
+    from codecbench.evaluation.ray_executor import ClusterError, RayExecutor
+
+    executor = RayExecutor(settings.ray_address)
+    try:
+        executor.connect()
+        executor.prepare(plan.testsets, plan.conditions, plan.request.scoring)
+    except ClusterError as error:
+        executor.close()
+        raise gr.Error(str(error), print_exception=False) from None
+    return executor
 
 
 def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminGate):
@@ -51,6 +81,8 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
                                placeholder="all", elem_id="evaluate-limit")
             seed = gr.Number(label="Seed of the sample", value=0, precision=0, elem_id="evaluate-seed")
             password = gr.Textbox(label="Admin password", type="password", elem_id="evaluate-password")
+            place = gr.Radio(run_places(settings), value=ON_THIS_SERVER, label="Run on", elem_id="evaluate-place",
+                             visible=settings.ray_address is not None)
             fill_button = gr.Button("Fill in the stored test sets", elem_id="evaluate-fill")
             run_button = gr.Button("Run", variant="primary", elem_id="evaluate-run")
         summary = gr.Markdown(elem_id="evaluate-summary")
@@ -61,7 +93,7 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
 
     def run(testset_text: str, codec_text: str, metric_names: list[str], protocol_names: list[str],
             limit_value: str | float | None, seed_value: float | None, given_password: str | None,
-            request: gr.Request, progress=gr.Progress()) -> str:
+            place_value: str | None, request: gr.Request, progress=gr.Progress()) -> str:
         gate.authorize(given_password, request, "Running an evaluation needs the admin password.")
         try:
             request = parse_evaluation_request(
@@ -74,13 +106,13 @@ def build_evaluate_panel(settings: AppSettings, database: Database, gate: AdminG
         except (TestSetError, CodecNotReadyError, ValueError) as error:
             raise gr.Error(str(error), print_exception=False) from None
         reporter = CallbackProgress(lambda done, total, text: progress((done, total), desc=text, unit="units"))
-        with LocalExecutor(settings.scoring_workers) as executor:
+        with prepared_executor(settings, place_value, plan) as executor:
             result = run_evaluation(database, plan, executor, reporter)
         return f"```\n{result.describe()}\n```"
 
     fill_button.click(fill, inputs=[password], outputs=[testsets])
     return run_button.click(
-        run, inputs=[testsets, codecs, metrics, protocols, limit, seed, password], outputs=[summary],
+        run, inputs=[testsets, codecs, metrics, protocols, limit, seed, password, place], outputs=[summary],
         concurrency_limit=1, concurrency_id="evaluate",
     )
 

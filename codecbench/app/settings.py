@@ -34,6 +34,8 @@ class AppSettings:
             (default: the address the app listens on).
         model_dirs: codec name -> local model directory to load instead of the Hub cache.
         device: where neural codecs run (``cpu``, ``cuda``, ``cuda:N``).
+        ray_address: a Ray cluster the Leaderboard page's "Run an evaluation" panel may run on
+            (``codecbench app --ray-address``); ``None``: runs stay on this server.
     """
 
     max_duration_s: float = 600.0
@@ -44,6 +46,7 @@ class AppSettings:
     public_url: str | None = None
     model_dirs: Mapping[str, Path] = field(default_factory=dict)
     device: str = "cpu"
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         if self.scoring_workers < 1:

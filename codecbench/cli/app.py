@@ -37,6 +37,11 @@ ADMIN_PASSWORD_ENV = "CODECBENCH_ADMIN_PASSWORD"
 )
 @model_dir_option(several_codecs=True)
 @device_option()
+@click.option(
+    "--ray-address", default=None, metavar="ADDRESS",
+    help="A Ray cluster (auto, ray://HOST:10001, HOST:6379) the Leaderboard page's evaluate panel may run on, "
+    "besides this server (pip install \"codecbench[ray]\").",
+)
 def app_command(
     host: str,
     port: int,
@@ -46,6 +51,7 @@ def app_command(
     admin_password: str | None,
     model_dirs: tuple[str, ...],
     device: str,
+    ray_address: str | None,
 ) -> None:
     """Start the web app on http://HOST:PORT: Listen page, MUSHRA participant page (/mushra/) and Admin (/admin/)."""
     from codecbench.app import AppSettings, launch
@@ -63,6 +69,7 @@ def app_command(
             public_url=public_url,
             model_dirs=model_dirs_by_name,
             device=device,
+            ray_address=ray_address,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from None

@@ -7,10 +7,21 @@ This module registers no command and imports no command module.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
 from codecbench.cli.options import open_database_or_exit
+
+if TYPE_CHECKING:
+    from codecbench.evaluation.executor import Executor
+    from codecbench.evaluation.runner import EvaluationPlan
+    from codecbench.storage import Database
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class TestSetSpecType(click.ParamType):
@@ -29,17 +40,63 @@ class TestSetSpecType(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-def run_on_local_engine(database_url: str | None, testsets, workers: int, batch_size: int, run):
-    """Open the database, say what will run, and return ``run(database, executor)`` on a local
-    executor; on Ctrl-C every finished unit stays stored and the command exits with 130."""
-    from codecbench.evaluation.executor import LocalExecutor
+class EngineChoice(NamedTuple):
+    """Where an evaluation's units run: ``--executor``, ``--workers``, ``--batch-size``, ``--ray-address``."""
 
+    executor: str
+    workers: int | None
+    batch_size: int
+    ray_address: str | None = None
+
+    @classmethod
+    def from_options(cls, executor: str, workers: int | None, batch_size: int, ray_address: str | None) -> EngineChoice:
+        if executor == "local" and ray_address is not None:
+            raise click.UsageError("--ray-address is for --executor ray.")
+        return cls(executor, workers, batch_size, ray_address)
+
+
+def engine_options(command: F) -> F:
+    """``--executor``, ``--ray-address``, ``--workers`` and ``--batch-size`` (arguments
+    ``executor``, ``ray_address``, ``workers``, ``batch_size``; see :meth:`EngineChoice.from_options`)."""
+    decorators = [
+        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Where units run: local (this machine: codecs in this process, metrics in --workers "
+                     "processes) or ray (a Ray cluster: pip install \"codecbench[ray]\"; the test sets must be at "
+                     "the same path on every node)."),
+        click.option("--ray-address", default=None, metavar="ADDRESS",
+                     help="The cluster for --executor ray: auto (the one `ray start` made on this machine), "
+                     "ray://HOST:10001 or HOST:6379. Default: $RAY_ADDRESS, else a cluster running on this machine, "
+                     "else a new one on this machine for this run."),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Processes scoring metrics (one core each). local: default 1, and with 1 everything runs "
+                     "in this process; ray: scoring workers on the cluster, default one per CPU."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+                     help="Utterances per codec call (neural codecs run them through the model together)."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def run_on_engine(
+    database_url: str | None, plan: EvaluationPlan, engine: EngineChoice, run: Callable[[Database, Executor], T],
+    keep_audio_dir: Path | None = None,
+) -> T:
+    """Open the database, say what will run, and return ``run(database, executor)`` on the chosen
+    executor; on Ctrl-C every finished unit stays stored and the command exits with 130.
+
+    A Ray cluster is checked before anything runs (every node sees the test sets, every codec
+    loads there): what cannot work stops the command with the node named."""
     database = open_database_or_exit(database_url)
     click.echo(f"database: {database.describe()}", err=True)
-    _warn_about_moved_testsets(database, testsets)
-    for testset in testsets:
+    _warn_about_moved_testsets(database, plan.testsets)
+    for testset in plan.testsets:
         click.echo(testset.summary(), err=True)
-    executor = LocalExecutor(workers, batch_size=batch_size)
+    try:
+        executor = _make_executor(plan, engine, keep_audio_dir)
+    except BaseException:
+        database.close()
+        raise
     try:
         return run(database, executor)
     except KeyboardInterrupt:
@@ -49,6 +106,26 @@ def run_on_local_engine(database_url: str | None, testsets, workers: int, batch_
     finally:
         executor.close()
         database.close()
+
+
+def _make_executor(plan: EvaluationPlan, engine: EngineChoice, keep_audio_dir: Path | None) -> Executor:
+    if engine.executor == "local":
+        from codecbench.evaluation.executor import LocalExecutor
+
+        return LocalExecutor(engine.workers or 1, batch_size=engine.batch_size)
+    from codecbench.evaluation.ray_executor import ClusterError, RayExecutor
+
+    executor = RayExecutor(engine.ray_address, scoring_workers=engine.workers, batch_size=engine.batch_size)
+    try:
+        click.echo(executor.connect(), err=True)
+        executor.prepare(plan.testsets, plan.conditions, plan.request.scoring, keep_audio_dir)
+    except ClusterError as error:
+        executor.close()
+        raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        executor.close()
+        sys.exit(130)
+    return executor
 
 
 def check_evaluation_database(database_url: str | None) -> None:

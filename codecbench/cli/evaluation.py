@@ -14,7 +14,13 @@ from pathlib import Path
 import click
 
 from codecbench.cli.checks import check_writable
-from codecbench.cli.engine import TestSetSpecType, check_evaluation_database, run_on_local_engine
+from codecbench.cli.engine import (
+    EngineChoice,
+    TestSetSpecType,
+    check_evaluation_database,
+    engine_options,
+    run_on_engine,
+)
 from codecbench.cli.options import (
     LazyHelpOption,
     database_option,
@@ -99,10 +105,7 @@ def testsets_command(specs: tuple, limit: int | None, seed: int, as_json: bool) 
 )
 @metrics_option(default_from=evaluation_default_metrics, flags=("--metrics",))
 @visqol_protocol_option
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes scoring metrics (one core each); with 1, everything runs in this process.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Utterances per codec call (neural codecs run them through the model together).")
+@engine_options
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Evaluate a reproducible sample of at most this many utterances per test set.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --limit sample.")
@@ -116,9 +119,10 @@ def testsets_command(specs: tuple, limit: int | None, seed: int, as_json: bool) 
 @model_dir_option(several_codecs=True)
 @device_option()
 def evaluate_command(
-    specs: tuple, codecs: tuple[str, ...], metrics: str | None, visqol_protocols: tuple[str, ...], workers: int,
-    batch_size: int, limit: int | None, seed: int, keep_audio_dir: Path | None, retry_failed: bool,
-    max_duration: float, database_url: str | None, model_dirs: tuple[str, ...], device: str,
+    specs: tuple, codecs: tuple[str, ...], metrics: str | None, visqol_protocols: tuple[str, ...], executor: str,
+    ray_address: str | None, workers: int | None, batch_size: int, limit: int | None, seed: int,
+    keep_audio_dir: Path | None, retry_failed: bool, max_duration: float, database_url: str | None,
+    model_dirs: tuple[str, ...], device: str,
 ) -> None:
     """Score every utterance of the test sets through every codec condition, into the database.
 
@@ -134,6 +138,7 @@ def evaluate_command(
     from codecbench.evaluation.runner import plan_evaluation, run_evaluation
 
     model_dirs_by_name = model_dirs_by_codec(model_dirs)
+    engine = EngineChoice.from_options(executor, workers, batch_size, ray_address)
     try:
         check_evaluation_database(database_url)
         request = parse_evaluation_request(
@@ -144,9 +149,10 @@ def evaluate_command(
         plan = plan_evaluation(request)
     except (TestSetError, CodecNotReadyError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    summary = run_on_local_engine(
-        database_url, plan.testsets, workers, batch_size,
+    summary = run_on_engine(
+        database_url, plan, engine,
         lambda database, executor: run_evaluation(database, plan, executor, TerminalProgress()),
+        keep_audio_dir=request.keep_audio_dir,
     )
     click.echo(summary.describe())
 

@@ -10,7 +10,13 @@ from pathlib import Path
 import click
 
 from codecbench.cli.checks import check_writable
-from codecbench.cli.engine import TestSetSpecType, check_evaluation_database, run_on_local_engine
+from codecbench.cli.engine import (
+    EngineChoice,
+    TestSetSpecType,
+    check_evaluation_database,
+    engine_options,
+    run_on_engine,
+)
 from codecbench.cli.options import database_option, device_option, model_dir_for, model_dir_option
 
 
@@ -27,10 +33,7 @@ from codecbench.cli.options import database_option, device_option, model_dir_for
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Evaluate a reproducible sample of at most this many utterances per test set.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --limit sample.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes scoring metrics (one core each); with 1, everything runs in this process.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Utterances per codec call.")
+@engine_options
 @device_option("Where the model runs: cpu, cuda or cuda:N.")
 @database_option
 @click.option("--format", "output_format", type=click.Choice(["markdown", "csv"]), default="markdown",
@@ -42,7 +45,7 @@ from codecbench.cli.options import database_option, device_option, model_dir_for
               help="Also write a plotly chart of published vs measured values (with 95 % CI bars) to this .html file.")
 def reproduce_command(
     table_name: str | None, list_tables: bool, specs: tuple, model_dir: str | None, limit: int | None, seed: int,
-    workers: int, batch_size: int, device: str, database_url: str | None, output_format: str,
+    executor: str, ray_address: str | None, workers: int | None, batch_size: int, device: str, database_url: str | None, output_format: str,
     output_path: Path | None, chart_path: Path | None,
 ) -> None:
     """Run the evaluation behind published TABLE and print published vs measured side by side.
@@ -59,6 +62,8 @@ def reproduce_command(
     from codecbench.evaluation.progress import TerminalProgress
     from codecbench.evaluation.published import PUBLISHED_TABLES, UnknownTableError, get_table
     from codecbench.evaluation.reproduce import ReproductionRequest, plan_reproduction, run_reproduction
+
+    engine = EngineChoice.from_options(executor, workers, batch_size, ray_address)
     if list_tables:
         try:
             tables = list(PUBLISHED_TABLES.values()) if table_name is None else [get_table(table_name)]
@@ -86,8 +91,8 @@ def reproduce_command(
             f"  {reason}" for reason in unreadable.values()))
     for name, reason in unreadable.items():
         click.echo(f"warning: {name} is not run: {reason}", err=True)
-    reproduction = run_on_local_engine(
-        database_url, plan.evaluation.testsets, workers, batch_size,
+    reproduction = run_on_engine(
+        database_url, plan.evaluation, engine,
         lambda database, executor: run_reproduction(database, plan, executor, TerminalProgress()),
     )
     if reproduction.summary is not None:

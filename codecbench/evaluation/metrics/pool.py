@@ -195,13 +195,20 @@ def _ready() -> int:
 
 
 def _start_worker(config: ScoringConfig, parent_pid: int) -> None:
-    """Worker initializer: one thread for numba and for BLAS (a worker is one core's worth of
-    work; spare threads only contend with the other workers), its metrics warmed up before the first pair.
+    """Worker initializer: a thread that ends the worker with its parent, then
+    :func:`prepare_scoring_process`.
 
     The parent's pid comes from the parent: read here after the slow imports, it could already
     be init's, and the worker would outlive its parent.
     """
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+    prepare_scoring_process(config)
+
+
+def prepare_scoring_process(config: ScoringConfig) -> None:
+    """Make this process a scoring worker: one thread for numba and for BLAS (a worker is one
+    core's worth of work; spare threads only contend with the other workers), and ``config``'s
+    metrics warmed up before the first pair. Pool workers and Ray's scoring actors call it."""
     from threadpoolctl import threadpool_limits
 
     from codecbench.evaluation.metrics import visqol
@@ -213,4 +220,3 @@ def _start_worker(config: ScoringConfig, parent_pid: int) -> None:
     numba.set_num_threads(1)
     threadpool_limits(limits=1)  # stays in force for the process (until restored, which it is not)
     warm_up_metrics(config.metrics, config.visqol_protocols)
-

@@ -1,0 +1,460 @@
+"""Run an evaluation's units on a Ray cluster: codecs in actors, metrics in warm actors.
+
+    with RayExecutor("auto", batch_size=8) as executor:       # or "ray://head:10001"
+        executor.prepare(plan.testsets, plan.conditions, plan.request.scoring)
+        summary = run_evaluation(database, plan, executor, TerminalProgress())
+
+Each condition gets codec actors (:class:`~codecbench.evaluation.ray_workers.CodecWorker`) that
+load its codec once and transcode a batch of utterances at a time, reading the audio on their
+own node; a neural codec run with ``--device cuda`` gets a share of the cluster's GPUs per
+actor. Reconstructions go through Ray's object store to scoring actors
+(:class:`~codecbench.evaluation.ray_workers.ScoringWorker`, one CPU each, metrics warm), and
+only the scores come back to the driver, which stores them as the local executor's do. An
+utterance's conditions go to the scoring worker that scored its other conditions when it is
+no busier than any other, so that ViSQOL's reference analysis is reused without leaving a
+worker idle.
+
+Ray restarts a worker process that dies and runs the units it held again; a unit that cannot
+be finished (a node lost, a worker that keeps dying) comes back as an
+:class:`~codecbench.evaluation.work.UnfinishedUnit` and is left for the next run, never stored
+as a failure.
+
+Ray is an optional dependency (``pip install "codecbench[ray]"``); this module imports it only
+when an executor connects.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codecbench.evaluation.conditions import EvalCondition
+from codecbench.evaluation.datasets import TestSet
+from codecbench.evaluation.executor import DEFAULT_BATCH_SIZE, Executor, _windows
+from codecbench.evaluation.metrics import ScoringConfig
+from codecbench.evaluation.metrics.base import package_version
+from codecbench.evaluation.ray_workers import CodecWorker, PathCheck, ScoringWorker, WorkerReport, check_paths
+from codecbench.evaluation.work import UnfinishedUnit, UnitOutcome, WorkUnit
+
+INSTALL_HINT = 'install Ray on this machine and on every node of the cluster: pip install "codecbench[ray]"'
+#: How often Ray may restart a worker process that died, and run again a call it held.
+MAX_RESTARTS = 5
+MAX_CALL_RETRIES = 2
+#: Units queued per scoring worker: one being scored, one waiting, so no worker waits for the driver.
+SCORING_DEPTH = 2
+#: How long workers may take to start (load a codec, warm metrics up) before the cluster is
+#: taken to have no room for them.
+START_TIMEOUT_S = 900.0
+PATH_CHECK_TIMEOUT_S = 120.0
+#: Utterances whose last scoring worker is remembered (for ViSQOL's reference reuse).
+REMEMBERED_UTTERANCES = 4096
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot run this evaluation; the message names the node and says what to do."""
+
+
+@dataclass(frozen=True)
+class RayNode:
+    """An alive node of the cluster that can take work."""
+
+    node_id: str
+    address: str
+    cpus: float
+    gpus: float
+
+    def describe(self, host: str | None = None) -> str:
+        host_part = f"host {host}, " if host and host != self.address else ""
+        return f"Ray node {self.address} ({host_part}node id {self.node_id[:12]})"
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a :class:`ClusterError` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ClusterError(f"--executor ray needs Ray, which is not installed: {INSTALL_HINT}") from None
+    return ray
+
+
+def needs_gpu(condition: EvalCondition) -> bool:
+    """A neural codec asked to run on CUDA (classical codecs and anchors always run on CPUs)."""
+    from codecbench.codecs import codec_spec
+
+    return condition.load_options.device != "cpu" and codec_spec(condition.codec, condition.load_options).family == "neural"
+
+
+class RayExecutor(Executor):
+    """Units on a Ray cluster.
+
+    Args:
+        address: the cluster: ``auto`` (the one ``ray start`` made on this machine),
+            ``ray://HOST:10001`` (Ray Client), ``HOST:6379``; ``None``: ``$RAY_ADDRESS``, else a
+            cluster running on this machine, else a new one on this machine for this run.
+        scoring_workers: scoring actors (one CPU each); default: one per CPU of the cluster.
+        batch_size: utterances per codec call.
+        codec_workers_per_condition: codec actors per condition; default 1, or with GPUs as
+            many as the cluster's GPUs allow (each condition's actors get an equal share).
+        max_in_flight: units read or transcoded ahead of the scoring workers (default four per
+            scoring worker); bounds the object store's use.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        scoring_workers: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        codec_workers_per_condition: int | None = None,
+        max_in_flight: int | None = None,
+    ) -> None:
+        if scoring_workers is not None and scoring_workers < 1:
+            raise ValueError(f"scoring_workers must be at least 1, got {scoring_workers}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if codec_workers_per_condition is not None and codec_workers_per_condition < 1:
+            raise ValueError(f"codec_workers_per_condition must be at least 1, got {codec_workers_per_condition}")
+        self.address = address
+        self.scoring_workers = scoring_workers
+        self.batch_size = batch_size
+        self.codec_workers_per_condition = codec_workers_per_condition
+        self.max_in_flight = max_in_flight
+        self._ray: Any = None
+        self._connected_here = False
+        self._nodes: list[RayNode] = []
+        self._scorers: list[Any] = []
+        self._dead_scorers: set[int] = set()
+        self._codec_workers: dict[EvalCondition, list[Any]] = {}
+        self._dead_codec_workers: set[str] = set()
+        self._next_replica: dict[EvalCondition, int] = {}
+
+    # -- connecting and preparing ------------------------------------------------------------
+
+    def connect(self) -> str:
+        """Join the cluster (once); returns a line describing it."""
+        if self._ray is None:
+            ray = import_ray()
+            if not ray.is_initialized():
+                try:
+                    ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING,
+                             include_dashboard=False)
+                except ConnectionError as error:
+                    raise ClusterError(f"cannot reach the Ray cluster at {self.address}: {error}. Start it "
+                                       "(`ray start --head` on its head node) or give its address (--ray-address).") from None
+                self._connected_here = True
+            self._ray = ray
+        nodes = self._work_nodes()
+        cpus = sum(node.cpus for node in nodes)
+        gpus = sum(node.gpus for node in nodes)
+        return (f"Ray {self._ray.__version__} cluster: {len(nodes)} node(s) taking work, {cpus:g} CPU(s), {gpus:g} GPU(s); "
+                f"{self._scoring_worker_count()} scoring worker(s)")
+
+    def _work_nodes(self) -> list[RayNode]:
+        nodes = [
+            RayNode(entry["NodeID"], entry["NodeManagerAddress"], float(entry["Resources"].get("CPU", 0)),
+                    float(entry["Resources"].get("GPU", 0)))
+            for entry in self._ray.nodes()
+            if entry.get("Alive")
+        ]
+        working = [node for node in nodes if node.cpus >= 1]
+        if not working:
+            raise ClusterError("the Ray cluster has no alive node with a CPU to run work on; add a worker node "
+                               "(`ray start --address=HEAD:6379` on it)")
+        self._nodes = working
+        return working
+
+    def _scoring_worker_count(self) -> int:
+        slots = sum(math.floor(node.cpus) for node in self._nodes)
+        wanted = self.scoring_workers or slots
+        if wanted > slots:
+            raise ClusterError(f"{wanted} scoring workers asked for (--workers), but the cluster's nodes have "
+                               f"{slots} CPU(s) in all; ask for at most {slots}, or add nodes")
+        return wanted
+
+    def prepare(
+        self,
+        testsets: Sequence[TestSet],
+        conditions: Sequence[EvalCondition],
+        scoring: ScoringConfig,
+        keep_audio_dir: Path | None = None,
+    ) -> None:
+        """Before any unit runs: check that every node taking work sees the test sets (and can
+        write ``keep_audio_dir``), start the scoring workers and every condition's codec workers,
+        and wait until each is ready (codec loaded with the driver's weights, metrics warm).
+
+        Raises:
+            ClusterError: what cannot work, on which node, and what to do.
+        """
+        self.connect()
+        self._check_paths(_path_checks(testsets, keep_audio_dir))
+        self._start_scorers(scoring)
+        for condition in conditions:
+            self._start_codec_workers(condition, len(conditions))
+        self._wait_ready()
+
+    def _check_paths(self, checks: list[PathCheck]) -> None:
+        ray = self._ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        remote_check = ray.remote(num_cpus=0, max_retries=0)(check_paths)
+        answers = {
+            node.node_id: remote_check.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False)).remote(checks)
+            for node in self._nodes
+        }
+        problems = []
+        for node in self._nodes:
+            try:
+                host, node_problems = ray.get(answers[node.node_id], timeout=PATH_CHECK_TIMEOUT_S)
+            except ray.exceptions.GetTimeoutError:
+                problems.append(f"{node.describe()}: did not answer the file check in {PATH_CHECK_TIMEOUT_S:g} s")
+                continue
+            except ray.exceptions.RayError as error:
+                problems.append(f"{node.describe()}: the file check failed: {_first_line(error)}")
+                continue
+            problems += [f"{node.describe(host)}: {problem}" for problem in node_problems]
+        if problems:
+            raise ClusterError(
+                "not every node of the cluster sees the files this run needs; nothing was run.\n  "
+                + "\n  ".join(problems)
+                + "\nEvery node that takes work reads the test sets (and writes --keep-audio) at the same path as "
+                "this machine: put them on a file system every node mounts (NFS, Lustre, a volume in every pod)."
+            )
+
+    def _start_scorers(self, scoring: ScoringConfig) -> None:
+        if self._scorers:
+            return
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        actor_class = self._ray.remote(ScoringWorker)
+        places = _spread(self._nodes, self._scoring_worker_count())
+        self._scorers = [
+            actor_class.options(
+                num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=MAX_CALL_RETRIES,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
+            ).remote(scoring)
+            for node in places
+        ]
+        self._scorer_nodes = places
+
+    def _start_codec_workers(self, condition: EvalCondition, condition_count: int) -> None:
+        if condition in self._codec_workers:
+            return
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        actor_class = self._ray.remote(CodecWorker)
+        if needs_gpu(condition):
+            if condition.load_options.device != "cuda":
+                raise ClusterError(f"{condition.key}: on a Ray cluster give --device cuda, not "
+                                   f"{condition.load_options.device}: Ray gives each codec worker its own GPU(s)")
+            gpus = sum(node.gpus for node in self._nodes)
+            if gpus == 0:
+                raise ClusterError(f"{condition.key} is to run on CUDA, but no node of the Ray cluster has a GPU; "
+                                   "add GPU nodes or run the codecs with --device cpu")
+            replicas = self.codec_workers_per_condition or max(1, math.floor(gpus / condition_count))
+            share = min(1.0, gpus / (condition_count * replicas))
+            workers = [actor_class.options(num_gpus=share, num_cpus=0, max_restarts=MAX_RESTARTS,
+                                           max_task_retries=MAX_CALL_RETRIES).remote(condition, self.batch_size)
+                       for _ in range(replicas)]
+        else:
+            replicas = self.codec_workers_per_condition or 1
+            first = len(self._codec_workers)
+            workers = [
+                actor_class.options(
+                    num_cpus=0, max_restarts=MAX_RESTARTS, max_task_retries=MAX_CALL_RETRIES,
+                    # soft: restarted elsewhere if the node is lost (a codec worker holds no CPU)
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(
+                        self._nodes[(first + index) % len(self._nodes)].node_id, soft=True),
+                ).remote(condition, self.batch_size)
+                for index in range(replicas)
+            ]
+        self._codec_workers[condition] = workers
+
+    def _wait_ready(self) -> None:
+        ray = self._ray
+        checks = [(f"scoring worker {index + 1}", actor) for index, actor in enumerate(self._scorers)]
+        checks += [(f"codec worker of {condition.key}", actor)
+                   for condition, actors in self._codec_workers.items() for actor in actors]
+        answers = [actor.ready.remote() for _, actor in checks]
+        ready, waiting = ray.wait(answers, num_returns=len(answers), timeout=START_TIMEOUT_S)
+        if waiting:
+            names = [name for (name, _), answer in zip(checks, answers, strict=True) if answer in set(waiting)]
+            raise ClusterError(f"{len(names)} worker(s) did not start within {START_TIMEOUT_S:g} s ({', '.join(names[:5])}): "
+                               "the cluster has no room for them (`ray status` shows what is free)")
+        problems = []
+        version = package_version("codecbench")
+        for (name, _), answer in zip(checks, answers, strict=True):
+            try:
+                report: WorkerReport = ray.get(answer)
+            except ray.exceptions.RayError as error:
+                problems.append(f"{name} could not start: {_first_line(error)}")
+                continue
+            where = f"on host {report.host} (pid {report.pid})"
+            if report.problem:
+                problems.append(f"{name} {where}: {report.problem}")
+            elif report.codecbench_version != version:
+                problems.append(f"{name} {where} runs codecbench {report.codecbench_version}, this machine "
+                                f"{version}; install the same version everywhere")
+        if problems:
+            raise ClusterError("the cluster cannot run this evaluation; nothing was run.\n  " + "\n  ".join(problems))
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run(self, units: Iterable[WorkUnit]) -> Iterator[UnitOutcome | UnfinishedUnit]:
+        self.connect()
+        ray = self._ray
+        transcoding: dict[Any, WorkUnit] = {}
+        to_score: deque[tuple[Any, WorkUnit]] = deque()
+        scoring: dict[Any, tuple[WorkUnit, int]] = {}
+        load: list[int] = []
+        last_scorer: OrderedDict[tuple[str, str], int] = OrderedDict()
+        windows = _windows(units, self.batch_size)
+        exhausted = False
+        while True:
+            ahead = self.max_in_flight or 4 * max(1, len(self._scorers))
+            while not exhausted and len(transcoding) + len(to_score) < ahead:
+                window = next(windows, None)
+                if window is None:
+                    exhausted = True
+                    break
+                if not self._scorers:
+                    self._start_scorers(window[0].scoring)
+                    self._wait_ready()
+                load += [0] * (len(self._scorers) - len(load))
+                for condition, members in _by_condition(window).items():
+                    actor = self._codec_worker(condition)
+                    if actor is None:
+                        for unit in members:
+                            yield UnfinishedUnit(unit, f"every codec worker of {condition.key} died")
+                        continue
+                    refs = actor.transcode.options(num_returns=len(members)).remote(members)
+                    transcoding.update(zip([refs] if len(members) == 1 else refs, members, strict=True))
+            while to_score:
+                index = self._pick_scorer(load, to_score[0][1], last_scorer)
+                if index is None:
+                    if len(self._dead_scorers) == len(self._scorers):
+                        ref, unit = to_score.popleft()
+                        yield UnfinishedUnit(unit, "every scoring worker died")
+                        continue
+                    break
+                ref, unit = to_score.popleft()
+                scoring[self._scorers[index].score.remote(ref)] = (unit, index)
+                load[index] += 1
+            if not (transcoding or to_score or scoring):
+                if exhausted:
+                    return
+                continue
+            ready, _ = ray.wait([*transcoding, *scoring], num_returns=1, fetch_local=False)
+            for ref in ready:
+                if ref in transcoding:
+                    to_score.append((ref, transcoding.pop(ref)))
+                    continue
+                unit, index = scoring.pop(ref)
+                load[index] -= 1
+                yield self._outcome(ref, unit, index)
+
+    def _codec_worker(self, condition: EvalCondition) -> Any | None:
+        if condition not in self._codec_workers:
+            self._start_codec_workers(condition, len(self._codec_workers) + 1)
+            self._wait_ready()
+        alive = [actor for actor in self._codec_workers[condition] if actor._actor_id.hex() not in self._dead_codec_workers]
+        if not alive:
+            return None
+        turn = self._next_replica.get(condition, 0)
+        self._next_replica[condition] = turn + 1
+        return alive[turn % len(alive)]
+
+    def _pick_scorer(self, load: list[int], unit: WorkUnit, last_scorer: OrderedDict[tuple[str, str], int]) -> int | None:
+        """The least busy live scoring worker with room, preferring the one that scored this
+        utterance last (its ViSQOL reference analysis is cached there)."""
+        candidates = [index for index in range(len(self._scorers))
+                      if index not in self._dead_scorers and load[index] < SCORING_DEPTH]
+        if not candidates:
+            return None
+        lowest = min(load[index] for index in candidates)
+        key = (unit.testset, unit.utterance.id)
+        previous = last_scorer.get(key)
+        index = previous if previous in candidates and load[previous] == lowest else next(
+            index for index in candidates if load[index] == lowest)
+        last_scorer[key] = index
+        last_scorer.move_to_end(key)
+        while len(last_scorer) > REMEMBERED_UTTERANCES:
+            last_scorer.popitem(last=False)
+        return index
+
+    def _outcome(self, ref: Any, unit: WorkUnit, scorer_index: int) -> UnitOutcome | UnfinishedUnit:
+        ray = self._ray
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayError as error:
+            dead = getattr(error, "actor_id", None)
+            if isinstance(error, ray.exceptions.ActorDiedError) and dead is not None:
+                if dead == self._scorers[scorer_index]._actor_id.hex():
+                    self._dead_scorers.add(scorer_index)
+                else:
+                    self._dead_codec_workers.add(dead)
+            return UnfinishedUnit(unit, f"a Ray worker failed ({_first_line(error)})")
+
+    # -- ending --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._ray is None:
+            return
+        for actor in [*self._scorers, *(actor for actors in self._codec_workers.values() for actor in actors)]:
+            try:
+                self._ray.kill(actor)
+            except Exception:  # already gone with its node  # noqa: S110
+                pass
+        self._scorers, self._codec_workers = [], {}
+        if self._connected_here:
+            self._ray.shutdown()
+        self._ray = None
+
+    def terminate(self) -> None:
+        """Stop at once (an interrupted run): the workers are killed mid-unit."""
+        self.close()
+
+
+def _by_condition(units: Sequence[WorkUnit]) -> dict[EvalCondition, list[WorkUnit]]:
+    grouped: dict[EvalCondition, list[WorkUnit]] = {}
+    for unit in units:
+        grouped.setdefault(unit.condition, []).append(unit)
+    return grouped
+
+
+def _spread(nodes: Sequence[RayNode], count: int) -> list[RayNode]:
+    """``count`` one-CPU slots over ``nodes``, taking one per node in turn (no node above its CPUs)."""
+    free = {node.node_id: math.floor(node.cpus) for node in nodes}
+    places: list[RayNode] = []
+    while len(places) < count:
+        for node in nodes:
+            if free[node.node_id] > 0 and len(places) < count:
+                free[node.node_id] -= 1
+                places.append(node)
+    return places
+
+
+def _path_checks(testsets: Sequence[TestSet], keep_audio_dir: Path | None) -> list[PathCheck]:
+    """Each test set's root and its first utterance's audio (read), and ``keep_audio_dir`` (written)."""
+    checks = []
+    for testset in testsets:
+        checks.append(PathCheck(f"test set {testset.name}", Path(testset.root)))
+        if testset.utterances:
+            source = testset.utterances[0].source
+            path = getattr(source, "path", None) or getattr(source, "archive", None)
+            if path is not None:
+                checks.append(PathCheck(f"test set {testset.name}'s audio", Path(path)))
+    if keep_audio_dir is not None:
+        checks.append(PathCheck("--keep-audio folder", keep_audio_dir, writable=True))
+    return checks
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    line = text[0] if text else type(error).__name__
+    return line if len(line) <= 300 else line[:297] + "..."

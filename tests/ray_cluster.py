@@ -100,6 +100,23 @@ class LocalRayCluster:
                 continue
         return found
 
+    def kill_second_node(self) -> int:
+        """Kill every process of the second node at once (its machine lost); returns how many."""
+        ours = os.readlink("/proc/self/ns/mnt")
+        victims = []
+        for pid in self._members():
+            try:
+                if os.readlink(f"/proc/{pid}/ns/mnt") != ours:
+                    victims.append(pid)
+            except OSError:
+                continue
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(victims)
+
     def stop(self) -> None:
         """Kill every process of the namespace (the nodes, their workers, any command left)."""
         if self._holder is not None:

@@ -263,6 +263,42 @@ def test_a_run_interrupted_on_the_driver_resumes_with_nothing_lost_or_duplicated
 
 
 @cluster_only
+def test_a_node_lost_mid_run_loses_nothing(tmp_path):
+    """The second node's processes all killed at once (its machine gone): the units its workers
+    held are sent again to the head's workers, or left for the next run, never stored as failed."""
+    lost = LocalRayCluster({"CODECBENCH_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}).start()
+    try:
+        make_folder(lost.folder / "many", 30, seconds=2.0, first_seed=700)
+        database = lost.folder / "ray.sqlite3"
+        args = [*_evaluate_args(f"many=folder:{lost.folder / 'many'}", database=database, codecs=("opus@6,12",),
+                                metrics="visqol,pesq"), "--executor", "ray", "--ray-address", lost.address]
+        process = lost.popen_codecbench(*args)
+        try:
+            deadline = time.monotonic() + 180
+            while count(database, "SELECT count(*) FROM eval_units") < 4:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "the run stored nothing in three minutes"
+                time.sleep(0.05)
+            assert lost.kill_second_node() >= 3  # its raylet, its object store's and workers' processes
+            assert process.poll() is None and count(database, "SELECT count(*) FROM eval_units") < 60, \
+                "lose the node part-way through the run"
+            stdout, stderr = process.communicate(timeout=400)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 0, stderr
+        assert "; 0 failed in all" in stdout
+        if "left uncomputed" in stdout:
+            again = lost.codecbench(*args)
+            assert again.returncode == 0 and "; 0 failed in all" in again.stdout, again.stderr
+        assert count(database, "SELECT count(*) FROM eval_units WHERE error IS NULL") == 60
+        assert count(database, "SELECT count(*) FROM eval_scores WHERE value IS NOT NULL") == 60 * 2
+        assert count(database, DUPLICATE_SCORES) == 0
+    finally:
+        lost.stop()
+
+
+@cluster_only
 def test_a_test_set_one_node_cannot_see_stops_the_run_before_anything_runs(cluster):
     make_folder(cluster.hidden / "unseen", 3)  # on the head's file system, not on the second node's
     database = cluster.folder / "hidden.sqlite3"

@@ -14,10 +14,12 @@ utterance's conditions go to the scoring worker that scored its other conditions
 no busier than any other, so that ViSQOL's reference analysis is reused without leaving a
 worker idle.
 
-Ray restarts a worker process that dies and runs the units it held again; a unit that cannot
-be finished (a node lost, a worker that keeps dying) comes back as an
-:class:`~codecbench.evaluation.work.UnfinishedUnit` and is left for the next run, never stored
-as a failure.
+Ray restarts a worker process that dies and runs the calls it held again. A unit whose call
+still fails is sent again (to another scoring worker while the one that failed is checked;
+transcoded again if its reconstruction was lost with a node), up to :data:`MAX_UNIT_ATTEMPTS`
+times; then it comes back as an :class:`~codecbench.evaluation.work.UnfinishedUnit` and is left
+for the next run, never stored as a failure. A scoring worker that does not answer its check
+(its node is gone) gets no more units.
 
 Ray is an optional dependency (``pip install "codecbench[ray]"``); this module imports it only
 when an executor connects.
@@ -27,9 +29,10 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,10 @@ INSTALL_HINT = 'install Ray on this machine and on every node of the cluster: pi
 #: How often Ray may restart a worker process that died, and run again a call it held.
 MAX_RESTARTS = 5
 MAX_CALL_RETRIES = 2
+#: Times a unit is sent again after a worker failed under it, before it is left for the next run.
+MAX_UNIT_ATTEMPTS = 3
+#: How long a scoring worker that failed may take to answer again before it is given up.
+HEALTH_CHECK_TIMEOUT_S = 60.0
 #: Units queued per scoring worker: one being scored, one waiting, so no worker waits for the driver.
 SCORING_DEPTH = 2
 #: How long workers may take to start (load a codec, warm metrics up) before the cluster is
@@ -130,7 +137,6 @@ class RayExecutor(Executor):
         self._scorers: list[Any] = []
         self._dead_scorers: set[int] = set()
         self._codec_workers: dict[EvalCondition, list[Any]] = {}
-        self._dead_codec_workers: set[str] = set()
         self._next_replica: dict[EvalCondition, int] = {}
 
     # -- connecting and preparing ------------------------------------------------------------
@@ -307,17 +313,12 @@ class RayExecutor(Executor):
 
     def run(self, units: Iterable[WorkUnit]) -> Iterator[UnitOutcome | UnfinishedUnit]:
         self.connect()
-        ray = self._ray
-        transcoding: dict[Any, WorkUnit] = {}
-        to_score: deque[tuple[Any, WorkUnit]] = deque()
-        scoring: dict[Any, tuple[WorkUnit, int]] = {}
-        load: list[int] = []
-        last_scorer: OrderedDict[tuple[str, str], int] = OrderedDict()
+        flight = _Flight()
         windows = _windows(units, self.batch_size)
         exhausted = False
         while True:
             ahead = self.max_in_flight or 4 * max(1, len(self._scorers))
-            while not exhausted and len(transcoding) + len(to_score) < ahead:
+            while not exhausted and len(flight.transcoding) + len(flight.to_score) < ahead:
                 window = next(windows, None)
                 if window is None:
                     exhausted = True
@@ -325,55 +326,98 @@ class RayExecutor(Executor):
                 if not self._scorers:
                     self._start_scorers(window[0].scoring)
                     self._wait_ready()
-                load += [0] * (len(self._scorers) - len(load))
                 for condition, members in _by_condition(window).items():
-                    actor = self._codec_worker(condition)
-                    if actor is None:
-                        for unit in members:
-                            yield UnfinishedUnit(unit, f"every codec worker of {condition.key} died")
-                        continue
-                    refs = actor.transcode.options(num_returns=len(members)).remote(members)
-                    transcoding.update(zip([refs] if len(members) == 1 else refs, members, strict=True))
-            while to_score:
-                index = self._pick_scorer(load, to_score[0][1], last_scorer)
-                if index is None:
-                    if len(self._dead_scorers) == len(self._scorers):
-                        ref, unit = to_score.popleft()
-                        yield UnfinishedUnit(unit, "every scoring worker died")
-                        continue
-                    break
-                ref, unit = to_score.popleft()
-                scoring[self._scorers[index].score.remote(ref)] = (unit, index)
-                load[index] += 1
-            if not (transcoding or to_score or scoring):
+                    self._transcode(flight, condition, members)
+            yield from self._send_to_scorers(flight)
+            if not flight.working():
                 if exhausted:
                     return
                 continue
-            ready, _ = ray.wait([*transcoding, *scoring], num_returns=1, fetch_local=False)
+            ready, _ = self._ray.wait(flight.waiting(), num_returns=1, fetch_local=False, timeout=flight.patience())
             for ref in ready:
-                if ref in transcoding:
-                    to_score.append((ref, transcoding.pop(ref)))
-                    continue
-                unit, index = scoring.pop(ref)
-                load[index] -= 1
-                yield self._outcome(ref, unit, index)
+                if ref in flight.transcoding:
+                    flight.to_score.append((ref, flight.transcoding.pop(ref)))
+                elif ref in flight.health_checks:
+                    self._settle_health_check(flight, ref)
+                else:
+                    yield from self._receive(flight, ref)
+            self._expire_health_checks(flight)
 
-    def _codec_worker(self, condition: EvalCondition) -> Any | None:
+    def _transcode(self, flight: _Flight, condition: EvalCondition, members: list[WorkUnit]) -> None:
+        """Send ``members`` (units of ``condition``) to one of its codec workers: one object per unit.
+        (A codec worker that is gone for good fails the calls, and its units run out of attempts.)"""
+        actor = self._codec_worker(condition)
+        refs = actor.transcode.options(num_returns=len(members)).remote(members)
+        flight.transcoding.update(zip([refs] if len(members) == 1 else refs, members, strict=True))
+
+    def _send_to_scorers(self, flight: _Flight) -> Iterator[UnfinishedUnit]:
+        flight.load += [0] * (len(self._scorers) - len(flight.load))
+        while flight.to_score:
+            index = self._pick_scorer(flight.load, flight.to_score[0][1], flight.last_scorer, flight.suspects())
+            if index is None:
+                if len(self._dead_scorers) < len(self._scorers):
+                    return  # every live worker is full or being checked: wait for one
+                _, unit = flight.to_score.popleft()
+                yield UnfinishedUnit(unit, "every scoring worker died")
+                continue
+            reconstruction, unit = flight.to_score.popleft()
+            flight.scoring[self._scorers[index].score.remote(reconstruction)] = (unit, reconstruction, index)
+            flight.load[index] += 1
+
+    def _receive(self, flight: _Flight, ref: Any) -> Iterator[UnitOutcome | UnfinishedUnit]:
+        """A scored unit's outcome; a unit a worker failed under is sent again (the scoring worker
+        checked meanwhile), or after :data:`MAX_UNIT_ATTEMPTS` left unfinished."""
+        ray = self._ray
+        unit, reconstruction, index = flight.scoring.pop(ref)
+        flight.load[index] -= 1
+        try:
+            yield ray.get(ref)
+            return
+        except ray.exceptions.RayError as error:
+            failure = error
+        scorer_failed = getattr(failure, "actor_id", None) == self._scorers[index]._actor_id.hex()
+        if scorer_failed and index not in self._dead_scorers and index not in flight.suspects():
+            flight.health_checks[self._scorers[index].ready.remote()] = (index, time.monotonic())
+        attempts = flight.attempts[unit.key] = flight.attempts.get(unit.key, 0) + 1
+        if attempts >= MAX_UNIT_ATTEMPTS:
+            yield UnfinishedUnit(unit, f"a Ray worker failed ({_first_line(failure)})")
+        elif scorer_failed:  # the reconstruction is still in the object store (or Ray rebuilds it)
+            flight.to_score.append((reconstruction, unit))
+        else:  # the codec worker or the reconstruction was lost: transcode again
+            self._transcode(flight, unit.condition, [unit])
+
+    def _settle_health_check(self, flight: _Flight, ref: Any) -> None:
+        index, _ = flight.health_checks.pop(ref)
+        try:
+            self._ray.get(ref)
+        except self._ray.exceptions.RayError:
+            self._dead_scorers.add(index)
+
+    def _expire_health_checks(self, flight: _Flight) -> None:
+        """A scoring worker that does not answer within :data:`HEALTH_CHECK_TIMEOUT_S` (its node
+        is gone, its restart cannot be placed) is given up."""
+        now = time.monotonic()
+        for ref, (index, since) in list(flight.health_checks.items()):
+            if now - since > HEALTH_CHECK_TIMEOUT_S:
+                del flight.health_checks[ref]
+                self._dead_scorers.add(index)
+
+    def _codec_worker(self, condition: EvalCondition) -> Any:
+        """The condition's next codec worker in turn (started now if the condition is new)."""
         if condition not in self._codec_workers:
             self._start_codec_workers(condition, len(self._codec_workers) + 1)
             self._wait_ready()
-        alive = [actor for actor in self._codec_workers[condition] if actor._actor_id.hex() not in self._dead_codec_workers]
-        if not alive:
-            return None
+        workers = self._codec_workers[condition]
         turn = self._next_replica.get(condition, 0)
         self._next_replica[condition] = turn + 1
-        return alive[turn % len(alive)]
+        return workers[turn % len(workers)]
 
-    def _pick_scorer(self, load: list[int], unit: WorkUnit, last_scorer: OrderedDict[tuple[str, str], int]) -> int | None:
+    def _pick_scorer(self, load: list[int], unit: WorkUnit, last_scorer: OrderedDict[tuple[str, str], int],
+                     suspects: frozenset[int] = frozenset()) -> int | None:
         """The least busy live scoring worker with room, preferring the one that scored this
         utterance last (its ViSQOL reference analysis is cached there)."""
         candidates = [index for index in range(len(self._scorers))
-                      if index not in self._dead_scorers and load[index] < SCORING_DEPTH]
+                      if index not in self._dead_scorers and index not in suspects and load[index] < SCORING_DEPTH]
         if not candidates:
             return None
         lowest = min(load[index] for index in candidates)
@@ -386,19 +430,6 @@ class RayExecutor(Executor):
         while len(last_scorer) > REMEMBERED_UTTERANCES:
             last_scorer.popitem(last=False)
         return index
-
-    def _outcome(self, ref: Any, unit: WorkUnit, scorer_index: int) -> UnitOutcome | UnfinishedUnit:
-        ray = self._ray
-        try:
-            return ray.get(ref)
-        except ray.exceptions.RayError as error:
-            dead = getattr(error, "actor_id", None)
-            if isinstance(error, ray.exceptions.ActorDiedError) and dead is not None:
-                if dead == self._scorers[scorer_index]._actor_id.hex():
-                    self._dead_scorers.add(scorer_index)
-                else:
-                    self._dead_codec_workers.add(dead)
-            return UnfinishedUnit(unit, f"a Ray worker failed ({_first_line(error)})")
 
     # -- ending --------------------------------------------------------------------------------
 
@@ -418,6 +449,44 @@ class RayExecutor(Executor):
     def terminate(self) -> None:
         """Stop at once (an interrupted run): the workers are killed mid-unit."""
         self.close()
+
+
+@dataclass
+class _Flight:
+    """The units of one :meth:`RayExecutor.run` between the driver and the workers.
+
+    Attributes:
+        transcoding: transcode result -> its unit.
+        to_score: reconstructions ready, waiting for a scoring worker.
+        scoring: score result -> (unit, its reconstruction, scoring worker index).
+        health_checks: ``ready()`` answer -> (index of a scoring worker that failed, since when);
+            it gets no units until it answers.
+        load: units sent to each scoring worker and not back yet.
+        attempts: times each unit was sent again after a failure.
+        last_scorer: the scoring worker each utterance went to last.
+    """
+
+    transcoding: dict[Any, WorkUnit] = field(default_factory=dict)
+    to_score: deque[tuple[Any, WorkUnit]] = field(default_factory=deque)
+    scoring: dict[Any, tuple[WorkUnit, Any, int]] = field(default_factory=dict)
+    health_checks: dict[Any, tuple[int, float]] = field(default_factory=dict)
+    load: list[int] = field(default_factory=list)
+    attempts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    last_scorer: OrderedDict[tuple[str, str], int] = field(default_factory=OrderedDict)
+
+    def working(self) -> bool:
+        """Units are out (health checks alone do not keep a run going)."""
+        return bool(self.transcoding or self.to_score or self.scoring)
+
+    def waiting(self) -> list[Any]:
+        return [*self.transcoding, *self.scoring, *self.health_checks]
+
+    def suspects(self) -> frozenset[int]:
+        return frozenset(index for index, _ in self.health_checks.values())
+
+    def patience(self) -> float | None:
+        """Seconds to wait for results before health checks must be looked at again."""
+        return HEALTH_CHECK_TIMEOUT_S if self.health_checks else None
 
 
 def _by_condition(units: Sequence[WorkUnit]) -> dict[EvalCondition, list[WorkUnit]]:

@@ -132,6 +132,17 @@ def test_the_ray_executor_without_ray_installed_says_how_to_install_it(tmp_path,
     assert count(database, "SELECT count(*) FROM eval_units") == 0
 
 
+def test_an_address_nobody_answers_at_fails_at_once_naming_it(tmp_path):
+    make_folder(tmp_path / "mine", 1)
+    for address in ("127.0.0.1:1", "ray://127.0.0.1:1"):
+        result = run_cli("evaluate", "--testset", f"mine=folder:{tmp_path / 'mine'}", "--codec", "opus@6", "--metrics",
+                         "sisnr", "--executor", "ray", "--ray-address", address, "--db",
+                         f"sqlite:///{tmp_path / 'r.sqlite3'}", home=tmp_path / "home", timeout=120)
+        assert result.returncode == 1, result.stderr
+        assert f"Error: no Ray cluster answers at {address} (Connection refused); start it" in result.stderr
+    assert count(tmp_path / "r.sqlite3", "SELECT count(*) FROM eval_units") == 0
+
+
 # -- a real cluster ----------------------------------------------------------------------------
 
 cluster_only = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
@@ -190,6 +201,20 @@ def test_a_run_on_two_nodes_stores_exactly_what_the_local_executor_stores(cluste
     assert kept_ray == kept_local and len(kept_ray) == 24
     for name in kept_ray:  # the reconstructions, written by the codec workers on either node
         assert (shared / "kept-ray" / name).read_bytes() == (shared / "kept-local" / name).read_bytes()
+
+
+@cluster_only
+def test_a_run_through_ray_client_stores_what_the_local_executor_stores(cluster):
+    shared = cluster.folder / "client"
+    make_folder(shared / "mine", 4, seconds=2.0, first_seed=300)
+    spec = f"mine=folder:{shared / 'mine'}"
+    local = run_cli(*_evaluate_args(spec, database=shared / "local.sqlite3"), env=cluster.env)
+    assert local.returncode == 0, local.stderr
+    client = cluster.codecbench(*_evaluate_args(spec, database=shared / "ray.sqlite3"), "--executor", "ray",
+                                "--ray-address", f"ray://{cluster.address.split(':')[0]}:10001")
+    assert client.returncode == 0, client.stderr
+    assert client.stdout == local.stdout
+    pd.testing.assert_frame_equal(_export(shared / "ray.sqlite3", cluster.env), _export(shared / "local.sqlite3", cluster.env))
 
 
 @cluster_only

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -58,6 +59,7 @@ SCORING_DEPTH = 2
 #: taken to have no room for them.
 START_TIMEOUT_S = 900.0
 PATH_CHECK_TIMEOUT_S = 120.0
+CONNECT_TIMEOUT_S = 10.0
 #: Utterances whose last scoring worker is remembered (for ViSQOL's reference reuse).
 REMEMBERED_UTTERANCES = 4096
 
@@ -146,12 +148,15 @@ class RayExecutor(Executor):
         if self._ray is None:
             ray = import_ray()
             if not ray.is_initialized():
+                _check_listening(self.address)
                 try:
                     ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING,
                              include_dashboard=False)
-                except ConnectionError as error:
-                    raise ClusterError(f"cannot reach the Ray cluster at {self.address}: {error}. Start it "
-                                       "(`ray start --head` on its head node) or give its address (--ray-address).") from None
+                except Exception as error:  # Ray raises ConnectionError, ValueError, its own errors
+                    reason = _first_line(error).rstrip(".")
+                    raise ClusterError(f"cannot join the Ray cluster at {self.address or 'this machine'}: "
+                                       f"{reason}. Start it (`ray start --head` on its head node) or give "
+                                       "its address (--ray-address auto|ray://HOST:10001|HOST:6379).") from None
                 self._connected_here = True
             self._ray = ray
         nodes = self._work_nodes()
@@ -246,7 +251,6 @@ class RayExecutor(Executor):
             ).remote(scoring)
             for node in places
         ]
-        self._scorer_nodes = places
 
     def _start_codec_workers(self, condition: EvalCondition, condition_count: int) -> None:
         if condition in self._codec_workers:
@@ -487,6 +491,21 @@ class _Flight:
     def patience(self) -> float | None:
         """Seconds to wait for results before health checks must be looked at again."""
         return HEALTH_CHECK_TIMEOUT_S if self.health_checks else None
+
+
+def _check_listening(address: str | None) -> None:
+    """Fail at once when nothing listens at a ``HOST:PORT`` or ``ray://HOST:PORT`` address (Ray
+    itself would retry for minutes)."""
+    if address is None or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # Ray says what is wrong with the form
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise ClusterError(f"no Ray cluster answers at {address} ({error.strerror or error}); start it "
+                           "(`ray start --head` on its head node) or give its address (--ray-address).") from None
 
 
 def _by_condition(units: Sequence[WorkUnit]) -> dict[EvalCondition, list[WorkUnit]]:

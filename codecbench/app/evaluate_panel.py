@@ -3,8 +3,9 @@
 It reads its fields with the command line's request parser
 (:func:`codecbench.evaluation.request_parsing.parse_evaluation_request`: the same values are
 accepted, with the same messages) and runs the same runner, with Gradio's progress bar (units
-done of the total, rate, time left), in the app's process and its scoring workers, or on the Ray cluster the server was started with
-(``codecbench app --ray-address``), chosen in the panel. Because a run reads
+done of the total, rate, time left), in the app's process and its scoring workers, or on the
+Ray cluster the server was started with (``codecbench app --ray-address``; the page never
+shows its address), chosen in the panel. Because a run reads
 files on the server and can keep it busy for hours, it needs the admin password; long runs
 over whole test sets belong on the command line anyway.
 """
@@ -29,11 +30,13 @@ from codecbench.storage import Database
 __all__ = ["build_evaluate_panel", "parse_limit", "prepared_executor", "run_places"]
 
 ON_THIS_SERVER = "this server"
+ON_THE_CLUSTER = "the Ray cluster"
 
 
 def run_places(settings: AppSettings) -> list[str]:
-    """Where the panel can run an evaluation: this server, and the Ray cluster if the server has one."""
-    return [ON_THIS_SERVER] + ([f"the Ray cluster at {settings.ray_address}"] if settings.ray_address else [])
+    """Where the panel can run an evaluation: this server, and the Ray cluster if the server has one
+    (named without its address, which strangers reading the page need not know)."""
+    return [ON_THIS_SERVER] + ([ON_THE_CLUSTER] if settings.ray_address else [])
 
 
 def prepared_executor(settings: AppSettings, place: str | None, plan: EvaluationPlan) -> Executor:

@@ -73,6 +73,56 @@ def test_codec_worker_reports_a_codec_that_cannot_load(tmp_path):
     assert problem.startswith("encodec_24khz@6 cannot be loaded: ")
 
 
+def test_a_codec_worker_started_where_the_files_are_missing_fails_its_calls_instead_of_storing_failures(tmp_path):
+    from codecbench.evaluation.ray_workers import WorkerNotReady
+
+    units = _units(tmp_path, 2, [Condition("opus", 6.0)])
+    checks = [PathCheck("test set mine", tmp_path / "mine")]
+    assert CodecWorker(units[0].condition, 8, checks).ready().problem is None
+    (tmp_path / "mine" / "utt_0000.wav").rename(tmp_path / "elsewhere.wav")
+    (tmp_path / "mine" / "utt_0001.wav").rename(tmp_path / "elsewhere1.wav")
+    (tmp_path / "mine").rmdir()  # as on a node that does not mount the test sets
+    restarted = CodecWorker(units[0].condition, 8, checks)
+    assert restarted.ready().problem == f"test set mine {tmp_path / 'mine'}: does not exist here"
+    with pytest.raises(WorkerNotReady, match="does not exist here"):
+        restarted.transcode(units)
+
+
+def test_gpu_workers_get_shares_that_divide_one_gpu(monkeypatch):
+    """12 neural conditions on 8 GPUs: two workers per GPU at 0.5 each (0.667 would fit one per GPU
+    and leave four workers unplaced); conditions on CPUs take no GPU share."""
+    from codecbench.evaluation import ray_executor
+
+    placed: list[float] = []
+
+    class FakeActorClass:
+        def options(self, **options):
+            placed.append(options.get("num_gpus", 0))
+            return self
+
+        def remote(self, *args):
+            return object()
+
+    class FakeRay:
+        def remote(self, cls):
+            return FakeActorClass()
+
+    monkeypatch.setattr(ray_executor, "needs_gpu", lambda condition: condition.codec != "opus")
+    executor = RayExecutor()
+    executor._ray = FakeRay()
+    executor._nodes = [RayNode("a" * 20, "10.0.0.1", 32, 8)]
+    neural = [type("C", (), {"codec": f"neural{index}", "load_options": LoadOptions(device="cuda"), "key": f"n{index}"})()
+              for index in range(12)]
+    for condition in neural:
+        executor._start_codec_workers(condition, gpu_conditions=12)
+    assert placed == [0.5] * 12
+    placed.clear()
+    for condition in neural[:4]:
+        executor._codec_workers.pop(condition)
+        executor._start_codec_workers(condition, gpu_conditions=4)
+    assert placed == [1.0] * 8  # 4 conditions on 8 GPUs: two workers each, a whole GPU each
+
+
 def test_path_checks_name_what_a_node_cannot_read_or_write(tmp_path):
     make_folder(tmp_path / "mine", 2)
     testset = load_testset(parse_testset_spec(f"mine=folder:{tmp_path / 'mine'}"))
@@ -109,8 +159,9 @@ def test_an_utterance_goes_back_to_its_scoring_worker_only_when_no_other_is_less
     assert executor._pick_scorer([1, 1, 0], units[1], remembered) == 2
     assert executor._pick_scorer([1, 1, 1], units[0], remembered) == 2  # all as busy: the one that had it last
     assert executor._pick_scorer([2, 2, 2], units[0], remembered) is None  # every worker full
-    executor._dead_scorers.add(2)
-    assert executor._pick_scorer([1, 1, 0], units[0], remembered) in (0, 1)
+    executor._dead_scorers.add(2)  # the one that had it last is dead: the first of the least busy
+    assert executor._pick_scorer([1, 1, 0], units[0], remembered) == 0
+    assert executor._pick_scorer([0, 1, 0], units[1], remembered, suspects=frozenset({0})) == 1  # 0 being checked
 
 
 def test_ray_address_without_the_ray_executor_is_a_usage_error(tmp_path):

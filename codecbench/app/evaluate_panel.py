@@ -58,6 +58,9 @@ def prepared_executor(settings: AppSettings, place: str | None, plan: Evaluation
     except ClusterError as error:
         executor.close()
         raise gr.Error(str(error), print_exception=False) from None
+    except BaseException:
+        executor.close()  # leave no actors nor a Ray connection behind in the server
+        raise
     return executor
 
 

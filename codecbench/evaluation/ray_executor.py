@@ -46,9 +46,10 @@ from codecbench.evaluation.ray_workers import CodecWorker, PathCheck, ScoringWor
 from codecbench.evaluation.work import UnfinishedUnit, UnitOutcome, WorkUnit
 
 INSTALL_HINT = 'install Ray on this machine and on every node of the cluster: pip install "codecbench[ray]"'
-#: How often Ray may restart a worker process that died, and run again a call it held.
-MAX_RESTARTS = 5
-MAX_CALL_RETRIES = 2
+#: Ray restarts a worker process that died, always (a worker that cannot come back, its node
+#: gone, is given up by its health check); the driver, not Ray, sends the units it held again.
+MAX_RESTARTS = -1
+MAX_CALL_RETRIES = 0
 #: Times a unit is sent again after a worker failed under it, before it is left for the next run.
 MAX_UNIT_ATTEMPTS = 3
 #: How long a scoring worker that failed may take to answer again before it is given up.
@@ -140,6 +141,7 @@ class RayExecutor(Executor):
         self._dead_scorers: set[int] = set()
         self._codec_workers: dict[EvalCondition, list[Any]] = {}
         self._next_replica: dict[EvalCondition, int] = {}
+        self._path_checks: list[PathCheck] = []
 
     # -- connecting and preparing ------------------------------------------------------------
 
@@ -202,10 +204,12 @@ class RayExecutor(Executor):
             ClusterError: what cannot work, on which node, and what to do.
         """
         self.connect()
-        self._check_paths(_path_checks(testsets, keep_audio_dir))
+        self._path_checks = _path_checks(testsets, keep_audio_dir)
+        self._check_paths(self._path_checks)
         self._start_scorers(scoring)
+        gpu_conditions = sum(1 for condition in conditions if needs_gpu(condition))
         for condition in conditions:
-            self._start_codec_workers(condition, len(conditions))
+            self._start_codec_workers(condition, gpu_conditions)
         self._wait_ready()
 
     def _check_paths(self, checks: list[PathCheck]) -> None:
@@ -252,9 +256,12 @@ class RayExecutor(Executor):
             for node in places
         ]
 
-    def _start_codec_workers(self, condition: EvalCondition, condition_count: int) -> None:
+    def _start_codec_workers(self, condition: EvalCondition, gpu_conditions: int) -> list[Any]:
+        """Start ``condition``'s codec workers. With CUDA, ``gpu_conditions`` (the conditions that
+        need a GPU) share the cluster's GPUs: as many workers per condition as there are GPUs for
+        each, each worker a share that divides one GPU evenly (Ray fits a fraction on one GPU)."""
         if condition in self._codec_workers:
-            return
+            return self._codec_workers[condition]
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         actor_class = self._ray.remote(CodecWorker)
@@ -266,10 +273,12 @@ class RayExecutor(Executor):
             if gpus == 0:
                 raise ClusterError(f"{condition.key} is to run on CUDA, but no node of the Ray cluster has a GPU; "
                                    "add GPU nodes or run the codecs with --device cpu")
-            replicas = self.codec_workers_per_condition or max(1, math.floor(gpus / condition_count))
-            share = min(1.0, gpus / (condition_count * replicas))
+            gpu_conditions = max(1, gpu_conditions)
+            replicas = self.codec_workers_per_condition or max(1, math.floor(gpus / gpu_conditions))
+            share = 1.0 / math.ceil(gpu_conditions * replicas / gpus)  # n workers per GPU, each 1/n of it
             workers = [actor_class.options(num_gpus=share, num_cpus=0, max_restarts=MAX_RESTARTS,
-                                           max_task_retries=MAX_CALL_RETRIES).remote(condition, self.batch_size)
+                                           max_task_retries=MAX_CALL_RETRIES).remote(condition, self.batch_size,
+                                                                                     self._path_checks)
                        for _ in range(replicas)]
         else:
             replicas = self.codec_workers_per_condition or 1
@@ -277,19 +286,25 @@ class RayExecutor(Executor):
             workers = [
                 actor_class.options(
                     num_cpus=0, max_restarts=MAX_RESTARTS, max_task_retries=MAX_CALL_RETRIES,
-                    # soft: restarted elsewhere if the node is lost (a codec worker holds no CPU)
+                    # soft: restarted elsewhere if the node is lost (a codec worker holds no CPU); a
+                    # worker checks the files and weights again wherever it (re)starts
                     scheduling_strategy=NodeAffinitySchedulingStrategy(
                         self._nodes[(first + index) % len(self._nodes)].node_id, soft=True),
-                ).remote(condition, self.batch_size)
+                ).remote(condition, self.batch_size, self._path_checks)
                 for index in range(replicas)
             ]
         self._codec_workers[condition] = workers
+        return workers
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, codec_conditions: Sequence[EvalCondition] | None = None) -> None:
+        """Wait until the scoring workers and the codec workers of ``codec_conditions`` (default:
+        all) are ready; raise a :class:`ClusterError` saying what is not."""
         ray = self._ray
-        checks = [(f"scoring worker {index + 1}", actor) for index, actor in enumerate(self._scorers)]
+        checks = [(f"scoring worker {index + 1}", actor) for index, actor in enumerate(self._scorers)
+                  if index not in self._dead_scorers]
         checks += [(f"codec worker of {condition.key}", actor)
-                   for condition, actors in self._codec_workers.items() for actor in actors]
+                   for condition, actors in self._codec_workers.items() for actor in actors
+                   if codec_conditions is None or condition in codec_conditions]
         answers = [actor.ready.remote() for _, actor in checks]
         ready, waiting = ray.wait(answers, num_returns=len(answers), timeout=START_TIMEOUT_S)
         if waiting:
@@ -331,7 +346,7 @@ class RayExecutor(Executor):
                     self._start_scorers(window[0].scoring)
                     self._wait_ready()
                 for condition, members in _by_condition(window).items():
-                    self._transcode(flight, condition, members)
+                    yield from self._transcode(flight, condition, members)
             yield from self._send_to_scorers(flight)
             if not flight.working():
                 if exhausted:
@@ -347,10 +362,16 @@ class RayExecutor(Executor):
                     yield from self._receive(flight, ref)
             self._expire_health_checks(flight)
 
-    def _transcode(self, flight: _Flight, condition: EvalCondition, members: list[WorkUnit]) -> None:
+    def _transcode(self, flight: _Flight, condition: EvalCondition, members: list[WorkUnit]) -> Iterator[UnfinishedUnit]:
         """Send ``members`` (units of ``condition``) to one of its codec workers: one object per unit.
-        (A codec worker that is gone for good fails the calls, and its units run out of attempts.)"""
-        actor = self._codec_worker(condition)
+        A condition whose workers cannot start (one :meth:`prepare` did not start) leaves its units
+        unfinished; a worker that fails its calls makes its units run out of attempts."""
+        try:
+            actor = self._codec_worker(condition)
+        except ClusterError as error:
+            for unit in members:
+                yield UnfinishedUnit(unit, f"{condition.key} cannot run on the cluster: {_first_line(error)}")
+            return
         refs = actor.transcode.options(num_returns=len(members)).remote(members)
         flight.transcoding.update(zip([refs] if len(members) == 1 else refs, members, strict=True))
 
@@ -388,7 +409,7 @@ class RayExecutor(Executor):
         elif scorer_failed:  # the reconstruction is still in the object store (or Ray rebuilds it)
             flight.to_score.append((reconstruction, unit))
         else:  # the codec worker or the reconstruction was lost: transcode again
-            self._transcode(flight, unit.condition, [unit])
+            yield from self._transcode(flight, unit.condition, [unit])
 
     def _settle_health_check(self, flight: _Flight, ref: Any) -> None:
         index, _ = flight.health_checks.pop(ref)
@@ -409,8 +430,14 @@ class RayExecutor(Executor):
     def _codec_worker(self, condition: EvalCondition) -> Any:
         """The condition's next codec worker in turn (started now if the condition is new)."""
         if condition not in self._codec_workers:
-            self._start_codec_workers(condition, len(self._codec_workers) + 1)
-            self._wait_ready()
+            gpu_conditions = sum(1 for known in [*self._codec_workers, condition] if needs_gpu(known))
+            try:
+                self._start_codec_workers(condition, gpu_conditions)
+                self._wait_ready([condition])
+            except ClusterError:
+                for actor in self._codec_workers.pop(condition, []):
+                    self._ray.kill(actor)
+                raise
         workers = self._codec_workers[condition]
         turn = self._next_replica.get(condition, 0)
         self._next_replica[condition] = turn + 1

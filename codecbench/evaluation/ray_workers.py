@@ -40,32 +40,50 @@ class CodecWorker:
 
     The utterances are read here, on the worker's node (the test set's root must be visible
     there). Reconstructions go to the scoring workers through Ray's object store, not through
-    the driver.
+    the driver. Wherever the worker starts or restarts (Ray may restart it on another node), it
+    checks the run's files and the codec's weights first; if they are not what the driver
+    planned with, its calls fail (the units come back unfinished) instead of storing failures
+    or scores of other weights.
     """
 
-    def __init__(self, condition: EvalCondition, batch_size: int) -> None:
+    def __init__(self, condition: EvalCondition, batch_size: int, path_checks: Sequence[PathCheck] = ()) -> None:
         self.condition = condition
         self.batch_size = batch_size
+        _, path_problems = check_paths(path_checks)
+        self.problem = "; ".join(path_problems) or self._codec_problem()
 
-    def ready(self) -> WorkerReport:
-        """Load the codec and check that this node has the weights the driver planned with."""
+    def _codec_problem(self) -> str | None:
         try:
             self.condition.load()
             here = checkpoint_identity(self.condition.codec, self.condition.load_options)
         except Exception as error:  # reported to the driver, which stops the run before it starts
-            return _report(f"{self.condition.key} cannot be loaded: {type(error).__name__}: {error}")
+            return f"{self.condition.key} cannot be loaded: {type(error).__name__}: {error}"
         if here != self.condition.checkpoint:
-            return _report(f"{self.condition.key} loads other weights here ({here or 'none'}) than on the driver "
-                           f"({self.condition.checkpoint}); give every node the same model files")
-        return _report()
+            return (f"{self.condition.key} loads other weights here ({here or 'none'}) than on the driver "
+                    f"({self.condition.checkpoint}); give every node the same model files")
+        return None
+
+    def ready(self) -> WorkerReport:
+        """Where this worker runs, and why it cannot work here, if it cannot."""
+        return _report(self.problem)
 
     def transcode(self, units: Sequence[WorkUnit]) -> Reconstruction | UnitOutcome | tuple[Reconstruction | UnitOutcome, ...]:
         """Each unit's reconstruction (or failed outcome), in the order of ``units``: one object
         per unit, so that each goes to its own scoring worker (a single unit's comes back bare,
-        as Ray returns one value)."""
+        as Ray returns one value).
+
+        Raises:
+            WorkerNotReady: this worker's node lacks the run's files or the codec's weights.
+        """
+        if self.problem is not None:
+            raise WorkerNotReady(f"{socket.gethostname()}: {self.problem}")
         done = {item.unit.key: item for item in transcode_units(units, self.batch_size)}
         items = tuple(done[unit.key] for unit in units)
         return items[0] if len(items) == 1 else items
+
+
+class WorkerNotReady(RuntimeError):
+    """A worker restarted on a node that cannot do its work (files or weights missing there)."""
 
 
 class ScoringWorker:

@@ -107,12 +107,17 @@ def main() -> None:
             ("immediate re-run, `codecbench evaluate` command, s", f"{command_s:.2f}", ""),
             ("  as a share of the first run", f"{100 * command_s / many_s:.1f} %", ""),
         ]
-        width = max(len(name) for name, _, _ in rows)
-        for name, value, target in rows:
-            print(f"{name.ljust(width)}  {value:>9}  {('target ' + target) if target else ''}")
+        print_rows(rows)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def print_rows(rows: list[tuple[str, str, str]]) -> None:
+    """One line per (figure, value, target), aligned."""
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {value:>9}  {('target ' + target) if target else ''}")
 
 
 def make_corpus(folder: Path, count: int) -> Path:
@@ -188,9 +193,7 @@ def compare_with_ray(work: Path, spec, request: EvaluationRequest, workers: int,
         ("cheap units, Ray, ms per unit", f"{1000 * ray_cheap_s / cheap_units:.1f}", ""),
         ("  Ray's overhead per unit over local's, ms", f"{1000 * (ray_cheap_s - local_cheap_s) / cheap_units:+.1f}", ""),
     ]
-    width = max(len(name) for name, _, _ in rows)
-    for name, value, target in rows:
-        print(f"{name.ljust(width)}  {value:>9}  {('target ' + target) if target else ''}")
+    print_rows(rows)
 
 
 def timed_run(database_path: Path, plan, executor) -> float:

@@ -277,11 +277,7 @@ def test_a_scoring_worker_killed_mid_run_loses_nothing(cluster):
     args = _evaluate_args(spec, database=database, codecs=("opus@6,12",), metrics="visqol,pesq")
     process = cluster.popen_codecbench(*args, "--executor", "ray", "--ray-address", cluster.address)
     try:
-        deadline = time.monotonic() + 180
-        while count(database, "SELECT count(*) FROM eval_units") < 4:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the run stored nothing in three minutes"
-            time.sleep(0.05)
+        _wait_until_stored(process, database, units=4)
         victims = cluster.processes("ray::ScoringWorker")
         assert victims, "no scoring worker process found"
         os.kill(victims[0], signal.SIGKILL)
@@ -315,11 +311,7 @@ def test_a_run_interrupted_on_the_driver_resumes_with_nothing_lost_or_duplicated
                             metrics="visqol,pesq"), "--executor", "ray", "--ray-address", cluster.address]
     process = cluster.popen_codecbench(*args)
     try:
-        deadline = time.monotonic() + 180
-        while count(database, "SELECT count(*) FROM eval_units") < 4:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the run stored nothing in three minutes"
-            time.sleep(0.05)
+        _wait_until_stored(process, database, units=4)
         process.send_signal(signal.SIGINT)  # Ctrl-C
         _, stderr = process.communicate(timeout=120)
     finally:
@@ -350,11 +342,7 @@ def test_a_node_lost_mid_run_loses_nothing(tmp_path):
                                 metrics="visqol,pesq"), "--executor", "ray", "--ray-address", lost.address]
         process = lost.popen_codecbench(*args)
         try:
-            deadline = time.monotonic() + 180
-            while count(database, "SELECT count(*) FROM eval_units") < 4:
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "the run stored nothing in three minutes"
-                time.sleep(0.05)
+            _wait_until_stored(process, database, units=4)
             assert lost.kill_second_node() >= 3  # its raylet, its object store's and workers' processes
             assert process.poll() is None and count(database, "SELECT count(*) FROM eval_units") < 60, \
                 "lose the node part-way through the run"
@@ -423,3 +411,12 @@ def test_the_evaluate_panel_offers_the_ray_cluster_only_when_the_server_has_one(
     monkeypatch.setitem(__import__("sys").modules, "ray", None)
     with pytest.raises(gr.Error, match=r'--executor ray needs Ray, which is not installed: .*pip install "codecbench\[ray\]"'):
         prepared_executor(clustered, "the Ray cluster", plan)
+
+
+def _wait_until_stored(process, database: Path, units: int) -> None:
+    """Wait (at most three minutes) until the running evaluation has stored ``units`` units."""
+    deadline = time.monotonic() + 180
+    while count(database, "SELECT count(*) FROM eval_units") < units:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run stored nothing in three minutes"
+        time.sleep(0.05)

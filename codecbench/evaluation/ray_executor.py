@@ -141,7 +141,7 @@ class RayExecutor(Executor):
         self._dead_scorers: set[int] = set()
         self._codec_workers: dict[EvalCondition, list[Any]] = {}
         self._next_replica: dict[EvalCondition, int] = {}
-        self._path_checks: list[PathCheck] = []
+        self._file_checks: list[PathCheck] = []
 
     # -- connecting and preparing ------------------------------------------------------------
 
@@ -204,8 +204,8 @@ class RayExecutor(Executor):
             ClusterError: what cannot work, on which node, and what to do.
         """
         self.connect()
-        self._path_checks = _path_checks(testsets, keep_audio_dir)
-        self._check_paths(self._path_checks)
+        self._file_checks = _path_checks(testsets, keep_audio_dir)
+        self._check_paths(self._file_checks)
         self._start_scorers(scoring)
         gpu_conditions = sum(1 for condition in conditions if needs_gpu(condition))
         for condition in conditions:
@@ -278,7 +278,7 @@ class RayExecutor(Executor):
             share = 1.0 / math.ceil(gpu_conditions * replicas / gpus)  # n workers per GPU, each 1/n of it
             workers = [actor_class.options(num_gpus=share, num_cpus=0, max_restarts=MAX_RESTARTS,
                                            max_task_retries=MAX_CALL_RETRIES).remote(condition, self.batch_size,
-                                                                                     self._path_checks)
+                                                                                     self._file_checks)
                        for _ in range(replicas)]
         else:
             replicas = self.codec_workers_per_condition or 1
@@ -290,7 +290,7 @@ class RayExecutor(Executor):
                     # worker checks the files and weights again wherever it (re)starts
                     scheduling_strategy=NodeAffinitySchedulingStrategy(
                         self._nodes[(first + index) % len(self._nodes)].node_id, soft=True),
-                ).remote(condition, self.batch_size, self._path_checks)
+                ).remote(condition, self.batch_size, self._file_checks)
                 for index in range(replicas)
             ]
         self._codec_workers[condition] = workers

@@ -47,6 +47,7 @@ from codecbench.storage.migrations import (
 from tests import mushra_helpers as mushra
 from tests.corpora import make_folder
 
+REVISION_3_TABLE = "eval_token_streams"
 REVISION_2_INDEX = "ix_eval_scores_metric_protocol"
 # Tables a codecbench from before migrations added with create_all in a later release: a database
 # made before them lacks them (the fill below, today's code, does not write these two).
@@ -86,11 +87,12 @@ def build_at_revision(url: str, revision: str) -> None:
 
 def build_like_codecbench_before_migrations(url: str, *, without: tuple[str, ...] = ()) -> None:
     """What an earlier codecbench made: ``create_all`` of its models (today's, without revision
-    2's index), with no ``alembic_version``; ``without``: tables it did not know yet."""
+    2's index and revision 3's table), with no ``alembic_version``; ``without``: tables it did
+    not know yet."""
     database = open_database(url, create_schema=False)
     try:
         metadata = model_metadata()
-        tables = [table for table in metadata.sorted_tables if table.name not in without]
+        tables = [table for table in metadata.sorted_tables if table.name not in (*without, REVISION_3_TABLE)]
         metadata.create_all(database.engine, tables=tables)
         with database.engine.begin() as connection:
             connection.execute(text(f"DROP INDEX {REVISION_2_INDEX}"))
@@ -152,7 +154,7 @@ def assert_filled(rows: dict[str, list[tuple]]) -> None:
 
 def test_the_revisions_are_a_line_from_the_baseline_to_head():
     revisions = known_revisions()
-    assert revisions[0] == BASELINE_REVISION and revisions[-1] == head_revision() == "0002_scores_metric_index"
+    assert revisions[0] == BASELINE_REVISION and revisions[-1] == head_revision() == "0003_token_streams"
 
 
 def test_a_new_database_is_created_by_the_migrations_and_equals_the_models(database_url):
@@ -169,12 +171,12 @@ def ddl_lines(statement, dialect) -> list[str]:
 
 
 def test_the_baseline_is_the_schema_create_all_made_before_migrations():
-    """Revision 1's tables, compiled for SQLite and PostgreSQL, are the models' (whose only change
-    since is revision 2's index)."""
+    """Revision 1's tables, compiled for SQLite and PostgreSQL, are the models' (whose only changes
+    since are revision 2's index and revision 3's table)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     models, baseline = model_metadata(), baseline_metadata()
-    assert set(models.tables) == set(baseline.tables)
+    assert set(models.tables) == set(baseline.tables) | {REVISION_3_TABLE}
     for dialect in (sqlite.dialect(), postgresql.psycopg.dialect()):
         for name, table in baseline.tables.items():
             model = models.tables[name]
@@ -331,7 +333,7 @@ def test_every_migration_file_is_package_data():
 def test_a_failed_upgrade_changes_nothing(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
     build_at_revision(url, BASELINE_REVISION)
-    revision_2 = _script().get_revision(head_revision())
+    revision_2 = _script().get_revision("0002_scores_metric_index")
 
     def broken_upgrade() -> None:
         revision_2.module.op.create_index(REVISION_2_INDEX, "eval_scores", ["metric", "protocol"])
@@ -388,7 +390,7 @@ def test_a_revision_failing_in_the_database_says_so_and_changes_nothing(database
     with database.session() as session:
         session.add_all([SchemaInfo(version=1), SchemaInfo(version=1)])  # now three rows of version 1
     database.close()
-    revision_2 = _script().get_revision(head_revision())
+    revision_2 = _script().get_revision("0002_scores_metric_index")
 
     def breaks_on_stored_rows() -> None:
         revision_2.module.op.create_index(REVISION_2_INDEX, "eval_scores", ["metric", "protocol"])

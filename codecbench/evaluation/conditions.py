@@ -47,6 +47,11 @@ class EvalCondition:
         """How the condition is written on the command line: ``opus@6``, ``lowpass_3500``."""
         return str(Condition(self.codec, self.operating_point.nominal_kbps))
 
+    @property
+    def is_token_codec(self) -> bool:
+        """Whether the codec sends tokens (a neural codec), which get token statistics."""
+        return self.operating_point.codebook_size is not None
+
     def load(self) -> Codec:
         return load_codec(self.codec, self.load_options)
 

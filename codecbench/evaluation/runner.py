@@ -179,13 +179,15 @@ class RunSummary:
     for could not be written (their units were scored and stored all the same);
     ``unfinished``: why units were left uncomputed (a worker died), for the next run to do;
     ``left_to_other_runs``: units another run was computing at the same time (or had stored
-    since this one planned), left to it."""
+    since this one planned), left to it; ``unmeasured_tokens``: why token codecs' units got no
+    token record (their scores are stored all the same)."""
 
     run_id: int
     cells: tuple[CellSummary, ...]
     unkept_audio: tuple[str, ...] = ()
     unfinished: tuple[str, ...] = ()
     left_to_other_runs: int = 0
+    unmeasured_tokens: tuple[str, ...] = ()
 
     @property
     def computed(self) -> int:
@@ -223,6 +225,9 @@ class RunSummary:
         if self.unkept_audio:
             lines.append(f"{len(self.unkept_audio)} reconstruction(s) could not be kept (--keep-audio); their scores "
                          f"are stored. First: {self.unkept_audio[0]}")
+        if self.unmeasured_tokens:
+            lines.append(f"{len(self.unmeasured_tokens)} unit(s) got no token statistics; their scores are stored. "
+                         f"First: {self.unmeasured_tokens[0]}")
         return "\n".join(lines)
 
 
@@ -272,23 +277,27 @@ def run_evaluation(
                 row = stored_utterances[utterance.id]
                 scope[utterance.id] = row.row_id
                 for condition, condition_id in condition_ids.items():
-                    missing = missing_scoring(request.scoring, stored.get((condition_id, row.row_id)),
-                                              row.sample_rate_hz, retry_failed=request.retry_failed)
+                    previous = stored.get((condition_id, row.row_id))
+                    missing = missing_scoring(request.scoring, previous, row.sample_rate_hz,
+                                              retry_failed=request.retry_failed)
+                    if missing is None and needs_tokens(previous, condition):
+                        missing = TOKENS_ONLY
                     if missing is None:
                         already_done += 1
-                        previous = stored.get((condition_id, row.row_id))
                         if previous is not None and previous.error is not None:  # failed before; not retried
                             record_requests(session, previous.unit_id, request.scoring, row.sample_rate_hz)
                         continue
                     keep = None if request.keep_audio_dir is None else kept_audio_path(
                         request.keep_audio_dir, testset.name, condition, utterance.id)
-                    unit = WorkUnit(testset.name, utterance, condition, missing, keep, request.max_duration_s)
+                    unit = WorkUnit(testset.name, utterance, condition, None if missing is TOKENS_ONLY else missing,
+                                    keep, request.max_duration_s)
                     units.append(unit)
                     targets[unit.key] = _Target(condition_id, row.row_id)
             scopes.append((testset, testset_id, scope))
     progress.start(already_done + len(units), already_done)
     computed: dict[tuple[str, str], int] = {}
     unkept_audio: list[str] = []
+    unmeasured_tokens: list[str] = []
     unfinished: list[str] = []
     left_to_others: list[WorkUnit] = []
 
@@ -302,8 +311,8 @@ def run_evaluation(
                 if ours:
                     rate = utterance_sample_rate(session, target.utterance_row_id)
                     now_stored = stored_unit(session, target.condition_id, target.utterance_row_id)
-                    ours = missing_scoring(request.scoring, now_stored, rate,
-                                           retry_failed=request.retry_failed) is not None
+                    ours = (missing_scoring(request.scoring, now_stored, rate, retry_failed=request.retry_failed)
+                            is not None or needs_tokens(now_stored, unit.condition))
                     if not ours:
                         release_leases(session, run_id, target.condition_id, target.utterance_row_id)
             if ours:
@@ -320,9 +329,14 @@ def run_evaluation(
                 continue
             if outcome.keep_audio_error is not None:
                 unkept_audio.append(outcome.keep_audio_error)
+            if outcome.tokens_error is not None:
+                unmeasured_tokens.append(outcome.tokens_error)
+            elif outcome.unit.scoring is None and outcome.error is not None:  # its stored results stay
+                unmeasured_tokens.append(f"{outcome.unit.condition.key} on {outcome.unit.utterance.id}: {outcome.error}")
             target = targets[outcome.unit.key]
             with database.session() as session:
-                store_outcome(session, run_id, target.condition_id, target.utterance_row_id, outcome)
+                if outcome.unit.scoring is not None or outcome.error is None:
+                    store_outcome(session, run_id, target.condition_id, target.utterance_row_id, outcome)
                 release_leases(session, run_id, target.condition_id, target.utterance_row_id)
                 renew_leases(session, run_id)
             cell = (outcome.unit.testset, outcome.unit.condition.key)
@@ -335,7 +349,18 @@ def run_evaluation(
     with database.session() as session:
         finish_run(session, run_id)
     return RunSummary(run_id, tuple(_summaries(database, plan, scopes, condition_ids, computed)),
-                      tuple(unkept_audio), tuple(unfinished), len(left_to_others))
+                      tuple(unkept_audio), tuple(unfinished), len(left_to_others), tuple(unmeasured_tokens))
+
+
+# missing_scoring's answer for a unit whose scores are all stored but not its token record.
+TOKENS_ONLY = object()
+
+
+def needs_tokens(stored: StoredUnit | None, condition: EvalCondition) -> bool:
+    """Whether a stored, successful unit of a token codec lacks its token record (it was stored
+    before codecbench measured tokens): it is transcoded again for them, not scored again."""
+    return (stored is not None and stored.error is None and stored.failure_stage is None
+            and condition.is_token_codec and not stored.has_tokens)
 
 
 def _succeeded(outcome: UnitOutcome) -> bool:

@@ -28,11 +28,13 @@ from codecbench.storage.evaluation_tables import (
     EvalRunRow,
     EvalScoreRow,
     EvalTestSetRow,
+    EvalTokenStreamRow,
     EvalUnitLeaseRow,
     EvalUnitRequestRow,
     EvalUnitRow,
     EvalUtteranceRow,
 )
+from codecbench.tokens.statistics import UnitTokens
 
 ScoreKey = tuple[str, str]  # (metric, protocol)
 
@@ -146,6 +148,8 @@ def stored_unit(session: Session, condition_id: int, utterance_row_id: int) -> S
     if row is None:
         return None
     unit = StoredUnit(row.id, row.error, row.failure_stage)
+    unit.has_tokens = session.scalar(select(EvalTokenStreamRow.id).where(EvalTokenStreamRow.unit_id == row.id)
+                                     .limit(1)) is not None
     for metric, protocol, value in session.execute(
         select(EvalScoreRow.metric, EvalScoreRow.protocol, EvalScoreRow.value).where(EvalScoreRow.unit_id == row.id)
     ):
@@ -268,12 +272,13 @@ def sync_condition(session: Session, condition: EvalCondition) -> int:
 @dataclass
 class StoredUnit:
     """What the database holds for one (condition, utterance): the unit's error if it failed,
-    and for each stored score whether it has a value."""
+    for each stored score whether it has a value, and whether its token record is stored."""
 
     unit_id: int
     error: str | None
     failure_stage: str | None
     scores: dict[ScoreKey, bool] = field(default_factory=dict)
+    has_tokens: bool = False
 
 
 def stored_units(session: Session, testset_id: int, condition_ids: Iterable[int]) -> dict[tuple[int, int], StoredUnit]:
@@ -299,6 +304,14 @@ def stored_units(session: Session, testset_id: int, condition_ids: Iterable[int]
     )
     for unit_id, metric, protocol, value in scores:
         by_id[unit_id].scores[(metric, protocol)] = value is not None
+    with_tokens = session.scalars(
+        select(EvalTokenStreamRow.unit_id).distinct()
+        .join(EvalUnitRow, EvalUnitRow.id == EvalTokenStreamRow.unit_id)
+        .join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
+        .where(EvalUtteranceRow.testset_id == testset_id, EvalUnitRow.condition_id.in_(condition_ids))
+    )
+    for unit_id in with_tokens:
+        by_id[unit_id].has_tokens = True
     return units
 
 
@@ -353,7 +366,18 @@ def store_skipped(
 
 
 def store_outcome(session: Session, run_id: int, condition_id: int, utterance_row_id: int, outcome: UnitOutcome) -> None:
-    """Store a unit's outcome: the unit's record and one score row per metric result."""
+    """Store a unit's outcome: the unit's record, one score row per metric result and a token
+    codec's token record.
+
+    The outcome of a unit that only needed its tokens (``unit.scoring is None``) stores its token
+    record alone: the unit's row and scores stay as the run that scored it left them.
+    """
+    if outcome.unit.scoring is None:
+        if outcome.error is not None:
+            raise ValueError("a unit that only needed its tokens failed; its stored results stay as they are")
+        if outcome.tokens is not None:
+            store_tokens(session, run_id, _unit_id(session, condition_id, utterance_row_id, run_id), outcome.tokens)
+        return
     unit_id = _unit_id(session, condition_id, utterance_row_id, run_id)
     values: dict = {"run_id": run_id, "error": outcome.error, "failure_stage": outcome.failure_stage}
     if outcome.error is None:
@@ -364,6 +388,8 @@ def store_outcome(session: Session, run_id: int, condition_id: int, utterance_ro
     session.execute(update(EvalUnitRow).where(EvalUnitRow.id == unit_id).values(**values))
     if outcome.error is not None:
         record_requests(session, unit_id, outcome.unit.scoring, outcome.sample_rate_hz)
+    if outcome.tokens is not None:
+        store_tokens(session, run_id, unit_id, outcome.tokens)
     if outcome.sample_rate_hz is not None:
         session.execute(
             update(EvalUtteranceRow).where(EvalUtteranceRow.id == utterance_row_id)
@@ -389,3 +415,31 @@ def store_outcome(session: Session, run_id: int, condition_id: int, utterance_ro
             ),
             rows,
         )
+
+
+def store_tokens(session: Session, run_id: int, unit_id: int, tokens: UnitTokens) -> None:
+    """Store a unit's token record, one row per stream, replacing what the unit held before
+    (a unit computed again is counted once)."""
+    now = utc_now()
+    rows = [
+        {
+            "unit_id": unit_id, "run_id": run_id, "stream": stream.counts.name,
+            "num_codebooks": stream.counts.num_codebooks, "codebook_size": stream.counts.codebook_size,
+            "num_frames": stream.counts.num_frames, "bits_per_token": tokens.bits_per_token,
+            "frame_rate_hz": tokens.frame_rate_hz, "duration_s": tokens.duration_s,
+            "coded_bits": stream.coded_bits, "model_bits": stream.model_bits,
+            "counts": stream.counts.to_bytes(), "created_at": now,
+        }
+        for stream in tokens.streams
+    ]
+    session.execute(delete(EvalTokenStreamRow).where(EvalTokenStreamRow.unit_id == unit_id,
+                                                     EvalTokenStreamRow.stream.not_in([r["stream"] for r in rows])))
+    statement = insert_statement(session, EvalTokenStreamRow)
+    excluded = statement.excluded
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["unit_id", "stream"],
+            set_={column: excluded[column] for column in rows[0] if column not in ("unit_id", "stream")},
+        ),
+        rows,
+    )

@@ -23,6 +23,7 @@ from codecbench.evaluation.datasets import Utterance
 from codecbench.evaluation.metrics import MetricResult, ScoringConfig, ScoringPair, score_with_config
 from codecbench.evaluation.metrics.pair import MIN_PAIR_DURATION_S
 from codecbench.storage.evaluation_tables import FAILURE_STAGES
+from codecbench.tokens.statistics import UnitTokens, measure_tokens
 
 # Utterances are read with the shortest duration any metric can score (shorter ones fail
 # with the reason, stored), and no upper limit (test sets hold what they hold).
@@ -38,7 +39,9 @@ class WorkUnit:
         testset: the test set's name.
         utterance: the utterance (its id and where its audio is).
         condition: the codec at its operating point.
-        scoring: the metrics still missing for this unit.
+        scoring: the metrics still missing for this unit; ``None`` when only its token record
+            is missing (a token codec's unit stored before token statistics existed): it is
+            transcoded and its tokens measured, not scored again.
         keep_audio_path: where to write the reconstruction (``--keep-audio``), or ``None``.
         max_duration_s: a longer utterance fails with the reason (``--max-duration``); ``None``:
             no limit.
@@ -47,7 +50,7 @@ class WorkUnit:
     testset: str
     utterance: Utterance
     condition: EvalCondition
-    scoring: ScoringConfig
+    scoring: ScoringConfig | None
     keep_audio_path: Path | None = None
     max_duration_s: float | None = None
 
@@ -74,6 +77,9 @@ class UnitOutcome:
         audio_path: the kept reconstruction, if one was written.
         keep_audio_error: why the reconstruction could not be kept (``--keep-audio``), if it
             could not; the unit's scores are unaffected.
+        tokens: a token codec's token record (counts and entropy-coded size); ``None`` for
+            other codecs and failed units.
+        tokens_error: why a token codec's tokens could not be measured; its scores are unaffected.
     """
 
     unit: WorkUnit
@@ -88,6 +94,8 @@ class UnitOutcome:
     processing_s: float | None = None
     audio_path: Path | None = None
     keep_audio_error: str | None = None
+    tokens: UnitTokens | None = None
+    tokens_error: str | None = None
 
     def __post_init__(self) -> None:
         if (self.error is None) != (self.failure_stage is None):
@@ -114,6 +122,8 @@ class Reconstruction:
     result: TranscodeResult
     audio_path: Path | None
     keep_audio_error: str | None = None
+    tokens: UnitTokens | None = None
+    tokens_error: str | None = None
 
     def pair(self) -> ScoringPair:
         return ScoringPair(self.unit.pair_id, self.reference, (self.result.samples, self.result.sample_rate_hz))
@@ -130,6 +140,8 @@ class Reconstruction:
             processing_s=self.result.processing_s,
             audio_path=self.audio_path,
             keep_audio_error=self.keep_audio_error,
+            tokens=self.tokens,
+            tokens_error=self.tokens_error,
         )
 
 
@@ -188,8 +200,9 @@ def read_references(units: Iterable[WorkUnit]) -> dict[tuple[str, str], Audio | 
 def transcode_units(units: Sequence[WorkUnit], batch_size: int) -> Iterator[Reconstruction | UnitOutcome]:
     """Read each unit's utterance and run it through its condition, in batches per condition.
 
-    Yields a :class:`Reconstruction` per unit that got through, or a failed :class:`UnitOutcome`.
-    A batch the codec fails on is retried clip by clip, so one bad clip fails alone.
+    Yields a :class:`Reconstruction` per unit that got through, or a failed :class:`UnitOutcome`
+    (and the finished outcome of a unit that only needed its tokens measured). A batch the codec
+    fails on is retried clip by clip, so one bad clip fails alone.
     """
     references = read_references(units)
     by_condition: dict[EvalCondition, list[tuple[WorkUnit, Audio]]] = {}
@@ -214,27 +227,46 @@ def transcode_units(units: Sequence[WorkUnit], batch_size: int) -> Iterator[Reco
                 results = None
             for index, (unit, audio) in enumerate(batch):
                 if results is not None:
-                    yield _reconstruction(unit, audio, results[index])
+                    yield _unscored(_reconstruction(unit, audio, results[index]))
                     continue
                 try:
-                    yield _reconstruction(unit, audio, transcode(codec, audio, condition.operating_point))
+                    reconstruction = _reconstruction(unit, audio, transcode(codec, audio, condition.operating_point))
                 except Exception as error:  # one clip the codec cannot handle: recorded, not fatal
                     yield UnitOutcome(unit, error=f"{condition.key} failed: {type(error).__name__}: {error}",
                                       failure_stage="transcode", sample_rate_hz=audio.sample_rate_hz,
                                       duration_s=audio.num_samples / audio.sample_rate_hz)
+                else:
+                    yield _unscored(reconstruction)
+
+
+def _unscored(reconstruction: Reconstruction) -> Reconstruction | UnitOutcome:
+    """A unit that only needed its tokens measured is done once transcoded: its outcome."""
+    return reconstruction.outcome(()) if reconstruction.unit.scoring is None else reconstruction
 
 
 def _reconstruction(unit: WorkUnit, reference: Audio, result: TranscodeResult) -> Reconstruction:
-    """The transcoded unit, its reconstruction kept if asked; a failure to keep it (a full disk)
-    is noted on the unit, whose scores do not depend on the copy."""
+    """The transcoded unit, with a token codec's token record, its reconstruction kept if
+    asked; a failure to keep it (a full disk) or to measure its tokens is noted on the unit,
+    whose scores do not depend on either."""
+    tokens, tokens_error = _tokens_of(unit, result)
     path = unit.keep_audio_path
     if path is None:
-        return Reconstruction(unit, reference, result, None)
+        return Reconstruction(unit, reference, result, None, tokens=tokens, tokens_error=tokens_error)
     try:
         write_audio(path, result.samples, result.sample_rate_hz)
     except (OSError, RuntimeError, AudioError) as error:  # soundfile's errors are RuntimeErrors
-        return Reconstruction(unit, reference, result, None, keep_audio_error=f"{path}: {error}")
-    return Reconstruction(unit, reference, result, path)
+        return Reconstruction(unit, reference, result, None, keep_audio_error=f"{path}: {error}",
+                              tokens=tokens, tokens_error=tokens_error)
+    return Reconstruction(unit, reference, result, path, tokens=tokens, tokens_error=tokens_error)
+
+
+def _tokens_of(unit: WorkUnit, result: TranscodeResult) -> tuple[UnitTokens | None, str | None]:
+    if not unit.condition.is_token_codec:
+        return None, None
+    try:
+        return measure_tokens(result.encoded), None
+    except Exception as error:  # a defect of the coder must not cost the unit its scores
+        return None, f"{unit.condition.key} on {unit.utterance.id}: {type(error).__name__}: {error}"
 
 
 def score_here(reconstruction: Reconstruction) -> UnitOutcome:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from codecbench.storage.base import Base, utc_now
@@ -164,6 +164,33 @@ class EvalScoreRow(Base):
 
     def __repr__(self) -> str:
         return f"EvalScoreRow(unit_id={self.unit_id}, metric={self.metric!r}, protocol={self.protocol!r}, value={self.value})"
+
+
+class EvalTokenStreamRow(Base):
+    """A token codec's codes of one unit, one stream (all codebooks, or one FACodec attribute):
+    their counts (:class:`codecbench.tokens.counts.StreamCounts`, additive over units) and their
+    size once entropy-coded (:mod:`codecbench.tokens.coder`)."""
+
+    __tablename__ = "eval_token_streams"
+    __table_args__ = (UniqueConstraint("unit_id", "stream"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("eval_units.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("eval_runs.id", ondelete="CASCADE"), index=True)
+    stream: Mapped[str] = mapped_column(String(64))
+    num_codebooks: Mapped[int] = mapped_column(Integer)
+    codebook_size: Mapped[int] = mapped_column(Integer)
+    num_frames: Mapped[int] = mapped_column(Integer)
+    bits_per_token: Mapped[int] = mapped_column(Integer)
+    frame_rate_hz: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float)  # the encoded audio's
+    coded_bits: Mapped[int] = mapped_column(Integer)
+    model_bits: Mapped[float] = mapped_column(Float)
+    counts: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    def __repr__(self) -> str:
+        return f"EvalTokenStreamRow(unit_id={self.unit_id}, stream={self.stream!r}, coded_bits={self.coded_bits})"
 
 
 class EvalUnitLeaseRow(Base):

@@ -8,6 +8,7 @@ written to a folder the caller owns. Scores come afterwards, from a separate wor
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 
 from codecbench.audio import Audio, write_audio
 from codecbench.code_streams import render_code_streams
-from codecbench.codecs import LoadOptions, TokenPayload, load_codec, transcode
+from codecbench.codecs import EncodedAudio, LoadOptions, TokenPayload, load_codec, transcode
 from codecbench.codecs.condition import Condition
 from codecbench.evaluation.metrics import (
     DEFAULT_VISQOL_PROTOCOL,
@@ -30,9 +31,12 @@ from codecbench.evaluation.metrics import (
 )
 from codecbench.evaluation.metrics.registry import preset
 from codecbench.spectrogram import SpectrogramScale, render_spectrograms
+from codecbench.tokens.statistics import NoTokensError, measure_tokens, token_report
 
 # What the Listen page shows under each player.
 LISTEN_METRICS = preset("core")
+# Why a condition has no token figures, when it is not a token codec.
+NO_TOKENS_NOTE = "sends no tokens: token statistics are for token (neural) codecs"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class ConditionOutcome:
     ``summary`` is :meth:`TranscodeResult.summary` (the record ``codecbench transcode``
     prints); the samples themselves are in ``audio_path``. ``codes_path`` is an image of the
     codes over time, for codecs whose codes come in streams of different attributes (FACodec).
+    ``tokens`` is a token codec's figures for the clip (:meth:`TokenReport.to_dict`); when there
+    are none, ``tokens_note`` says why (the codec sends no tokens, or measuring them failed).
     """
 
     condition: Condition
@@ -51,6 +57,8 @@ class ConditionOutcome:
     error: str | None = None
     codes_path: Path | None = None
     strip_path: Path | None = None
+    tokens: dict[str, Any] | None = None
+    tokens_note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -105,9 +113,35 @@ def run_condition(
             )
     except Exception as error:  # one broken condition must not sink the others
         return ConditionOutcome(condition, error=_describe(error))
+    tokens, tokens_note = token_figures(result.encoded)
     return ConditionOutcome(
-        condition, result.summary(), audio_path, spectrogram_path, codes_path=codes_path, strip_path=strip_path
+        condition, result.summary(), audio_path, spectrogram_path, codes_path=codes_path, strip_path=strip_path,
+        tokens=tokens, tokens_note=tokens_note,
     )
+
+
+def token_figures(encoded: EncodedAudio) -> tuple[dict[str, Any] | None, str | None]:
+    """A condition's token figures for the clip (:meth:`TokenReport.to_dict`), or why there are
+    none: :data:`NO_TOKENS_NOTE` for a classical codec or an anchor, the reason when measuring
+    fails (the reconstruction stands; only its figures are missing)."""
+    try:
+        return _finite(token_report([measure_tokens(encoded)]).to_dict()), None
+    except NoTokensError:
+        return None, NO_TOKENS_NOTE
+    except Exception as error:  # the figures must not sink the condition they describe
+        return None, f"token statistics failed: {_describe(error)}"
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity (e.g. a mean over no codebook) as ``None``: the
+    browser's JSON parser refuses them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def compare(

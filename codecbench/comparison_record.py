@@ -28,6 +28,9 @@ from codecbench.untrusted_text import spreadsheet_cell
 
 MANIFEST = "manifest.json"
 SCORES = "scores.json"
+#: The token figures the scores CSV carries per condition (after the score columns), empty for
+#: conditions that send no tokens.
+TOKEN_COLUMNS = ("entropy_coded_kbps", "mean_utilisation", "mean_entropy_bits")
 
 
 @dataclass(frozen=True)
@@ -98,25 +101,33 @@ def served_files(record: dict[str, Any]) -> set[str]:
 
 
 def scores_csv(record: dict[str, Any]) -> str:
-    """The scores as CSV, one row per condition and metric; every text cell spreadsheet-safe."""
+    """The scores as CSV, one row per condition and metric, each with its condition's token
+    figures (:data:`TOKEN_COLUMNS`, empty when it sends no tokens); every text cell spreadsheet-safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["source", "condition", "title", "measured_kbps", "metric", "protocol", "value", "note"])
+    writer.writerow(["source", "condition", "title", "measured_kbps", "metric", "protocol", "value", "note",
+                     *TOKEN_COLUMNS])
     scores = record["scores"]["scores"]
     source = spreadsheet_cell(record["source_name"])
     for outcome in record["outcomes"]:
         condition, title = outcome["condition"], outcome["title"]
         kbps = (outcome.get("summary") or {}).get("measured_kbps")
         row = [source, spreadsheet_cell(condition), spreadsheet_cell(title), "" if kbps is None else f"{kbps:.3f}"]
+        tokens = _token_cells(outcome.get("tokens"))
         if outcome["error"]:
-            writer.writerow([*row, "", "", "", spreadsheet_cell(f"failed: {outcome['error']}")])
+            writer.writerow([*row, "", "", "", spreadsheet_cell(f"failed: {outcome['error']}"), *tokens])
             continue
         for result in scores.get(condition, []):
             value = "" if result["value"] is None or result["not_applicable"] else f"{result['value']:.4f}"
             note = result["not_applicable"] or result["error"] or ""
             writer.writerow([*row, result["metric"], spreadsheet_cell(result["protocol"] or ""), value,
-                             spreadsheet_cell(note)])
+                             spreadsheet_cell(note), *tokens])
     return buffer.getvalue()
+
+
+def _token_cells(tokens: dict[str, Any] | None) -> list[str]:
+    figures = tokens or {}
+    return ["" if not isinstance(figures.get(name), (int, float)) else f"{figures[name]:.4f}" for name in TOKEN_COLUMNS]
 
 
 def zip_run(run_dir: Path, record: dict[str, Any]) -> bytes:
@@ -153,6 +164,8 @@ def _outcome_record(outcome: ConditionOutcome) -> dict[str, Any]:
         "spectrogram": _name(outcome.spectrogram_path),
         "strip": _name(outcome.strip_path),
         "codes": _name(outcome.codes_path),
+        "tokens": outcome.tokens,
+        "tokens_note": outcome.tokens_note,
     }
 
 

@@ -118,6 +118,26 @@ def test_compare_yields_the_run_marker_first_then_the_view_after_each_condition(
     assert [outcome["condition"] for outcome in record["outcomes"]] == ["opus@6", "codec2@3.2"]
 
 
+def test_a_token_codec_gets_its_token_figures_in_the_outcome_and_the_record_and_a_classical_codec_none(
+    settings, tiny_models
+):
+    steps = compared(settings, ["encodec_24khz@1.5", "opus@6", "lowpass_3500"], offered=None)
+    encodec, opus, anchor = steps[-1][1].outcomes
+    assert encodec.error is None and encodec.tokens_note is None
+    tokens = encodec.tokens
+    assert tokens["tokens"] == 2 * tokens["streams"][0]["frames"] and tokens["frame_rate_hz"] == 75
+    assert tokens["entropy_coded_kbps"] > 0 and tokens["measured_kbps"] == pytest.approx(1.5, abs=0.01)
+    assert 0 < tokens["mean_utilisation"] <= 1 and tokens["warnings"]  # 2 s: far fewer tokens than entries
+    for classical in (opus, anchor):  # no figures, least of all zeros: a note saying why
+        assert classical.error is None and classical.tokens is None
+        assert classical.tokens_note.startswith("sends no tokens")
+    record = read_record(steps[-1][1].run_dir)
+    by_condition = {outcome["condition"]: outcome for outcome in record["outcomes"]}
+    assert by_condition["encodec_24khz@1.5"]["tokens"] == json.loads(json.dumps(tokens))
+    assert by_condition["opus@6"]["tokens"] is None and by_condition["lowpass_3500"]["tokens"] is None
+    assert by_condition["opus@6"]["tokens_note"] == opus.tokens_note
+
+
 def test_the_record_is_written_before_the_first_condition_runs(settings):
     steps = run_comparison(settings, OFFERED, str(CLIP), "audio", ["opus@12"])
     _, view = next(steps)

@@ -208,6 +208,8 @@ def test_a_downloaded_neural_codec_runs_and_one_without_weights_says_how_to_get_
         assert "encodec_24khz 1.5 kbps" in card.inner_text()
         measured = float(text.split("kbps measured")[0].split()[-1])
         assert 1.5 <= measured < 1.52  # 75 frames/s x 2 codebooks x 10 bits, last frame paid in full
+        tokens = card.locator(".condition-tokens").first.inner_text()  # under the reconstruction: its token figures
+        assert "kbps entropy-coded · 1.50 kbps measured · 1.5 kbps nominal" in tokens and "codebook utilisation" in tokens
         player = card.locator("audio[src]").first
         player.wait_for(state="attached")
         duration = page.wait_for_function(

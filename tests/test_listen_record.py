@@ -84,6 +84,52 @@ def test_the_record_marks_codec2_si_snr_not_applicable_and_the_csv_leaves_it_emp
     assert all(row["note"].startswith("'=") for row in rows if row["metric"] == "stoi")
 
 
+def test_the_record_and_the_csv_carry_a_token_codecs_figures_and_leave_a_classical_codecs_empty(
+    tmp_path, tiny_models
+):
+    audio = load_audio(CLIP)
+    run_dir = new_run_dir(tmp_path)
+    original = show_original(audio, run_dir)
+    conditions = [Condition("encodec_24khz", 1.5), Condition("opus", 6.0)]
+    outcomes = list(compare(audio, conditions, run_dir, scale=original.scale))
+    info = ComparisonInfo(run_dir.name, "clip.wav", audio.duration_s, audio.sample_rate_hz, "speech")
+    write_manifest(run_dir, info, original, [str(c) for c in conditions], outcomes, done=True)
+    write_scores(run_dir, [PairScores(str(c), (MetricResult("pesq_wb", 2.5, None, "p862.2-wb-16k", "pesq"),))
+                           for c in conditions], done=True)
+    record = read_record(run_dir)
+    encodec, opus = record["outcomes"]
+    assert encodec["tokens"]["entropy_coded_kbps"] > 0 and encodec["tokens_note"] is None
+    assert [stream["stream"] for stream in encodec["tokens"]["streams"]] == ["codes"]
+    assert opus["tokens"] is None and opus["tokens_note"].startswith("sends no tokens")
+    rows = {row["condition"]: row for row in csv.DictReader(io.StringIO(scores_csv(record)))}
+    assert list(rows["opus@6"])[:8] == ["source", "condition", "title", "measured_kbps", "metric", "protocol", "value",
+                                       "note"]  # the score columns as before, the token figures after them
+    assert float(rows["encodec_24khz@1.5"]["entropy_coded_kbps"]) == pytest.approx(
+        encodec["tokens"]["entropy_coded_kbps"], abs=1e-4)
+    assert float(rows["encodec_24khz@1.5"]["mean_utilisation"]) == pytest.approx(
+        encodec["tokens"]["mean_utilisation"], abs=1e-4)
+    assert rows["opus@6"]["entropy_coded_kbps"] == rows["opus@6"]["mean_entropy_bits"] == ""
+    with zipfile.ZipFile(io.BytesIO(zip_run(run_dir, record))) as archive:
+        assert archive.read("scores.csv").decode() == scores_csv(record)
+
+
+def test_token_figures_that_cannot_be_measured_leave_a_reason_and_the_reconstruction_stands(
+    tmp_path, tiny_models, monkeypatch
+):
+    import codecbench.comparison
+
+    def broken(encoded):
+        raise RuntimeError("the entropy coder did not give back stream 'codes''s codes; please report this")
+
+    monkeypatch.setattr(codecbench.comparison, "measure_tokens", broken)
+    audio = load_audio(CLIP)
+    original = show_original(audio, tmp_path)
+    [outcome] = compare(audio, [Condition("encodec_24khz", 1.5)], tmp_path, scale=original.scale)
+    assert outcome.ok and outcome.audio_path.is_file() and outcome.tokens is None
+    assert outcome.tokens_note == ("token statistics failed: the entropy coder did not give back stream 'codes''s "
+                                   "codes; please report this")
+
+
 def test_the_zip_holds_the_original_every_reconstruction_and_the_scores(tmp_path):
     run_dir = make_run(tmp_path)
     record = read_record(run_dir)

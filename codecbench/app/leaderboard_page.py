@@ -4,9 +4,9 @@ Layout and wiring only; the events are handled by :mod:`codecbench.app.leaderboa
 the numbers come from :mod:`codecbench.evaluation.leaderboard` and the utterances from
 :mod:`codecbench.evaluation.inspection`. Choose a metric, its protocol, test sets and codecs,
 press Show: a table per codec (rows: test sets; columns: operating points), a cross-codec
-table and a quality-vs-bitrate chart per test set appear, with CSV downloads. Clicking a cell
-lists its worst utterances with players for the reference and the reconstruction, and every
-score stored for them.
+table and a quality-vs-bitrate chart per test set appear (token codecs also at their
+entropy-coded bitrate), with CSV downloads. Clicking a cell lists its worst utterances with
+players for the reference and the reconstruction, and every score stored for them.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ INTRODUCTION = (
     "and how many failed. Opens on ViSQOL, as the field's tables do. The **average** of a condition is the mean "
     "of its test-set means over the test sets it has values on (\\* and a note where some are missing); the best "
     "value of each column is highlighted (by the metric's direction); ⚠ marks cells scored on fewer utterances "
-    "than other conditions. Click a column header to sort, a cell to hear its worst utterances."
+    "than other conditions. Token (neural) codecs also show their entropy-coded kbps, codebook use and entropy per "
+    "token (`-` for codecs that send no tokens), and each chart draws them again, dotted, at the entropy-coded rate. "
+    "Click a column header to sort, a cell to hear its worst utterances."
 )
 
 

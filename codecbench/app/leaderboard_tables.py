@@ -21,6 +21,7 @@ from codecbench.evaluation.leaderboard_views import (
     COVERAGE,
     NOT_APPLICABLE,
     NOTE,
+    TOKEN_FORMATS,
     codec_row_notes,
     condition_label,
     format_rate,
@@ -50,7 +51,8 @@ def ranking_view(board: Leaderboard) -> tuple[pd.DataFrame, Styler]:
     """The ranking (:func:`ranking_table`) without its codec and operating-point columns (the
     condition names both), and its styled form: test-set cells read as ``mean ± ci (n=..)``,
     averages over fewer test sets marked ``*``, the best of each column highlighted, notes
-    marked with ⚠."""
+    marked with ⚠; with token codecs on the board, their entropy-coded kbps, codebook use and
+    entropy per token (``-`` for codecs without tokens)."""
     table = ranking_table(board).drop(columns=["codec", "operating point"])
     table[NOTE] = table[NOTE].map(lambda note: WARNING_MARK + note if note else "")
     best = ranking_best(board, table)
@@ -69,6 +71,7 @@ def ranking_view(board: Leaderboard) -> tuple[pd.DataFrame, Styler]:
         if have != of and not _missing(row[AVERAGE]):
             texts[(index, AVERAGE)] = format_value(row[AVERAGE]) + " *"
     formats: dict = {column: format_rate for column in BITRATE_COLUMNS}
+    formats.update({column: formatter for column, formatter in TOKEN_FORMATS.items() if column in table})
     formats[AVERAGE] = format_value
     return table, _styled(table, best, formats, texts)
 

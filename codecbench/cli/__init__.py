@@ -5,6 +5,7 @@ effect of an import):
 
 - :mod:`~codecbench.cli.codecs`: ``codecs``, ``download``, ``transcode``, ``convert-voice``
 - :mod:`~codecbench.cli.score`: ``score``
+- :mod:`~codecbench.cli.tokens`: ``tokens``
 - :mod:`~codecbench.cli.evaluation`: ``testsets``, ``evaluate``, ``leaderboard``, ``export``
 - :mod:`~codecbench.cli.reproduce`: ``reproduce``
 - :mod:`~codecbench.cli.mushra`: ``mushra create|list|results|export``
@@ -22,7 +23,7 @@ from __future__ import annotations
 import click
 
 from codecbench import __version__
-from codecbench.cli import app, codecs, db, evaluation, mushra, reproduce, score
+from codecbench.cli import app, codecs, db, evaluation, mushra, reproduce, score, tokens
 from codecbench.evaluation.metrics.registry import selected_visqol_engine
 
 
@@ -42,6 +43,7 @@ for _command in (
     codecs.transcode_command,
     codecs.convert_voice_command,
     score.score_command,
+    tokens.tokens_command,
     evaluation.testsets_command,
     evaluation.evaluate_command,
     evaluation.leaderboard_command,

@@ -1,4 +1,4 @@
-"""The evaluation commands: ``testsets``, ``evaluate``, ``leaderboard`` and ``export``.
+"""The evaluation commands: ``testsets``, ``evaluate``, ``leaderboard`` and ``export`` (``scores``, ``tokens``).
 
 Thin wrappers over :mod:`codecbench.evaluation`; heavy imports stay inside the commands.
 ``evaluate`` reads its request with :func:`codecbench.evaluation.request_parsing.parse_evaluation_request`,
@@ -179,13 +179,14 @@ def _leaderboard_protocol_help() -> str:
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown", "csv"]), default="text",
               show_default=True,
               help="text: one table per codec, then a ranking of all conditions (average over test sets, kbps, "
-              "measured kbps, tokens/s, n warnings); markdown: the same as Markdown tables; csv: one row per test "
+              "measured kbps, tokens/s, n warnings; for token codecs entropy-coded kbps, codebook use and entropy "
+              "per token); markdown: the same as Markdown tables; csv: one row per test "
               "set × condition with provenance and its condition's average and notes.")
 @click.option("-o", "--output", "output_path", type=click.Path(path_type=Path), default=None,
               help="Write to this file instead of stdout.")
 @click.option("--charts", "charts_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write a quality-vs-bitrate chart per test set here (TESTSET.html, plotly; plotly.min.js "
-              "is written beside them, so they open offline).")
+              help="Also write a quality-vs-bitrate chart per test set here (TESTSET.html, plotly; token codecs "
+              "also dotted at their entropy-coded kbps; plotly.min.js is written beside them, so they open offline).")
 @click.option("--all-metrics", is_flag=True,
               help="text and markdown: also a table of every stored metric at once (each condition's average).")
 @database_option
@@ -286,6 +287,43 @@ def export_scores_command(
         try:
             frame = export_scores(session, testsets=testsets or None, codecs=codecs or None, metrics=metrics or None)
         except MetricNotStoredError as error:
+            raise click.ClickException(str(error)) from None
+    if output_path is None:
+        click.echo(spreadsheet_safe(frame).to_csv(index=False), nl=False)
+    else:
+        write_csv(frame, output_path)
+        click.echo(f"wrote {len(frame)} row(s) to {output_path}", err=True)
+
+
+@export_group.command("tokens")
+@click.option("--format", "output_format", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("-o", "--output", "output_path", type=click.Path(path_type=Path), default=None,
+              help="File to write (default: stdout).")
+@click.option("--testset", "testsets", multiple=True, help="Only this test set (repeatable; default: all).")
+@click.option("--codec", "codecs", multiple=True, help="Only this codec (repeatable; default: all).")
+@database_option
+def export_tokens_command(
+    output_format: str, output_path: Path | None, testsets: tuple[str, ...], codecs: tuple[str, ...],
+    database_url: str | None,
+) -> None:
+    """Every token figure of the token (neural) codecs: one row per test set × condition × code
+    stream × codebook (utilisation, entries used, top-1 % share, entropy and its plug-in value,
+    perplexity, entropies given the previous frame and the previous codebook with the tokens and
+    contexts each rests on, the stream's entropy-coded size and kbps, nominal and measured kbps),
+    with provenance (codec and checkpoint, codecbench version, estimator, coder, warnings).
+
+    Classical codecs and anchors send no tokens, so they have no rows; an export without any
+    row is refused with what is stored.
+    """
+    from codecbench.evaluation.results import write_csv
+    from codecbench.evaluation.token_summary import NoTokenRecordsError, export_tokens
+    from codecbench.untrusted_text import spreadsheet_safe
+
+    check_writable(output_path, "-o/--output")
+    with opened_database(database_url) as database, database.session(read_only=True) as session:
+        try:
+            frame = export_tokens(session, testsets=testsets or None, codecs=codecs or None)
+        except NoTokenRecordsError as error:
             raise click.ClickException(str(error)) from None
     if output_path is None:
         click.echo(spreadsheet_safe(frame).to_csv(index=False), nl=False)

@@ -6,6 +6,11 @@ how many utterances failed (the unit failed, or this metric failed on it). Table
 shape published codec papers use, per codec (rows: test sets; columns: operating points with
 kbps and tokens/s), and across codecs (rows: conditions; columns: test sets); a plotly chart
 per test set plots quality against bitrate.
+
+Cells of token (neural) codecs also carry their token figures over the test set: the
+entropy-coded bitrate, the entropy's bitrate, mean codebook utilisation and mean entropy per
+token (:mod:`codecbench.evaluation.token_summary`); they are empty for classical codecs and
+anchors, which send no tokens.
 """
 
 from __future__ import annotations
@@ -30,13 +35,14 @@ from codecbench.evaluation.results import (
     stored_metrics,
     unit_failed_under,
 )
+from codecbench.evaluation.token_summary import TOKEN_CELL_COLUMNS, token_cells
 
 CONFIDENCE = 0.95
 
 CELL_COLUMNS = (
     "testset", "testset_kind", "testset_utterances", "sample", "condition_id", "codec", "operating_point", "column",
-    "nominal_kbps", "tokens_per_second", "measured_kbps", "checkpoint", "codec_implementation", "metric",
-    "protocol", "metric_implementation", "n", "failures", "mean", "std", "ci95_low", "ci95_high",
+    "nominal_kbps", "tokens_per_second", "measured_kbps", *TOKEN_CELL_COLUMNS, "checkpoint", "codec_implementation",
+    "metric", "protocol", "metric_implementation", "n", "failures", "mean", "std", "ci95_low", "ci95_high",
     "codecbench_version",
 )
 CSV_COLUMNS = tuple(column for column in CELL_COLUMNS if column != "condition_id")
@@ -91,7 +97,8 @@ def leaderboard_cells(
 ) -> pd.DataFrame:
     """One row per test set × condition (:data:`CELL_COLUMNS`) from :func:`load_units`, the
     :func:`load_scores` of one metric and protocol, and the :func:`load_unit_requests` of the
-    failed units.
+    failed units; the token figures empty (:meth:`Leaderboard.stored` reads them with
+    :func:`~codecbench.evaluation.token_summary.token_cells`).
 
     A unit counts towards ``n`` if it has a value for the metric, towards ``failures`` if it
     has none because this metric failed, or because the unit failed when this metric was asked
@@ -137,6 +144,7 @@ def leaderboard_cells(
             "ci95_low": low,
             "ci95_high": high,
             "codecbench_version": "; ".join(sorted(versions.unique())),
+            **dict.fromkeys(TOKEN_CELL_COLUMNS),  # filled in from the database by token_cells
         })
     cells = pd.DataFrame(rows, columns=list(CELL_COLUMNS))
     return _disambiguate_checkpoints(cells)
@@ -198,7 +206,8 @@ class Leaderboard:
         units = load_units(session, testsets=testsets, codecs=codecs)
         scores = load_scores(session, metric=metric, protocol=protocol, testsets=testsets, codecs=codecs)
         requests = load_unit_requests(session, units.loc[units["unit_error"].notna(), "unit_id"])
-        return cls(metric, protocol, _ordered(leaderboard_cells(units, scores, metric, protocol, requests)))
+        cells = leaderboard_cells(units, scores, metric, protocol, requests)
+        return cls(metric, protocol, _ordered(token_cells(session, cells).reindex(columns=list(CELL_COLUMNS))))
 
     @property
     def title(self) -> str:
@@ -255,23 +264,23 @@ class Leaderboard:
     def chart(self, testset: str):
         """Quality against bitrate on one test set (plotly): a line per codec with 95 % CI bars
         (none for a cell without an interval, n = 1), codecs without a bitrate (anchors) as
-        dashed horizontal lines."""
+        dashed horizontal lines; a token codec's line again, dotted in the same colour, at its
+        entropy-coded bitrate (``CODEC (entropy-coded)``). Hover text gives every rate."""
         import plotly.graph_objects as go
         from plotly.colors import qualitative
 
         cells = self.cells[(self.cells["testset"] == testset) & (self.cells["n"] > 0)]
         figure = go.Figure()
         palette = qualitative.Plotly
+        entropy_coded = False
         for index, codec in enumerate(dict.fromkeys(cells["codec"])):
             color = palette[index % len(palette)]
             points = cells[(cells["codec"] == codec) & cells["nominal_kbps"].notna()].sort_values("nominal_kbps")
             if not points.empty:
+                hover = [f"{codec} {row['column']}<br>{format_cell(row)}" + _rates_hover(row) for _, row in points.iterrows()]
                 figure.add_trace(go.Scatter(
                     x=points["nominal_kbps"], y=points["mean"], mode="lines+markers", name=codec, legendgroup=codec,
-                    line={"color": color},
-                    text=[f"{codec} {row['column']}<br>{format_cell(row)}" + _measured_hover(row)
-                          for _, row in points.iterrows()],
-                    hoverinfo="text",
+                    line={"color": color}, text=hover, hoverinfo="text",
                 ))
                 # Bars only where there is an interval: plotly draws a missing value as a zero-width bar.
                 with_interval = points[points["ci95_low"].notna() & points["ci95_high"].notna()]
@@ -284,23 +293,43 @@ class Leaderboard:
                                  "array": with_interval["ci95_high"] - with_interval["mean"],
                                  "arrayminus": with_interval["mean"] - with_interval["ci95_low"]},
                     ))
+                coded = points["entropy_coded_kbps"].map(_optional_rate).notna()
+                if coded.any():
+                    entropy_coded = True
+                    figure.add_trace(go.Scatter(
+                        x=points.loc[coded, "entropy_coded_kbps"].astype(float), y=points.loc[coded, "mean"],
+                        mode="lines+markers", name=f"{codec} (entropy-coded)", legendgroup=codec,
+                        line={"color": color, "dash": "dot"}, marker={"color": color, "symbol": "circle-open"},
+                        text=[text for text, keep in zip(hover, coded) if keep], hoverinfo="text",
+                    ))
             for row in cells[(cells["codec"] == codec) & cells["nominal_kbps"].isna()].itertuples():
                 figure.add_hline(y=row.mean, line_dash="dash", annotation_text=f"{codec} {row.column}",
                                  annotation_position="bottom right")
+        axis = "bitrate (kbps; solid: nominal, dotted: entropy-coded)" if entropy_coded else "bitrate (kbps, nominal)"
         figure.update_layout(
             title=f"{testset}: {self.metric} ({self.protocol}) against bitrate",
-            xaxis={"title": "bitrate (kbps, nominal)", "type": "log"},
+            xaxis={"title": axis, "type": "log"},
             yaxis={"title": f"{self.metric} ({self.protocol})"},
             legend={"title": "codec"},
         )
         return figure
 
 
-def _measured_hover(cell: pd.Series) -> str:
-    measured = cell["measured_kbps"]
-    if measured is None or (isinstance(measured, float) and math.isnan(measured)):
-        return ""
-    return f"<br>measured {measured:.2f} kbps"
+def _optional_rate(value) -> float | None:
+    """A rate of a cell, or ``None`` where there is none (``None``, NaN, or the empty text of a CSV)."""
+    if value is None or isinstance(value, str) or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _rates_hover(cell: pd.Series) -> str:
+    """The hover lines of a cell's rates besides the nominal one: measured, entropy-coded (token codecs)."""
+    lines = [f"nominal {cell['nominal_kbps']:g} kbps"] if _optional_rate(cell["nominal_kbps"]) is not None else []
+    for name, column in (("measured", "measured_kbps"), ("entropy-coded", "entropy_coded_kbps")):
+        rate = _optional_rate(cell.get(column))
+        if rate is not None:
+            lines.append(f"{name} {rate:.2f} kbps")
+    return "".join(f"<br>{line}" for line in lines)
 
 
 def format_cell(cell: pd.Series) -> str:

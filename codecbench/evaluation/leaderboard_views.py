@@ -1,6 +1,7 @@
 """Leaderboard views as the field's best boards read: which metric to open on, a ranking of
-conditions with an average across test sets, measured bitrate and token rate, the best value of
-each column, a warning where n differs, and several metrics side by side.
+conditions with an average across test sets, measured bitrate and token rate (and, for token
+codecs, the entropy-coded bitrate, codebook use and entropy per token), the best value of each
+column, a warning where n differs, and several metrics side by side.
 
 Every view here is a pandas frame of numbers (so a table can sort and highlight them) made from
 :class:`~codecbench.evaluation.leaderboard.Leaderboard` cells; formatting for text, Markdown and
@@ -36,6 +37,13 @@ NOTE = "note"
 #: are kept in the codec's table but take no part in the ranking's averages and best values.
 NOT_APPLICABLE = "n/a"
 BITRATE_COLUMNS = ("kbps", "measured kbps", "tokens/s")
+ENTROPY_CODED = "entropy-coded kbps"
+UTILISATION = "codebook use (%)"
+ENTROPY = "entropy (bits/token)"
+#: The ranking's token columns, there when a condition on the board has token records: the
+#: entropy-coded bitrate (beside the measured one), mean codebook utilisation and mean entropy
+#: per token, each the mean over the test sets with token records; empty for classical codecs.
+TOKEN_COLUMNS = (ENTROPY_CODED, UTILISATION, ENTROPY)
 
 
 @dataclass(frozen=True)
@@ -83,12 +91,28 @@ def condition_label(cells: pd.DataFrame) -> pd.Series:
     return cells["codec"] + " " + cells["column"]
 
 
+def has_token_figures(board: Leaderboard) -> bool:
+    """Whether a condition on ``board`` has token records (a token codec evaluated since they are stored)."""
+    return "entropy_coded_kbps" in board.cells and board.cells["entropy_coded_kbps"].map(_present).any()
+
+
+def bitrate_columns(board: Leaderboard) -> list[str]:
+    """The ranking's rate columns: :data:`BITRATE_COLUMNS`, with the token columns when the board has token figures."""
+    if not has_token_figures(board):
+        return list(BITRATE_COLUMNS)
+    return ["kbps", "measured kbps", ENTROPY_CODED, "tokens/s", UTILISATION, ENTROPY]
+
+
 def ranking_table(board: Leaderboard) -> pd.DataFrame:
     """One row per condition: ``condition``, ``codec``, ``operating point``, nominal ``kbps``,
     ``measured kbps`` (mean over the cell's utterances, over test sets), ``tokens/s``, the mean of
     each test set (NaN where none), ``average`` over the test sets present, ``test sets``
     (``2 of 3``) and a ``note`` (missing test sets; cells with fewer utterances than the most
-    any condition has on that test set)."""
+    any condition has on that test set).
+
+    When a condition on the board has token records, :data:`TOKEN_COLUMNS` too (see
+    :func:`bitrate_columns`): each the mean of the test sets' figures (NaN for codecs without
+    tokens), and a note where they rest on few tokens or lack a test set."""
     cells = board.cells.assign(condition=condition_label(board.cells))
     testsets = board.testsets
     present = cells[cells["n"] > 0]
@@ -108,6 +132,7 @@ def ranking_table(board: Leaderboard) -> pd.DataFrame:
             notes.append(f"n differs, fewer utterances on {', '.join(short)}")
         measured = valued["measured_kbps"].dropna()
         coverage = f"{len(means)} of {len(testsets)}"
+        token_figures, token_notes = _token_figures(group)
         if reason := not_applicable_reason(first["codec"], board.metric):
             means, coverage, notes = {}, NOT_APPLICABLE, [reason]
         rows.append({
@@ -117,13 +142,46 @@ def ranking_table(board: Leaderboard) -> pd.DataFrame:
             "kbps": _number(first["nominal_kbps"]),
             "measured kbps": float(measured.mean()) if len(measured) else math.nan,
             "tokens/s": _number(first["tokens_per_second"]),
+            **token_figures,
             **{name: means.get(name, math.nan) for name in testsets},
             AVERAGE: float(np.mean(list(means.values()))) if means else math.nan,
             COVERAGE: coverage,
-            NOTE: "; ".join(notes),
+            NOTE: "; ".join([*notes, *token_notes]),
         })
-    columns = [CONDITION, "codec", "operating point", *BITRATE_COLUMNS, *testsets, AVERAGE, COVERAGE, NOTE]
+    columns = [CONDITION, "codec", "operating point", *bitrate_columns(board), *testsets, AVERAGE, COVERAGE, NOTE]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _present(value) -> bool:
+    """Whether a token figure is there: not ``None``, NaN, or the empty text of a CSV."""
+    return not (value is None or isinstance(value, str) or (isinstance(value, float) and math.isnan(value)))
+
+
+def _token_figures(group: pd.DataFrame) -> tuple[dict[str, float], list[str]]:
+    """A condition's token columns (means over its test sets with token records; NaN without
+    any) and its notes about them, from its cells ``group``."""
+    if "entropy_coded_kbps" not in group:
+        return dict.fromkeys(TOKEN_COLUMNS, math.nan), []
+    with_tokens = group[group["entropy_coded_kbps"].map(_present)]
+    if with_tokens.empty:
+        return dict.fromkeys(TOKEN_COLUMNS, math.nan), []
+
+    def mean(column: str, scale: float = 1.0) -> float:
+        values = [float(value) for value in with_tokens[column] if _present(value)]
+        return float(np.mean(values)) * scale if values else math.nan
+
+    figures = {ENTROPY_CODED: mean("entropy_coded_kbps"), UTILISATION: mean("codebook_utilisation", 100.0),
+               ENTROPY: mean("entropy_bits_per_token")}
+    notes = []
+    if len(with_tokens) < len(group):
+        lacking = [name for name in group["testset"] if name not in set(with_tokens["testset"])]
+        notes.append(f"no token records on {', '.join(lacking)}: token figures over {len(with_tokens)} of "
+                     f"{len(group)} test sets")
+    warned = [row.testset for row in with_tokens.itertuples() if isinstance(row.token_warnings, str) and row.token_warnings]
+    if warned:
+        notes.append(f"token figures on {', '.join(warned)} rest on few tokens, read with care "
+                     "(`codecbench export tokens` gives the warnings)")
+    return figures, notes
 
 
 def codec_row_notes(board: Leaderboard, codec: str) -> pd.Series:
@@ -216,6 +274,20 @@ def format_rate(value: float) -> str:
     return "" if value is None or math.isnan(value) else f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
 
 
+def format_percent(value: float) -> str:
+    """A share in per cent as the ranking shows it (``43.5``); empty for none."""
+    return "" if value is None or math.isnan(value) else f"{value:.1f}"
+
+
+def format_bits(value: float) -> str:
+    """Bits per token as the ranking shows them (``7.85``); empty for none."""
+    return "" if value is None or math.isnan(value) else f"{value:.2f}"
+
+
+#: How the ranking writes its token columns (empty where a codec has none).
+TOKEN_FORMATS = {ENTROPY_CODED: format_rate, UTILISATION: format_percent, ENTROPY: format_bits}
+
+
 def ranking_display(board: Leaderboard, table: pd.DataFrame | None = None, *, mark_best: str = "") -> pd.DataFrame:
     """:func:`ranking_table` as text: test-set cells as :func:`format_cell` writes them, the
     average with ``*`` where test sets are missing, rates without noise; ``mark_best``
@@ -225,6 +297,9 @@ def ranking_display(board: Leaderboard, table: pd.DataFrame | None = None, *, ma
     shown = table.copy().astype(object)
     for column in ("kbps", "measured kbps", "tokens/s"):
         shown[column] = table[column].map(format_rate)
+    for column, formatter in TOKEN_FORMATS.items():
+        if column in table:
+            shown[column] = table[column].map(formatter)
     cells = board.cells.assign(condition=condition_label(board.cells)).set_index(["condition", "testset"])
     for index, row in table.iterrows():
         for testset in board.testsets:

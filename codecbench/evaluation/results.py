@@ -2,9 +2,11 @@
 
 The export has one row per utterance × condition × metric, with its provenance on every row
 (:data:`EXPORT_COLUMNS`): codecbench version, codec and checkpoint, test set, its size and the
-sample drawn from it (``--limit``/``--seed``), metric, protocol and implementation. A unit that failed before any metric ran (unreadable
-audio, a codec error, an utterance its loader skipped) has one row with an empty ``metric``
-and its ``error``; a metric that failed has its row with an empty ``value`` and its ``error``.
+sample drawn from it (``--limit``/``--seed``), metric, protocol and implementation; a token
+codec's unit also its token count and entropy-coded bitrate. A unit that failed before any
+metric ran (unreadable audio, a codec error, an utterance its loader skipped) has one row with
+an empty ``metric`` and its ``error``; a metric that failed has its row with an empty ``value``
+and its ``error``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from codecbench.evaluation.metrics.registry import results_of
@@ -24,6 +26,7 @@ from codecbench.storage.evaluation_tables import (
     EvalRunRow,
     EvalScoreRow,
     EvalTestSetRow,
+    EvalTokenStreamRow,
     EvalUnitRequestRow,
     EvalUnitRow,
     EvalUtteranceRow,
@@ -65,9 +68,9 @@ SCORE_COLUMNS = (
 )
 EXPORT_COLUMNS = (
     "testset", "testset_kind", "testset_utterances", "sample", "utterance", "speaker", "language", "duration_s",
-    "codec", "operating_point", "nominal_kbps", "tokens_per_second", "measured_kbps", "checkpoint",
-    "codec_implementation", "metric", "protocol", "value", "error", "metric_implementation", "delay_samples",
-    "gain_db", "codecbench_version",
+    "codec", "operating_point", "nominal_kbps", "tokens_per_second", "measured_kbps", "entropy_coded_kbps", "tokens",
+    "checkpoint", "codec_implementation", "metric", "protocol", "value", "error", "metric_implementation",
+    "delay_samples", "gain_db", "codecbench_version",
 )
 
 
@@ -160,6 +163,25 @@ def load_scores(
     return frame
 
 
+def load_unit_tokens(session: Session, unit_ids: Sequence[int]) -> pd.DataFrame:
+    """Each of these units' token totals over its code streams (``unit_id``, ``tokens``,
+    ``entropy_coded_kbps``: the entropy-coded bits over the encoded duration); units without
+    token records (classical codecs, anchors, failed units) have no row."""
+    ids = [int(unit_id) for unit_id in unit_ids]
+    rows = []
+    for start in range(0, len(ids), 10_000):  # bounded IN lists
+        rows += session.execute(
+            select(EvalTokenStreamRow.unit_id, func.sum(EvalTokenStreamRow.num_codebooks * EvalTokenStreamRow.num_frames),
+                   func.sum(EvalTokenStreamRow.coded_bits), func.max(EvalTokenStreamRow.duration_s))
+            .where(EvalTokenStreamRow.unit_id.in_(ids[start : start + 10_000]))
+            .group_by(EvalTokenStreamRow.unit_id)
+        ).all()
+    frame = pd.DataFrame(rows, columns=["unit_id", "tokens", "coded_bits", "duration_s"])
+    frame["tokens"] = frame["tokens"].astype("Int64")
+    frame["entropy_coded_kbps"] = frame["coded_bits"].astype(float) / frame["duration_s"].astype(float) / 1000
+    return frame[["unit_id", "tokens", "entropy_coded_kbps"]]
+
+
 def load_unit_requests(session: Session, unit_ids: Sequence[int]) -> pd.DataFrame:
     """The (metric, protocol) asked of each of these units that failed (``unit_id``, ``metric``, ``protocol``)."""
     ids = [int(unit_id) for unit_id in unit_ids]
@@ -220,7 +242,9 @@ def export_scores(
     """The per-utterance export (:data:`EXPORT_COLUMNS`): one row per utterance × condition × metric,
     plus one row with an empty metric per unit that failed before scoring (with ``metrics``,
     per unit that failed when one of them was asked of it). ``metrics`` are names as stored or
-    their aliases (``pesq``: whichever of ``pesq_wb``/``pesq_nb`` is stored).
+    their aliases (``pesq``: whichever of ``pesq_wb``/``pesq_nb`` is stored). A token codec's
+    unit carries its ``tokens`` and ``entropy_coded_kbps`` (:func:`load_unit_tokens`); other
+    units leave them empty.
 
     Raises:
         MetricNotStoredError: one of ``metrics`` has no stored scores.
@@ -242,6 +266,8 @@ def export_scores(
         codecbench_version=lambda frame: frame["unit_codecbench_version"],
     )
     frame = pd.concat([scored, failed], ignore_index=True) if len(failed) else scored
+    frame = frame.merge(load_unit_tokens(session, units.loc[units["unit_error"].isna(), "unit_id"]),
+                        on="unit_id", how="left")
     frame = frame.sort_values(["testset", "codec", "nominal_kbps", "operating_point", "utterance", "metric", "protocol"],
                               na_position="first", kind="stable")
     return frame.reindex(columns=list(EXPORT_COLUMNS)).reset_index(drop=True)

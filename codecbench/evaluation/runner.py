@@ -48,6 +48,7 @@ from codecbench.evaluation.store import (
     utterance_sample_rate,
     utterance_sample_rates,
 )
+from codecbench.evaluation.token_summary import refresh_token_summaries, token_reports
 from codecbench.evaluation.work import UnfinishedUnit, UnitOutcome, WorkUnit, check_keep_audio_dir, kept_audio_path
 from codecbench.storage import Database
 
@@ -161,6 +162,8 @@ class CellSummary:
         failed: units that failed, or where a requested metric failed.
         missing: units with nothing stored (the run was interrupted).
         errors: each distinct error message with the number of units it stopped.
+        entropy_coded_kbps, measured_kbps: a token codec's codes entropy-coded, and as sent,
+            over the units with a token record; ``None`` for codecs without tokens.
     """
 
     testset: str
@@ -171,6 +174,8 @@ class CellSummary:
     failed: int
     missing: int
     errors: tuple[tuple[str, int], ...] = ()
+    entropy_coded_kbps: float | None = None
+    measured_kbps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,8 @@ class RunSummary:
             line = f"  {label} {cell.complete}/{cell.units} complete, {cell.failed} failed"
             if cell.missing:
                 line += f", {cell.missing} missing"
+            if cell.entropy_coded_kbps is not None:
+                line += f"; tokens entropy-coded at {cell.entropy_coded_kbps:.3g} of {cell.measured_kbps:.3g} kbps"
             lines.append(line)
             for error, count in cell.errors:
                 errors[error] = errors.get(error, 0) + count
@@ -348,6 +355,10 @@ def run_evaluation(
             release_leases(session, run_id)
     with database.session() as session:
         finish_run(session, run_id)
+        token_conditions = [condition_id for condition, condition_id in condition_ids.items() if condition.is_token_codec]
+        if token_conditions:
+            refresh_token_summaries(session, testsets=[testset.name for testset in plan.testsets],
+                                    condition_ids=token_conditions)
     return RunSummary(run_id, tuple(_summaries(database, plan, scopes, condition_ids, computed)),
                       tuple(unkept_audio), tuple(unfinished), len(left_to_others), tuple(unmeasured_tokens))
 
@@ -410,6 +421,8 @@ def _summaries(
 ) -> Iterator[CellSummary]:
     config = plan.request.scoring
     with database.session(read_only=True) as session:
+        reports = token_reports(session, testsets=[testset.name for testset, _, _ in scopes],
+                                condition_ids=list(condition_ids.values()))
         for testset, testset_id, scope in scopes:
             in_scope = set(scope.values())
             rates = utterance_sample_rates(session, testset_id)
@@ -434,6 +447,7 @@ def _summaries(
                             errors[problem] = errors.get(problem, 0) + 1
                     elif wanted and all(key in unit.scores for key in wanted):
                         complete += 1
+                report = reports.get((testset.name, condition_id))
                 yield CellSummary(
                     testset=testset.name,
                     condition=condition.key,
@@ -443,4 +457,6 @@ def _summaries(
                     failed=failed,
                     missing=len(scope) - present,
                     errors=tuple(errors.items()),
+                    entropy_coded_kbps=None if report is None else report.entropy_coded_kbps,
+                    measured_kbps=None if report is None else report.measured_kbps,
                 )

@@ -428,7 +428,7 @@ def store_tokens(session: Session, run_id: int, unit_id: int, tokens: UnitTokens
             "num_frames": stream.counts.num_frames, "bits_per_token": tokens.bits_per_token,
             "frame_rate_hz": tokens.frame_rate_hz, "duration_s": tokens.duration_s,
             "coded_bits": stream.coded_bits, "model_bits": stream.model_bits,
-            "counts": stream.counts.to_bytes(), "created_at": now,
+            "coded": stream.coded, "created_at": now,
         }
         for stream in tokens.streams
     ]

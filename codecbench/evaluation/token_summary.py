@@ -1,33 +1,55 @@
 """Token statistics of stored evaluations, per test set and condition.
 
-Each successful unit of a token codec stores its counts and entropy-coded size per stream
-(``eval_token_streams``); a test set's figures under a condition are those of the sum of its
-units (:func:`codecbench.tokens.statistics.token_report`), so they are the same whether one run
-or many stored the units. Summing a large test set's counts takes a while (LibriSpeech
-test-clean: 2,620 units), so reports are kept in memory, keyed by what is stored (row count,
-row ids, latest write) and made again as soon as that changes.
+Each successful unit of a token codec stores its codes per stream, entropy-coded
+(``eval_token_streams``: the bytes are the measured coded size, and decode to the codes). A test
+set's figures under a condition are those of the sum of its units' counts
+(:func:`codecbench.tokens.statistics.token_report`), so they are the same whether one run or
+many stored the units. Decoding and counting a large test set takes a while (LibriSpeech
+test-clean at 6 kbps: about 12 million tokens), so the figures are kept per test set and
+condition (``eval_token_summaries``, written by the run that stored the units:
+:func:`refresh_token_summaries`), with the row count, row ids and latest write of the token rows
+they sum; a summary that no longer matches what is stored (a run still going, or one that was
+interrupted) is made again in memory instead of being shown.
+
+The figures reach the leaderboard's cells (:func:`token_cells`) and a table of every figure per
+stream and codebook (:func:`export_tokens`, ``codecbench export tokens``).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from codecbench.evaluation.store import insert_statement
+from codecbench.storage.base import utc_now
 from codecbench.storage.evaluation_tables import (
     EvalConditionRow,
+    EvalRunRow,
     EvalTestSetRow,
     EvalTokenStreamRow,
+    EvalTokenSummaryRow,
     EvalUnitRow,
     EvalUtteranceRow,
 )
-from codecbench.tokens.counts import StreamCounts
-from codecbench.tokens.statistics import StreamTokens, TokenReport, UnitTokens, token_report
+from codecbench.tokens.estimators import ESTIMATOR, EntropyEstimate
+from codecbench.tokens.statistics import (
+    CODER,
+    CodebookFigures,
+    StreamTokens,
+    TokenReport,
+    UnitTokens,
+    report_from_record,
+    report_record,
+    token_report,
+)
 
 STREAM_ORDER = ("codes", "prosody", "content", "residual")
 CACHE_SIZE = 512
@@ -40,9 +62,17 @@ TOKEN_CELL_COLUMNS = (
 
 @dataclass(frozen=True)
 class _Fingerprint:
+    """Which token rows a report sums: their count, the sum of their ids and the latest write."""
+
     rows: int
     id_sum: int
-    latest: object
+    latest: datetime
+
+    @classmethod
+    def of(cls, rows: int, id_sum: int, latest: datetime) -> _Fingerprint:
+        # SQLite gives back naive datetimes (in UTC); PostgreSQL aware ones.
+        aware = latest if latest.tzinfo is not None else latest.replace(tzinfo=UTC)
+        return cls(int(rows), int(id_sum), aware)
 
 
 _cache: OrderedDict[tuple[str, int], tuple[_Fingerprint, TokenReport]] = OrderedDict()
@@ -63,27 +93,44 @@ def _scope(statement, testsets: Sequence[str] | None, condition_ids: Sequence[in
     return statement
 
 
+def _fingerprints(
+    session: Session, testsets: Sequence[str] | None, condition_ids: Sequence[int] | None
+) -> dict[tuple[str, int], tuple[int, _Fingerprint]]:
+    """For each (test set, condition id) with token rows: the test set's id and the rows' fingerprint."""
+    rows = session.execute(_scope(
+        select(EvalTestSetRow.name, EvalTestSetRow.id, EvalUnitRow.condition_id, func.count(EvalTokenStreamRow.id),
+               func.sum(EvalTokenStreamRow.id), func.max(EvalTokenStreamRow.created_at)),
+        testsets, condition_ids,
+    ).group_by(EvalTestSetRow.name, EvalTestSetRow.id, EvalUnitRow.condition_id))
+    return {(name, condition_id): (testset_id, _Fingerprint.of(count, id_sum, latest))
+            for name, testset_id, condition_id, count, id_sum, latest in rows}
+
+
+def _stored_summaries(session: Session, testset_ids: Sequence[int]) -> dict[tuple[int, int], EvalTokenSummaryRow]:
+    rows = session.scalars(select(EvalTokenSummaryRow).where(EvalTokenSummaryRow.testset_id.in_(list(testset_ids))))
+    return {(row.testset_id, row.condition_id): row for row in rows}
+
+
 def token_reports(
     session: Session, *, testsets: Sequence[str] | None = None, condition_ids: Sequence[int] | None = None
 ) -> dict[tuple[str, int], TokenReport]:
     """The token figures of every (test set, condition id) with stored token records, optionally
-    for some test sets and conditions."""
-    fingerprints = {
-        (testset, condition_id): _Fingerprint(int(rows), int(id_sum), latest)
-        for testset, condition_id, rows, id_sum, latest in session.execute(_scope(
-            select(EvalTestSetRow.name, EvalUnitRow.condition_id, func.count(EvalTokenStreamRow.id),
-                   func.sum(EvalTokenStreamRow.id), func.max(EvalTokenStreamRow.created_at)),
-            testsets, condition_ids,
-        ).group_by(EvalTestSetRow.name, EvalUnitRow.condition_id))
-    }
+    for some test sets and conditions: the stored summary where it matches the stored rows, else
+    made from the rows (and kept in memory while they stay the same)."""
+    fingerprints = _fingerprints(session, testsets, condition_ids)
+    summaries = _stored_summaries(session, sorted({testset_id for testset_id, _ in fingerprints.values()}))
     reports: dict[tuple[str, int], TokenReport] = {}
-    for key, fingerprint in fingerprints.items():
+    for key, (testset_id, fingerprint) in fingerprints.items():
         with _cache_lock:
             cached = _cache.get(key)
         if cached is not None and cached[0] == fingerprint:
             reports[key] = cached[1]
             continue
-        report = _report(session, *key)
+        summary = summaries.get((testset_id, key[1]))
+        if summary is not None and _Fingerprint.of(summary.rows, summary.id_sum, summary.latest) == fingerprint:
+            report = report_from_record(json.loads(summary.report_json))
+        else:
+            report = token_report(stored_unit_tokens(session, *key))
         reports[key] = report
         with _cache_lock:
             _cache[key] = (fingerprint, report)
@@ -93,12 +140,42 @@ def token_reports(
     return reports
 
 
+def refresh_token_summaries(
+    session: Session, *, testsets: Sequence[str] | None = None, condition_ids: Sequence[int] | None = None
+) -> int:
+    """Write the summary of every (test set, condition) whose stored summary is missing or no
+    longer matches its token rows, and drop summaries left without rows; returns how many were
+    written. Called by an evaluation run for what it stored."""
+    fingerprints = _fingerprints(session, testsets, condition_ids)
+    summaries = _stored_summaries(session, sorted({testset_id for testset_id, _ in fingerprints.values()}))
+    written = 0
+    for key, (testset_id, fingerprint) in fingerprints.items():
+        summary = summaries.pop((testset_id, key[1]), None)
+        if summary is not None and _Fingerprint.of(summary.rows, summary.id_sum, summary.latest) == fingerprint:
+            continue
+        values = {"rows": fingerprint.rows, "id_sum": fingerprint.id_sum, "latest": fingerprint.latest,
+                  "report_json": json.dumps(report_record(token_report(stored_unit_tokens(session, *key)))),
+                  "updated_at": utc_now()}
+        # Two runs finishing at once may both write it: the later one's stands (both are right).
+        statement = insert_statement(session, EvalTokenSummaryRow).values(testset_id=testset_id, condition_id=key[1],
+                                                                          **values)
+        session.execute(statement.on_conflict_do_update(index_elements=["testset_id", "condition_id"], set_=values))
+        written += 1
+    for (_, condition_id), summary in summaries.items():
+        if condition_ids is None or condition_id in condition_ids:
+            session.execute(delete(EvalTokenSummaryRow).where(EvalTokenSummaryRow.id == summary.id))
+    session.flush()
+    return written
+
+
 def stored_unit_tokens(session: Session, testset: str, condition_id: int) -> list[UnitTokens]:
-    """The token records of a test set's successful units under a condition, one per unit."""
+    """The token records of a test set's successful units under a condition, one per unit (their
+    coded streams decoded and counted again)."""
     rows = session.execute(_scope(
-        select(EvalTokenStreamRow.unit_id, EvalTokenStreamRow.stream, EvalTokenStreamRow.bits_per_token,
-               EvalTokenStreamRow.frame_rate_hz, EvalTokenStreamRow.duration_s, EvalTokenStreamRow.coded_bits,
-               EvalTokenStreamRow.model_bits, EvalTokenStreamRow.counts),
+        select(EvalTokenStreamRow.unit_id, EvalTokenStreamRow.stream, EvalTokenStreamRow.num_codebooks,
+               EvalTokenStreamRow.num_frames, EvalTokenStreamRow.codebook_size, EvalTokenStreamRow.bits_per_token,
+               EvalTokenStreamRow.frame_rate_hz, EvalTokenStreamRow.duration_s, EvalTokenStreamRow.model_bits,
+               EvalTokenStreamRow.coded),
         [testset], [condition_id],
     ).order_by(EvalTokenStreamRow.unit_id)).all()
     by_unit: dict[int, list] = {}
@@ -110,15 +187,11 @@ def stored_unit_tokens(session: Session, testset: str, condition_id: int) -> lis
                                       row.stream))
         first = streams[0]
         units.append(UnitTokens(
-            streams=tuple(StreamTokens(StreamCounts.from_bytes(row.stream, row.counts), row.coded_bits, row.model_bits)
-                          for row in streams),
+            streams=tuple(StreamTokens.from_coded(row.stream, bytes(row.coded), row.num_codebooks, row.num_frames,
+                                                  row.codebook_size, row.model_bits) for row in streams),
             duration_s=first.duration_s, bits_per_token=first.bits_per_token, frame_rate_hz=first.frame_rate_hz,
         ))
     return units
-
-
-def _report(session: Session, testset: str, condition_id: int) -> TokenReport:
-    return token_report(stored_unit_tokens(session, testset, condition_id))
 
 
 def token_cells(session: Session, cells: pd.DataFrame) -> pd.DataFrame:
@@ -149,3 +222,137 @@ def condition_names(session: Session, condition_ids: Sequence[int]) -> dict[int,
     rows = session.execute(select(EvalConditionRow.id, EvalConditionRow.codec, EvalConditionRow.operating_point,
                                   EvalConditionRow.checkpoint).where(EvalConditionRow.id.in_(list(condition_ids))))
     return {row.id: (row.codec, row.operating_point, row.checkpoint) for row in rows}
+
+
+# ------------------------------------------------------------------------------------ the export
+
+TOKEN_EXPORT_COLUMNS = (
+    "testset", "testset_kind", "testset_utterances", "token_utterances", "duration_s", "codec", "operating_point",
+    "nominal_kbps", "tokens_per_second", "measured_kbps", "entropy_coded_kbps", "entropy_kbps", "bits_per_token",
+    "frame_rate_hz", "stream", "stream_codebooks", "codebook_size", "stream_frames", "stream_tokens",
+    "stream_coded_bits", "stream_entropy_coded_kbps", "stream_entropy_kbps", "coder_overhead_bits", "codebook",
+    "entries_used", "utilisation", "top_1pct_share", "entropy_bits", "plug_in_entropy_bits", "perplexity",
+    "entropy_tokens", "entropy_cells", "entropy_given_prev_frame_bits", "plug_in_entropy_given_prev_frame_bits",
+    "prev_frame_tokens", "prev_frame_contexts", "entropy_given_prev_codebook_bits",
+    "plug_in_entropy_given_prev_codebook_bits", "prev_codebook_tokens", "prev_codebook_contexts", "checkpoint",
+    "codec_implementation", "codecbench_version", "estimator", "coder", "warnings",
+)
+
+
+class NoTokenRecordsError(LookupError):
+    """No token records are stored for the chosen test sets and codecs; the message says which are."""
+
+
+def export_tokens(
+    session: Session, *, testsets: Sequence[str] | None = None, codecs: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Every token figure (:data:`TOKEN_EXPORT_COLUMNS`): one row per test set × condition ×
+    stream × codebook, with the condition's rates and its provenance on every row, optionally for
+    some test sets and codecs (default all).
+
+    Raises:
+        NoTokenRecordsError: none are stored for them (only token codecs have token records).
+    """
+    condition_ids = None
+    if codecs is not None:
+        condition_ids = list(session.scalars(select(EvalConditionRow.id).where(EvalConditionRow.codec.in_(list(codecs)))))
+    reports = token_reports(session, testsets=testsets, condition_ids=condition_ids) if condition_ids != [] else {}
+    if not reports:
+        raise NoTokenRecordsError(_no_records_message(session, testsets, codecs))
+    conditions = {row.id: row for row in session.scalars(
+        select(EvalConditionRow).where(EvalConditionRow.id.in_(sorted({key[1] for key in reports}))))}
+    testset_rows = {row.name: row for row in session.scalars(
+        select(EvalTestSetRow).where(EvalTestSetRow.name.in_(sorted({key[0] for key in reports}))))}
+    versions = _stored_versions(session, testsets, sorted(conditions))
+    records = []
+    for key in sorted(reports, key=lambda key: _export_order(key, conditions)):
+        testset, condition_id = key
+        report, condition, testset_row = reports[key], conditions[condition_id], testset_rows[testset]
+        common = {
+            "testset": testset, "testset_kind": testset_row.kind, "testset_utterances": testset_row.total_utterances,
+            "token_utterances": report.utterances, "duration_s": report.duration_s, "codec": condition.codec,
+            "operating_point": condition.operating_point, "nominal_kbps": condition.nominal_kbps,
+            "tokens_per_second": condition.tokens_per_second, "measured_kbps": report.measured_kbps,
+            "entropy_coded_kbps": report.entropy_coded_kbps, "entropy_kbps": report.entropy_kbps,
+            "bits_per_token": report.bits_per_token, "frame_rate_hz": report.frame_rate_hz,
+            "checkpoint": condition.checkpoint, "codec_implementation": condition.implementation,
+            "codecbench_version": "; ".join(versions.get(key, ())), "estimator": ESTIMATOR, "coder": CODER,
+            "warnings": " | ".join(report.warnings),
+        }
+        for stream in report.streams:
+            stream_figures = {
+                "stream": stream.name, "stream_codebooks": len(stream.codebooks), "codebook_size": stream.codebook_size,
+                "stream_frames": stream.frames, "stream_tokens": stream.tokens, "stream_coded_bits": stream.coded_bits,
+                "stream_entropy_coded_kbps": stream.coded_bits / report.duration_s / 1000,
+                "stream_entropy_kbps": stream.entropy_bits_per_frame * stream.frames / report.duration_s / 1000,
+                "coder_overhead_bits": stream.coded_bits - stream.model_bits,
+            }
+            for book in stream.codebooks:
+                records.append({**common, **stream_figures, **_codebook_figures(book)})
+    frame = pd.DataFrame(records, columns=list(TOKEN_EXPORT_COLUMNS))
+    return frame.astype(dict.fromkeys(_COUNT_COLUMNS, "Int64"))  # counts stay whole numbers beside empty cells
+
+
+_COUNT_COLUMNS = (
+    "testset_utterances", "token_utterances", "bits_per_token", "stream_codebooks", "codebook_size", "stream_frames",
+    "stream_tokens", "stream_coded_bits", "codebook", "entries_used", "entropy_tokens", "entropy_cells",
+    "prev_frame_tokens", "prev_frame_contexts", "prev_codebook_tokens", "prev_codebook_contexts",
+)
+
+
+def _codebook_figures(book: CodebookFigures) -> dict[str, object]:
+    unigram, frame, previous = book.entropy, book.entropy_given_prev_frame, book.entropy_given_prev_codebook
+    return {
+        "codebook": book.index, "entries_used": book.entries_used, "utilisation": book.utilisation,
+        "top_1pct_share": book.top_1pct_share, "perplexity": book.perplexity,
+        "entropy_bits": _field(unigram, "bits"), "plug_in_entropy_bits": _field(unigram, "plug_in_bits"),
+        "entropy_tokens": _field(unigram, "tokens"), "entropy_cells": _field(unigram, "cells"),
+        "entropy_given_prev_frame_bits": _field(frame, "bits"),
+        "plug_in_entropy_given_prev_frame_bits": _field(frame, "plug_in_bits"),
+        "prev_frame_tokens": _field(frame, "tokens"), "prev_frame_contexts": _field(frame, "contexts"),
+        "entropy_given_prev_codebook_bits": _field(previous, "bits"),
+        "plug_in_entropy_given_prev_codebook_bits": _field(previous, "plug_in_bits"),
+        "prev_codebook_tokens": _field(previous, "tokens"), "prev_codebook_contexts": _field(previous, "contexts"),
+    }
+
+
+def _field(estimate: EntropyEstimate | None, name: str) -> object:
+    if estimate is None:
+        return None
+    value = getattr(estimate, name)
+    return value + 0.0 if isinstance(value, float) else value  # -0.0 (a plug-in entropy of one entry) as 0.0
+
+
+def _export_order(key: tuple[str, int], conditions: dict[int, EvalConditionRow]) -> tuple:
+    condition = conditions[key[1]]
+    kbps = -1.0 if condition.nominal_kbps is None else condition.nominal_kbps
+    return key[0], condition.codec, kbps, condition.operating_point, condition.checkpoint, key[1]
+
+
+def _stored_versions(session: Session, testsets: Sequence[str] | None,
+                     condition_ids: Sequence[int]) -> dict[tuple[str, int], list[str]]:
+    """The codecbench versions of the runs that stored each (test set, condition)'s token records."""
+    rows = session.execute(_scope(
+        select(EvalTestSetRow.name, EvalUnitRow.condition_id, EvalRunRow.codecbench_version)
+        .select_from(EvalTokenStreamRow), testsets, condition_ids,
+    ).join(EvalRunRow, EvalRunRow.id == EvalTokenStreamRow.run_id).distinct())
+    versions: dict[tuple[str, int], list[str]] = {}
+    for testset, condition_id, version in rows:
+        versions.setdefault((testset, condition_id), []).append(version)
+    return {key: sorted(set(found)) for key, found in versions.items()}
+
+
+def _no_records_message(session: Session, testsets: Sequence[str] | None, codecs: Sequence[str] | None) -> str:
+    stored = session.execute(_scope(
+        select(EvalTestSetRow.name, EvalConditionRow.codec).select_from(EvalTokenStreamRow), None, None,
+    ).join(EvalConditionRow, EvalConditionRow.id == EvalUnitRow.condition_id).distinct()).all()
+    why = ("only token (neural) codecs have token records (EnCodec, FunCodec, FreqCodec, DAC, FACodec); classical "
+           "codecs and anchors send no tokens")
+    if not stored:
+        return (f"the database holds no token records: {why}. Evaluate a token codec first, e.g. "
+                "`codecbench evaluate --testset NAME=ROOT --codec encodec_24khz@1.5,6`.")
+    chosen = " and ".join(part for part in (
+        f"test set(s) {', '.join(testsets)}" if testsets else "", f"codec(s) {', '.join(codecs)}" if codecs else "",
+    ) if part) or "the chosen test sets and codecs"
+    return (f"no token records are stored for {chosen}: {why}. Stored with token records: test sets "
+            f"{', '.join(sorted({name for name, _ in stored}))}; codecs {', '.join(sorted({codec for _, codec in stored}))}.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from codecbench.storage.base import Base, utc_now
@@ -167,9 +167,10 @@ class EvalScoreRow(Base):
 
 
 class EvalTokenStreamRow(Base):
-    """A token codec's codes of one unit, one stream (all codebooks, or one FACodec attribute):
-    their counts (:class:`codecbench.tokens.counts.StreamCounts`, additive over units) and their
-    size once entropy-coded (:mod:`codecbench.tokens.coder`)."""
+    """A token codec's codes of one unit, one stream (all codebooks, or one FACodec attribute),
+    entropy-coded (:mod:`codecbench.tokens.coder`): the stored bytes are the measured coded size
+    (``coded_bits``) and give back the codes exactly, from which every token statistic is
+    counted (counts add up over units)."""
 
     __tablename__ = "eval_token_streams"
     __table_args__ = (UniqueConstraint("unit_id", "stream"),)
@@ -186,11 +187,30 @@ class EvalTokenStreamRow(Base):
     duration_s: Mapped[float] = mapped_column(Float)  # the encoded audio's
     coded_bits: Mapped[int] = mapped_column(Integer)
     model_bits: Mapped[float] = mapped_column(Float)
-    counts: Mapped[bytes] = mapped_column(LargeBinary)
+    coded: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     def __repr__(self) -> str:
         return f"EvalTokenStreamRow(unit_id={self.unit_id}, stream={self.stream!r}, coded_bits={self.coded_bits})"
+
+
+class EvalTokenSummaryRow(Base):
+    """The token figures of one test set under one condition (``report_json``: a
+    :class:`codecbench.tokens.statistics.TokenReport` record), summed over the token rows it was
+    made from; ``rows``, ``id_sum`` and ``latest`` say which, so a summary that no longer matches
+    what is stored is made again instead of being shown."""
+
+    __tablename__ = "eval_token_summaries"
+    __table_args__ = (UniqueConstraint("testset_id", "condition_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    testset_id: Mapped[int] = mapped_column(ForeignKey("eval_testsets.id", ondelete="CASCADE"), index=True)
+    condition_id: Mapped[int] = mapped_column(ForeignKey("eval_conditions.id", ondelete="CASCADE"), index=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    id_sum: Mapped[int] = mapped_column(BigInteger)
+    latest: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    report_json: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 class EvalUnitLeaseRow(Base):

@@ -18,10 +18,12 @@ Each level is then mixed with the one below, ``w P_level + (1 - w) P_below``, wi
 codebook and level that becomes its Bayes posterior after every code: a context that does not
 predict (random codes) costs at most about a bit per codebook and utterance over not using it,
 instead of the 50 % a sparse context would otherwise claim. The mixture ``P`` is turned into
-integer frequencies (every entry at least 1, summing to at most 2^24) and fed to a 32-bit
+integer frequencies (every entry at least 1, summing to at most 2^29 + K) and fed to a 32-bit
 arithmetic coder (the integer coder of Witten, Neal and Cleary, 1987, with its carry-free
-"pending bits" renormalisation). The compiled functions (numba) keep the cost
-at a few per cent of a neural codec's own time (``benchmarks/token_stats.py``).
+"pending bits" renormalisation). Frequency sums come from a Fenwick tree over the unigram counts
+and from the two contexts' short lists, so each code costs ``O(log K)``; compiled with numba,
+coding and decoding cost a few per cent of a neural codec's own time at most
+(``benchmarks/token_stats.py``).
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ CODE_BITS = 32
 TOP = (1 << CODE_BITS) - 1
 HALF = 1 << (CODE_BITS - 1)
 QUARTER = 1 << (CODE_BITS - 2)
-# Frequencies sum to at most this; it must stay below QUARTER so that every entry keeps a
-# non-empty interval after renormalisation.
-FREQUENCY_TOTAL = 1 << 24
+# The model's probabilities are scaled to integers summing to at most this plus the codebook size
+# (every entry gets 1 more); the total must stay below QUARTER so that every entry keeps a non-empty
+# interval after renormalisation, and range x total below 2^63.
+FREQUENCY_TOTAL = 1 << 29
 # Counts live in int32 arrays; a stream longer than this is split by the caller (never in practice:
 # 2^31 tokens are 8 years of EnCodec 24 kHz at 24 kbps).
 MAX_SYMBOLS = (1 << 31) - 1
+MAX_CODEBOOK_SIZE = 1 << 20
 # Mixing weights stay this far from 0 and 1.
 WEIGHT_FLOOR = 1.0 / 1024
 
@@ -75,7 +79,7 @@ def encode_codes(codes: np.ndarray, codebook_size: int) -> CodedStream:
     """
     codes = _checked(codes, codebook_size)
     num_codebooks, num_frames = codes.shape
-    capacity = 16 + (codes.size * (math.ceil(math.log2(FREQUENCY_TOTAL)) + 2)) // 8
+    capacity = 16 + (codes.size * (math.ceil(math.log2(FREQUENCY_TOTAL + codebook_size)) + 2)) // 8
     out = np.zeros(capacity, dtype=np.uint8)
     num_bits, model_bits = _encode(codes, codebook_size, out)
     return CodedStream(out[: (num_bits + 7) // 8].tobytes(), int(num_bits), float(model_bits))
@@ -94,8 +98,8 @@ def _checked(codes: np.ndarray, codebook_size: int) -> np.ndarray:
     codes = np.asarray(codes)
     if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.integer):
         raise ValueError(f"codes must be an integer array [num_codebooks, num_frames], got {codes.dtype} {codes.shape}")
-    if not 1 <= codebook_size <= FREQUENCY_TOTAL // 4:
-        raise ValueError(f"codebook size {codebook_size} is outside 1..{FREQUENCY_TOTAL // 4}")
+    if not 1 <= codebook_size <= MAX_CODEBOOK_SIZE:
+        raise ValueError(f"codebook size {codebook_size} is outside 1..{MAX_CODEBOOK_SIZE}")
     if codes.size > MAX_SYMBOLS:
         raise ValueError(f"{codes.size} codes are more than one stream can count; split the stream")
     if codes.size and (codes.min() < 0 or codes.max() >= codebook_size):
@@ -109,9 +113,10 @@ def _checked(codes: np.ndarray, codebook_size: int) -> np.ndarray:
 @numba.njit(cache=True, nogil=True)
 def _new_state(num_codebooks, codebook_size, num_symbols):
     """The model's counts, all empty: ``unigram[q, x]`` with its ``unigram_total[q]`` and
-    ``unigram_distinct[q]``; for context kind ``c`` (0: previous frame, 1: previous codebook) and
-    context ``q*K + a``, ``head[c, ctx]`` (its list's first entry, -1: none), ``total[c, ctx]``
-    and ``distinct[c, ctx]``; list entries ``symbol[c, i]``, ``count[c, i]``, ``next_entry[c, i]``."""
+    ``unigram_distinct[q]``, and ``tree[q]``, a Fenwick tree over ``unigram[q]`` for its prefix
+    sums; for context kind ``c`` (0: previous frame, 1: previous codebook) and context
+    ``q*K + a``, ``head[c, ctx]`` (its list's first entry, -1: none), ``total[c, ctx]`` and
+    ``distinct[c, ctx]``; list entries ``symbol[c, i]``, ``count[c, i]``, ``next_entry[c, i]``."""
     contexts = num_codebooks * codebook_size
     unigram = np.zeros((num_codebooks, codebook_size), dtype=np.int32)
     unigram_total = np.zeros(num_codebooks, dtype=np.int32)
@@ -124,7 +129,27 @@ def _new_state(num_codebooks, codebook_size, num_symbols):
     count = np.zeros((2, capacity), dtype=np.int32)
     next_entry = np.full((2, capacity), -1, dtype=np.int32)
     used = np.zeros(2, dtype=np.int64)
-    return unigram, unigram_total, unigram_distinct, head, total, distinct, symbol, count, next_entry, used
+    tree = np.zeros((num_codebooks, codebook_size + 1), dtype=np.int64)
+    return unigram, unigram_total, unigram_distinct, head, total, distinct, symbol, count, next_entry, used, tree
+
+
+@numba.njit(cache=True, nogil=True)
+def _counts_below(tree, q, x):
+    """``sum(unigram[q, :x])`` from the Fenwick tree."""
+    result = np.int64(0)
+    i = x
+    while i > 0:
+        result += tree[q, i]
+        i -= i & -i
+    return result
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_one(tree, q, x, codebook_size):
+    i = x + 1
+    while i <= codebook_size:
+        tree[q, i] += 1
+        i += i & -i
 
 
 @numba.njit(cache=True, nogil=True)
@@ -143,39 +168,56 @@ def _level(kind, q, context, codebook_size, state):
 
 
 @numba.njit(cache=True, nogil=True)
-def _probabilities(q, context_f, context_c, codebook_size, state, weights, p):
-    """Fill ``p[K]`` with the model's probabilities for codebook ``q`` given the previous frame's
-    code (``-1``: none) and the previous codebook's (``-1``: none).
+def _prepare(q, context_f, context_c, codebook_size, state, weights):
+    """The model's integer frequencies for codebook ``q`` given the previous frame's code (``-1``:
+    none) and the previous codebook's (``-1``: none).
 
     Each level mixes its Witten-Bell estimate with the level below, ``w P_level + (1 - w) P_below``
-    (``w = weights[q, level]``, see :func:`_update`), so that
-    ``P = ((w_c s_c + 1 - w_c) (w_f s_f + 1 - w_f)) P0 + ... `` is one dense pass plus the two
-    contexts' lists."""
-    unigram, unigram_total, unigram_distinct, head, total, distinct, symbol, count, next_entry, used = state
-    ctx_f, scale_f, add_f = _level(0, q, context_f, codebook_size, state)
-    ctx_c, scale_c, add_c = _level(1, q, context_c, codebook_size, state)
+    (``w = weights[q, level]``, see :func:`_update`), so that the model is
+    ``P(x) = a * unigram[q, x] + b + (weight_f * count_f(x) + weight_c * count_c(x))`` with the two
+    contexts' counts non-zero for the few codes they have seen. Scaled by ``FREQUENCY_TOTAL`` and
+    rounded down term by term, it gives the frequencies
+    ``f(x) = 1 + beta + alpha * unigram[q, x] + e_f(x) + e_c(x)``, whose sums below any ``x``
+    take the Fenwick tree and a walk through the two short lists (:func:`_below`), not all ``K``
+    entries. Returns ``(alpha, beta, ctx_f, scale_f, ctx_c, scale_c)``, ``scale_*`` turning a
+    context entry's count into its ``e``."""
+    unigram_total, unigram_distinct = state[1], state[2]
+    ctx_f, keep_level_f, add_f = _level(0, q, context_f, codebook_size, state)
+    ctx_c, keep_level_c, add_c = _level(1, q, context_c, codebook_size, state)
     w_0 = weights[q, 0]
     w_f = weights[q, 1] if ctx_f >= 0 else 0.0
     w_c = weights[q, 2] if ctx_c >= 0 else 0.0
-    keep_c = w_c * scale_c + 1.0 - w_c  # what the prev-codebook level passes on of the level below
-    keep_f = w_f * scale_f + 1.0 - w_f
+    keep_c = w_c * keep_level_c + 1.0 - w_c  # what the prev-codebook level passes on of the level below
+    keep_f = w_f * keep_level_f + 1.0 - w_f
     d0 = max(unigram_distinct[q], 1)
     a = keep_c * keep_f * w_0 / (unigram_total[q] + d0)
     b = a * d0 / codebook_size + keep_c * keep_f * (1.0 - w_0) / codebook_size
-    for x in range(codebook_size):
-        p[x] = a * unigram[q, x] + b
-    if ctx_f >= 0:
-        weight = keep_c * w_f * add_f
-        entry = head[0, ctx_f]
+    alpha = np.int64(a * FREQUENCY_TOTAL)
+    beta = np.int64(b * FREQUENCY_TOTAL)
+    return alpha, beta, ctx_f, keep_c * w_f * add_f * FREQUENCY_TOTAL, ctx_c, w_c * add_c * FREQUENCY_TOTAL
+
+
+@numba.njit(cache=True, nogil=True)
+def _below(x, ctx_f, scale_f, ctx_c, scale_c, state):
+    """The contexts' frequencies ``e_f + e_c``: summed over the entries below ``x``, at ``x``, and
+    over all entries."""
+    head, symbol, count, next_entry = state[3], state[6], state[7], state[8]
+    below = np.int64(0)
+    at = np.int64(0)
+    every = np.int64(0)
+    for kind, ctx, scale in ((0, ctx_f, scale_f), (1, ctx_c, scale_c)):
+        if ctx < 0:
+            continue
+        entry = head[kind, ctx]
         while entry >= 0:
-            p[symbol[0, entry]] += weight * count[0, entry]
-            entry = next_entry[0, entry]
-    if ctx_c >= 0:
-        weight = w_c * add_c
-        entry = head[1, ctx_c]
-        while entry >= 0:
-            p[symbol[1, entry]] += weight * count[1, entry]
-            entry = next_entry[1, entry]
+            value = np.int64(scale * count[kind, entry])
+            if symbol[kind, entry] < x:
+                below += value
+            elif symbol[kind, entry] == x:
+                at += value
+            every += value
+            entry = next_entry[kind, entry]
+    return below, at, every
 
 
 @numba.njit(cache=True, nogil=True)
@@ -203,7 +245,7 @@ def _update(q, x, context_f, context_c, codebook_size, state, weights):
     """Learn from ``x``: each level's mixing weight becomes its posterior (Bayes' rule on how
     well the level and the level below predicted ``x``, kept within [1/1024, 1 - 1/1024] so a
     level can come back), then every count takes ``x``."""
-    unigram, unigram_total, unigram_distinct, head, total, distinct, symbol, count, next_entry, used = state
+    unigram, unigram_total, unigram_distinct, head, total, distinct, symbol, count, next_entry, used, tree = state
     d0 = max(unigram_distinct[q], 1)
     uniform = 1.0 / codebook_size
     below = _mix(weights, q, 0, (unigram[q, x] + d0 * uniform) / (unigram_total[q] + d0), uniform)
@@ -218,6 +260,7 @@ def _update(q, x, context_f, context_c, codebook_size, state, weights):
         unigram_distinct[q] += 1
     unigram[q, x] += 1
     unigram_total[q] += 1
+    _count_one(state[10], q, x, codebook_size)
     for kind in range(2):
         context = context_f if kind == 0 else context_c
         if context < 0:
@@ -258,8 +301,7 @@ def _encode(codes, codebook_size, out):
     num_codebooks, num_frames = codes.shape
     state = _new_state(num_codebooks, codebook_size, num_codebooks * num_frames)
     weights = np.full((num_codebooks, 3), 0.5)
-    p = np.zeros(codebook_size, dtype=np.float64)
-    spread = FREQUENCY_TOTAL - codebook_size
+    unigram, unigram_total, tree = state[0], state[1], state[10]
     low = np.int64(0)
     high = np.int64(TOP)
     pending = 0
@@ -269,16 +311,11 @@ def _encode(codes, codebook_size, out):
         for q in range(num_codebooks):
             x = codes[q, t]
             context_f, context_c = _contexts(codes, q, t)
-            _probabilities(q, context_f, context_c, codebook_size, state, weights, p)
-            cumulative = np.int64(0)
-            below = np.int64(0)
-            width = np.int64(0)
-            for y in range(codebook_size):
-                frequency = 1 + np.int64(p[y] * spread)
-                if y == x:
-                    below = cumulative
-                    width = frequency
-                cumulative += frequency
+            alpha, beta, ctx_f, scale_f, ctx_c, scale_c = _prepare(q, context_f, context_c, codebook_size, state, weights)
+            extra_below, extra_at, extra_total = _below(x, ctx_f, scale_f, ctx_c, scale_c, state)
+            below = x * (1 + beta) + alpha * _counts_below(tree, q, x) + extra_below
+            width = 1 + beta + alpha * unigram[q, x] + extra_at
+            cumulative = codebook_size * (1 + beta) + alpha * unigram_total[q] + extra_total
             model_bits -= math.log2(width / cumulative)
             span = high - low + 1
             high = low + (span * (below + width)) // cumulative - 1
@@ -326,9 +363,7 @@ def _decode(data, codebook_size, codes):
     num_codebooks, num_frames = codes.shape
     state = _new_state(num_codebooks, codebook_size, num_codebooks * num_frames)
     weights = np.full((num_codebooks, 3), 0.5)
-    p = np.zeros(codebook_size, dtype=np.float64)
-    frequencies = np.zeros(codebook_size, dtype=np.int64)
-    spread = FREQUENCY_TOTAL - codebook_size
+    unigram, unigram_total, tree = state[0], state[1], state[10]
     low = np.int64(0)
     high = np.int64(TOP)
     value = np.int64(0)
@@ -339,19 +374,24 @@ def _decode(data, codebook_size, codes):
     for t in range(num_frames):
         for q in range(num_codebooks):
             context_f, context_c = _contexts(codes, q, t)
-            _probabilities(q, context_f, context_c, codebook_size, state, weights, p)
-            cumulative = np.int64(0)
-            for y in range(codebook_size):
-                frequencies[y] = 1 + np.int64(p[y] * spread)
-                cumulative += frequencies[y]
+            alpha, beta, ctx_f, scale_f, ctx_c, scale_c = _prepare(q, context_f, context_c, codebook_size, state, weights)
+            cumulative = (codebook_size * (1 + beta) + alpha * unigram_total[q]
+                          + _below(codebook_size, ctx_f, scale_f, ctx_c, scale_c, state)[2])
             span = high - low + 1
             target = ((value - low + 1) * cumulative - 1) // span
-            x = 0
-            below = np.int64(0)
-            while below + frequencies[x] <= target:
-                below += frequencies[x]
-                x += 1
-            width = frequencies[x]
+            # The largest x whose frequencies below it do not pass the target.
+            lowest, highest = 0, codebook_size - 1
+            while lowest < highest:
+                middle = (lowest + highest + 1) // 2
+                extra_below = _below(middle, ctx_f, scale_f, ctx_c, scale_c, state)[0]
+                if middle * (1 + beta) + alpha * _counts_below(tree, q, middle) + extra_below <= target:
+                    lowest = middle
+                else:
+                    highest = middle - 1
+            x = lowest
+            extra_below, extra_at, _ = _below(x, ctx_f, scale_f, ctx_c, scale_c, state)
+            below = x * (1 + beta) + alpha * _counts_below(tree, q, x) + extra_below
+            width = 1 + beta + alpha * unigram[q, x] + extra_at
             high = low + (span * (below + width)) // cumulative - 1
             low = low + (span * below) // cumulative
             while True:

@@ -1,9 +1,9 @@
 """Token counts of a code stream: what every token statistic is computed from.
 
-Counts are additive: the counts of a test set are the sums of its utterances' counts, so an
-evaluation stores each utterance's counts with its other results and any set of stored
-utterances (a resumed run, several machines' runs) sums to the same figures as one run over
-all of them. Each codebook keeps three sparse tables:
+Counts are additive: the counts of a test set are the sums of its utterances' counts, so any
+set of stored utterances (a resumed run, several machines' runs) sums to the same figures as
+one run over all of them. (An evaluation stores each utterance's codes entropy-coded, which is
+smaller than its counts, and counts them again when it sums.) Each codebook keeps three sparse tables:
 
 - ``unigram``: how often each entry occurs;
 - ``prev_frame``: how often entry ``x`` follows entry ``a`` of the same codebook in the previous
@@ -14,14 +14,12 @@ all of them. Each codebook keeps three sparse tables:
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 TABLES = ("unigram", "prev_frame", "prev_codebook")
-_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,52 +98,28 @@ class StreamCounts:
         codes = np.asarray(codes, dtype=np.int64)
         if codes.ndim != 2:
             raise ValueError(f"codes must be [num_codebooks, num_frames], got shape {codes.shape}")
-        books = []
-        for q in range(codes.shape[0]):
-            row = codes[q]
-            books.append(CodebookCounts(
-                unigram=SparseCounts.of(row),
-                prev_frame=SparseCounts.of(row[:-1] * codebook_size + row[1:]),
-                prev_codebook=(SparseCounts.of(codes[q - 1] * codebook_size + row) if q > 0
-                               else SparseCounts.empty()),
-            ))
-        return cls(name, codebook_size, int(codes.shape[1]), tuple(books))
-
-    def to_bytes(self) -> bytes:
-        """A compact, versioned binary form (zlib-compressed integers) for the database."""
-        tables = [book.table(name) for book in self.codebooks for name in TABLES]
-        header = np.array([_FORMAT_VERSION, self.codebook_size, self.num_frames, self.num_codebooks,
-                           *(table.keys.size for table in tables)], dtype=np.int64)
-        parts = [header] + [table.keys for table in tables] + [table.counts for table in tables]
-        return zlib.compress(np.concatenate(parts).astype("<i8").tobytes(), 6)
-
-    @classmethod
-    def from_bytes(cls, name: str, data: bytes) -> StreamCounts:
-        """The counts :meth:`to_bytes` wrote.
-
-        Raises:
-            ValueError: ``data`` is not counts of a version this codecbench reads.
-        """
-        try:
-            values = np.frombuffer(zlib.decompress(data), dtype="<i8").astype(np.int64)
-        except zlib.error as error:
-            raise ValueError(f"stored token counts of stream {name!r} are damaged: {error}") from None
-        if values.size < 4 or values[0] != _FORMAT_VERSION:
-            raise ValueError(f"stored token counts of stream {name!r} have an unknown format")
-        codebook_size, num_frames, num_codebooks = (int(v) for v in values[1:4])
-        sizes = values[4 : 4 + len(TABLES) * num_codebooks]
-        offsets = np.concatenate([[0], np.cumsum(sizes)]) + 4 + sizes.size
-        total = int(sizes.sum())
-        if values.size != 4 + sizes.size + 2 * total:
-            raise ValueError(f"stored token counts of stream {name!r} are truncated")
-        tables = [SparseCounts(values[offsets[i] : offsets[i + 1]], values[offsets[i] + total : offsets[i + 1] + total])
-                  for i in range(sizes.size)]
-        books = tuple(CodebookCounts(*tables[q * len(TABLES) : (q + 1) * len(TABLES)]) for q in range(num_codebooks))
-        return cls(name, codebook_size, num_frames, books)
+        num_codebooks, num_frames = codes.shape
+        size = codebook_size
+        # One np.unique per table over every codebook at once (keys offset by codebook), split after.
+        books = np.arange(num_codebooks, dtype=np.int64)[:, None]
+        unigram = _split(codes + books * size, size, num_codebooks)
+        prev_frame = _split((codes[:, :-1] * size + codes[:, 1:]) + books * size * size, size * size, num_codebooks)
+        prev_codebook = [SparseCounts.empty()] + _split(
+            (codes[:-1] * size + codes[1:]) + books[1:] * size * size, size * size, num_codebooks)[1:]
+        tables = zip(unigram, prev_frame, prev_codebook)
+        return cls(name, codebook_size, int(num_frames), tuple(CodebookCounts(*books) for books in tables))
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, StreamCounts) and (self.name, self.codebook_size, self.num_frames)
                 == (other.name, other.codebook_size, other.num_frames) and self.codebooks == other.codebooks)
+
+
+def _split(keys: np.ndarray, span: int, num_codebooks: int) -> list[SparseCounts]:
+    """Counts of ``keys`` (codebook ``q``'s keys offset by ``q * span``), one per codebook."""
+    counted = SparseCounts.of(keys.ravel())
+    bounds = np.searchsorted(counted.keys, np.arange(num_codebooks + 1, dtype=np.int64) * span)
+    return [SparseCounts(counted.keys[bounds[q] : bounds[q + 1]] - q * span, counted.counts[bounds[q] : bounds[q + 1]])
+            for q in range(num_codebooks)]
 
 
 def sum_stream_counts(parts: Iterable[StreamCounts]) -> StreamCounts:

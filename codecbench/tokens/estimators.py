@@ -54,7 +54,7 @@ def _plug_in_bits(counts: np.ndarray) -> float:
     if total == 0:
         return 0.0
     p = counts[counts > 0] / total
-    return float(max(-(p * np.log2(p)).sum(), 0.0))
+    return float(max(-(p * np.log2(p)).sum(), 0.0)) + 0.0  # + 0.0: a single entry's -0.0 as 0.0
 
 
 def _correction_bits(occupied: int, tokens: int) -> float:
@@ -77,7 +77,7 @@ def conditional_entropy(pairs: SparseCounts, codebook_size: int) -> EntropyEstim
         return None
     contexts, inverse = np.unique(pairs.keys // codebook_size, return_inverse=True)
     context_counts = np.bincount(inverse, weights=pairs.counts, minlength=contexts.size)
-    plug_in = max(_plug_in_bits(pairs.counts) - _plug_in_bits(context_counts), 0.0)
+    plug_in = max(_plug_in_bits(pairs.counts) - _plug_in_bits(context_counts), 0.0) + 0.0
     bits = plug_in + _correction_bits(pairs.keys.size, tokens) - _correction_bits(contexts.size, tokens)
     return EntropyEstimate(bits, plug_in, tokens, int(pairs.keys.size), int(contexts.size))
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -48,17 +48,29 @@ class NoTokensError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class StreamTokens:
-    """One utterance's stream: its counts and what its codes cost once entropy-coded.
+    """One utterance's stream: its codes entropy-coded, and their counts.
 
     Attributes:
         counts: the stream's token counts.
-        coded_bits: the coder's output in whole bytes, as bits.
+        coded: the coder's output; :meth:`from_coded` gives the counts back from it alone.
         model_bits: the adaptive model's ideal cost (``-sum log2 P``), for the coder's overhead.
     """
 
     counts: StreamCounts
-    coded_bits: int
+    coded: bytes
     model_bits: float
+
+    @property
+    def coded_bits(self) -> int:
+        """The coded size in whole bytes, as bits."""
+        return 8 * len(self.coded)
+
+    @classmethod
+    def from_coded(cls, name: str, coded: bytes, num_codebooks: int, num_frames: int, codebook_size: int,
+                   model_bits: float) -> StreamTokens:
+        """The stream stored as its coded bytes, decoded and counted again."""
+        codes = decode_codes(coded, num_codebooks, num_frames, codebook_size)
+        return cls(StreamCounts.from_codes(name, codes, codebook_size), coded, model_bits)
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,7 +113,7 @@ def measure_tokens(encoded: EncodedAudio) -> UnitTokens:
         if not np.array_equal(decoded, codes):
             raise RuntimeError(f"the entropy coder did not give back stream {name!r}'s codes; please report this")
         streams.append(StreamTokens(StreamCounts.from_codes(name, codes, point.codebook_size),
-                                    coded.coded_bits, coded.model_bits))
+                                    coded.data, coded.model_bits))
     return UnitTokens(tuple(streams), encoded.duration_s, point.bits_per_token, float(point.frame_rate_hz))
 
 
@@ -257,6 +269,27 @@ class TokenReport:
             "warnings": list(self.warnings),
             "streams": [stream.to_dict(self.duration_s) for stream in self.streams],
         }
+
+
+def report_record(report: TokenReport) -> dict[str, Any]:
+    """``report`` as plain JSON-able data, exactly (for storing; :func:`report_from_record` reads it)."""
+    return asdict(report)
+
+
+def report_from_record(record: dict[str, Any]) -> TokenReport:
+    """The report :func:`report_record` wrote."""
+    def estimate(value: dict | None) -> EntropyEstimate | None:
+        return None if value is None else EntropyEstimate(**value)
+
+    streams = tuple(
+        StreamFigures(**{**stream, "codebooks": tuple(
+            CodebookFigures(**{**book, "entropy": estimate(book["entropy"]),
+                               "entropy_given_prev_frame": estimate(book["entropy_given_prev_frame"]),
+                               "entropy_given_prev_codebook": estimate(book["entropy_given_prev_codebook"])})
+            for book in stream["codebooks"])})
+        for stream in record["streams"]
+    )
+    return TokenReport(**{**record, "streams": streams, "warnings": tuple(record["warnings"])})
 
 
 def token_report(units: Iterable[UnitTokens]) -> TokenReport:

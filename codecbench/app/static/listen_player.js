@@ -9,7 +9,8 @@
  * one AudioContext and run as looping AudioBufferSourceNodes started at one shared time, each
  * behind its own GainNode; exactly one is audible. Switching (click, or keys 1-9) fades the old
  * one out over 5 ms and the new one in at the same position: no restart, no gap.
- * Every text that comes from a user (the file name) is set with textContent, never as HTML.
+ * Every text that comes from a user (the file name) is set with textContent, never as HTML; so is
+ * every other text of the record (titles, errors, token figures and their warnings).
  */
 (function () {
   "use strict";
@@ -209,6 +210,49 @@
     return text;
   }
 
+  function fixed(value, digits) {
+    return value === null || value === undefined ? "n/a" : value.toFixed(digits);
+  }
+
+  function percent(share) {
+    return share === null || share === undefined ? "n/a" : (100 * share).toFixed(1) + " %";
+  }
+
+  /* A token codec's figures for the clip (outcome.tokens: the record `codecbench tokens` prints),
+   * or why there are none (outcome.tokens_note: a classical codec or an anchor sends no tokens). */
+  function tokenFigures(outcome) {
+    const t = outcome.tokens;
+    if (!t) {
+      if (!outcome.tokens_note) return null;
+      const note = outcome.tokens_note;
+      return el("p", { class: "condition-tokens condition-no-tokens",
+        text: note.charAt(0).toUpperCase() + note.slice(1) + "." });
+    }
+    const nominal = outcome.summary.nominal_kbps;
+    const parts = [
+      el("p", { class: "tokens-rates", text: "Tokens: " + fixed(t.entropy_coded_kbps, 2) + " kbps entropy-coded · " +
+        fixed(t.measured_kbps, 2) + " kbps measured · " + (nominal === null ? "n/a" : nominal) + " kbps nominal" }),
+      el("p", { class: "tokens-codebooks", text: "codebook utilisation " + percent(t.mean_utilisation) + " · entropy " +
+        fixed(t.mean_entropy_bits, 2) + " bits/token (means over codebooks) · " + t.tokens + " tokens, " +
+        t.bits_per_token + " bits each as sent" }),
+    ];
+    if (t.streams.length > 1) {
+      const head = el("tr", {}, ...[["stream", "FACodec's attribute streams"], ["codebooks", null],
+        ["coded kbps", "entropy-coded kbps"], ["bits/token", "entropy-coded bits per token"],
+        ["used", "mean codebook utilisation"]].map(([name, title]) => el("th", { text: name, title })));
+      const rows = t.streams.map((s) => el("tr", {}, el("td", { text: s.stream }), el("td", { text: String(s.codebooks) }),
+        el("td", { text: fixed(s.entropy_coded_kbps, 2) }), el("td", { text: fixed(s.coded_bits_per_token, 2) }),
+        el("td", { text: percent(s.mean_utilisation) })));
+      parts.push(el("table", { class: "tokens-streams" }, el("thead", {}, head), el("tbody", {}, ...rows)));
+    }
+    if (t.warnings.length) {
+      parts.push(el("details", { class: "tokens-warnings" },
+        el("summary", { text: t.warnings.length + " warning(s) about these figures" }),
+        el("ul", {}, ...t.warnings.map((w) => el("li", { text: w })))));
+    }
+    return el("div", { class: "condition-tokens" }, ...parts);
+  }
+
   /* One comparison on the page: its record, its cards, its player. */
   class Run {
     constructor(id, board, statusLine, context) {
@@ -346,6 +390,7 @@
           card.append(...[
             el("p", { class: "condition-result", text: rateText(s) + " · processed in " + s.processing_s.toFixed(2) +
               " s (" + s.realtime_factor.toFixed(3) + "× real time)" }),
+            tokenFigures(outcome),
             el("div", { class: "condition-scores", text: "scoring…" }),
             el("img", { class: "condition-spectrogram", alt: "spectrogram of " + outcome.title,
               src: fileUrl(this.id, outcome.spectrogram) }),

@@ -178,12 +178,14 @@ def test_the_screening_choices_are_the_rules():
 
 def test_every_command_group_is_registered():
     assert set(main.commands) == {
-        "codecs", "download", "transcode", "convert-voice", "score", "testsets", "evaluate", "leaderboard", "export",
-        "reproduce", "mushra", "app", "db"}
+        "codecs", "download", "transcode", "convert-voice", "score", "tokens", "testsets", "evaluate", "leaderboard",
+        "export", "reproduce", "mushra", "app", "db"}
     assert set(main.commands["db"].commands) == {"upgrade", "current"}
+    assert set(main.commands["export"].commands) == {"scores", "tokens"}
 
 
-@pytest.mark.parametrize("args", [[], ["evaluate"], ["mushra", "results"], ["app"], ["transcode"], ["db", "upgrade"]])
+@pytest.mark.parametrize("args", [[], ["evaluate"], ["mushra", "results"], ["app"], ["transcode"], ["tokens"],
+                                  ["export", "tokens"], ["db", "upgrade"]])
 def test_help_imports_neither_torch_nor_pandas(args):
     """`codecbench --help` and a command's help load click and the metric registry, never the heavy
     stack (nor Ray, an optional extra)."""

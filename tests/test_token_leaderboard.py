@@ -20,14 +20,8 @@ from codecbench.codecs.condition import Condition
 from codecbench.evaluation.datasets import parse_testset_spec
 from codecbench.evaluation.executor import LocalExecutor
 from codecbench.evaluation.leaderboard import Leaderboard
-from codecbench.evaluation.leaderboard_views import (
-    ENTROPY,
-    ENTROPY_CODED,
-    UTILISATION,
-    has_token_figures,
-    ranking_display,
-    ranking_table,
-)
+from codecbench.evaluation.leaderboard_token_columns import ENTROPY, ENTROPY_CODED, UTILISATION, has_token_figures
+from codecbench.evaluation.leaderboard_views import ranking_display, ranking_table
 from codecbench.evaluation.metrics import ScoringConfig
 from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
 from codecbench.evaluation.token_summary import TOKEN_CELL_COLUMNS

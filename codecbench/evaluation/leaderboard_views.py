@@ -24,6 +24,15 @@ import pandas as pd
 
 from codecbench.evaluation.applicability import not_applicable_reason
 from codecbench.evaluation.leaderboard import Leaderboard, LeaderboardError, format_cell
+from codecbench.evaluation.leaderboard_token_columns import (
+    ENTROPY,
+    ENTROPY_CODED,
+    UTILISATION,
+    format_bits,
+    format_percent,
+    has_token_figures,
+    token_figures,
+)
 from codecbench.evaluation.metrics.registry import lower_is_better
 
 DEFAULT_METRIC = "visqol"
@@ -37,13 +46,6 @@ NOTE = "note"
 #: are kept in the codec's table but take no part in the ranking's averages and best values.
 NOT_APPLICABLE = "n/a"
 BITRATE_COLUMNS = ("kbps", "measured kbps", "tokens/s")
-ENTROPY_CODED = "entropy-coded kbps"
-UTILISATION = "codebook use (%)"
-ENTROPY = "entropy (bits/token)"
-#: The ranking's token columns, there when a condition on the board has token records: the
-#: entropy-coded bitrate (beside the measured one), mean codebook utilisation and mean entropy
-#: per token, each the mean over the test sets with token records; empty for classical codecs.
-TOKEN_COLUMNS = (ENTROPY_CODED, UTILISATION, ENTROPY)
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,6 @@ def condition_label(cells: pd.DataFrame) -> pd.Series:
     return cells["codec"] + " " + cells["column"]
 
 
-def has_token_figures(board: Leaderboard) -> bool:
-    """Whether a condition on ``board`` has token records (a token codec evaluated since they are stored)."""
-    return "entropy_coded_kbps" in board.cells and board.cells["entropy_coded_kbps"].map(_present).any()
-
-
 def bitrate_columns(board: Leaderboard) -> list[str]:
     """The ranking's rate columns: :data:`BITRATE_COLUMNS`, with the token columns when the board has token figures."""
     if not has_token_figures(board):
@@ -110,7 +107,8 @@ def ranking_table(board: Leaderboard) -> pd.DataFrame:
     (``2 of 3``) and a ``note`` (missing test sets; cells with fewer utterances than the most
     any condition has on that test set).
 
-    When a condition on the board has token records, :data:`TOKEN_COLUMNS` too (see
+    When a condition on the board has token records, the token columns too
+    (:mod:`~codecbench.evaluation.leaderboard_token_columns`; see
     :func:`bitrate_columns`): each the mean of the test sets' figures (NaN for codecs without
     tokens), and a note where they rest on few tokens or lack a test set."""
     cells = board.cells.assign(condition=condition_label(board.cells))
@@ -132,7 +130,7 @@ def ranking_table(board: Leaderboard) -> pd.DataFrame:
             notes.append(f"n differs, fewer utterances on {', '.join(short)}")
         measured = valued["measured_kbps"].dropna()
         coverage = f"{len(means)} of {len(testsets)}"
-        token_figures, token_notes = _token_figures(group)
+        token_columns, token_notes = token_figures(group)
         if reason := not_applicable_reason(first["codec"], board.metric):
             means, coverage, notes = {}, NOT_APPLICABLE, [reason]
         rows.append({
@@ -142,7 +140,7 @@ def ranking_table(board: Leaderboard) -> pd.DataFrame:
             "kbps": _number(first["nominal_kbps"]),
             "measured kbps": float(measured.mean()) if len(measured) else math.nan,
             "tokens/s": _number(first["tokens_per_second"]),
-            **token_figures,
+            **token_columns,
             **{name: means.get(name, math.nan) for name in testsets},
             AVERAGE: float(np.mean(list(means.values()))) if means else math.nan,
             COVERAGE: coverage,
@@ -150,38 +148,6 @@ def ranking_table(board: Leaderboard) -> pd.DataFrame:
         })
     columns = [CONDITION, "codec", "operating point", *bitrate_columns(board), *testsets, AVERAGE, COVERAGE, NOTE]
     return pd.DataFrame(rows, columns=columns)
-
-
-def _present(value) -> bool:
-    """Whether a token figure is there: not ``None``, NaN, or the empty text of a CSV."""
-    return not (value is None or isinstance(value, str) or (isinstance(value, float) and math.isnan(value)))
-
-
-def _token_figures(group: pd.DataFrame) -> tuple[dict[str, float], list[str]]:
-    """A condition's token columns (means over its test sets with token records; NaN without
-    any) and its notes about them, from its cells ``group``."""
-    if "entropy_coded_kbps" not in group:
-        return dict.fromkeys(TOKEN_COLUMNS, math.nan), []
-    with_tokens = group[group["entropy_coded_kbps"].map(_present)]
-    if with_tokens.empty:
-        return dict.fromkeys(TOKEN_COLUMNS, math.nan), []
-
-    def mean(column: str, scale: float = 1.0) -> float:
-        values = [float(value) for value in with_tokens[column] if _present(value)]
-        return float(np.mean(values)) * scale if values else math.nan
-
-    figures = {ENTROPY_CODED: mean("entropy_coded_kbps"), UTILISATION: mean("codebook_utilisation", 100.0),
-               ENTROPY: mean("entropy_bits_per_token")}
-    notes = []
-    if len(with_tokens) < len(group):
-        lacking = [name for name in group["testset"] if name not in set(with_tokens["testset"])]
-        notes.append(f"no token records on {', '.join(lacking)}: token figures over {len(with_tokens)} of "
-                     f"{len(group)} test sets")
-    warned = [row.testset for row in with_tokens.itertuples() if isinstance(row.token_warnings, str) and row.token_warnings]
-    if warned:
-        notes.append(f"token figures on {', '.join(warned)} rest on few tokens, read with care "
-                     "(`codecbench export tokens` gives the warnings)")
-    return figures, notes
 
 
 def codec_row_notes(board: Leaderboard, codec: str) -> pd.Series:
@@ -272,16 +238,6 @@ def format_value(value: float) -> str:
 
 def format_rate(value: float) -> str:
     return "" if value is None or math.isnan(value) else f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
-
-
-def format_percent(value: float) -> str:
-    """A share in per cent as the ranking shows it (``43.5``); empty for none."""
-    return "" if value is None or math.isnan(value) else f"{value:.1f}"
-
-
-def format_bits(value: float) -> str:
-    """Bits per token as the ranking shows them (``7.85``); empty for none."""
-    return "" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
 #: How the ranking writes its token columns (empty where a codec has none).

@@ -108,7 +108,7 @@ def test_the_ranking_puts_the_token_figures_beside_the_rates_and_leaves_opus_bla
                                                     + cells.loc[(codec, "b"), "entropy_coded_kbps"]) / 2)
         assert row[UTILISATION] == pytest.approx(50 * (cells.loc[(codec, "a"), "codebook_utilisation"]
                                                        + cells.loc[(codec, "b"), "codebook_utilisation"]))
-        assert "rest on few tokens" in row["note"]
+        assert "come with warnings (few tokens" in row["note"]
     opus = table.loc["opus 6 kbps"]
     assert all(math.isnan(opus[column]) for column in (ENTROPY_CODED, UTILISATION, ENTROPY))
     assert "token" not in opus["note"]

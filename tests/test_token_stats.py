@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from codecbench.audio import Audio
 from codecbench.codecs import load_codec, transcode
@@ -14,12 +14,13 @@ from codecbench.codecs.base import EncodedAudio, OperatingPoint, TokenPayload
 from codecbench.codecs.condition import Condition
 from codecbench.evaluation.datasets import parse_testset_spec
 from codecbench.evaluation.executor import LocalExecutor
+from codecbench.evaluation.leaderboard import Leaderboard
 from codecbench.evaluation.metrics import ScoringConfig
 from codecbench.evaluation.runner import EvaluationRequest, plan_evaluation, run_evaluation
-from codecbench.evaluation.token_summary import stored_unit_tokens, token_reports
+from codecbench.evaluation.token_summary import NOT_MEASURED, stored_unit_tokens, token_reports
 from codecbench.storage import open_database
 from codecbench.storage.evaluation_tables import EvalScoreRow, EvalTokenStreamRow, EvalTokenSummaryRow, EvalUnitRow
-from codecbench.tokens.coder import decode_codes, encode_codes
+from codecbench.tokens.coder import CODER_VERSION, decode_codes, encode_codes
 from codecbench.tokens.counts import SparseCounts, StreamCounts, sum_stream_counts
 from codecbench.tokens.estimators import conditional_entropy, entropy, top_share
 from codecbench.tokens.statistics import NoTokensError, StreamTokens, measure_tokens, token_report
@@ -160,9 +161,12 @@ def test_a_report_puts_the_entropy_coded_rate_next_to_the_nominal_one():
 def test_a_stored_stream_gives_back_its_counts_from_its_coded_bytes_alone():
     codes = np.random.default_rng(4).integers(0, 1024, (3, 200))
     stream = measure_tokens(_encoded(codes, 200 / 75)).streams[0]
-    again = StreamTokens.from_coded("codes", stream.coded, 3, 200, 1024, stream.model_bits)
+    again = StreamTokens.from_coded("codes", stream.coded, 3, 200, 1024, stream.model_bits, stream.codes_crc32)
     assert again.counts == stream.counts == StreamCounts.from_codes("codes", codes, 1024)
     assert again.coded_bits == stream.coded_bits == 8 * len(stream.coded)
+    damaged = stream.coded[: len(stream.coded) // 2] + bytes(len(stream.coded) - len(stream.coded) // 2)
+    with pytest.raises(ValueError, match="do not decode to the codes that were coded"):
+        StreamTokens.from_coded("codes", damaged, 3, 200, 1024, stream.model_bits, stream.codes_crc32)
 
 
 def test_a_clip_too_short_for_the_estimator_gets_its_figures_with_a_warning():
@@ -243,6 +247,10 @@ def test_units_stored_before_token_statistics_get_them_without_being_scored_agai
         units_before = session.execute(select(EvalUnitRow.id, EvalUnitRow.run_id).order_by(EvalUnitRow.id)).all()
         session.execute(delete(EvalTokenStreamRow))  # as a database from before this feature
     assert _reports(database) == {}
+    with database.session(read_only=True) as session:
+        cells = Leaderboard.from_database(session, "sisnr").cells.set_index("codec")
+    assert cells.loc["encodec_24khz", "token_warnings"] == NOT_MEASURED  # not "sends no tokens"
+    assert cells.loc["opus", "token_warnings"] is None
     assert _evaluate(database, _request(tmp_path / "clips")) == 4  # the token codecs' units, not opus's
     assert _reports(database) == before
     with database.session(read_only=True) as session:
@@ -276,11 +284,43 @@ def test_a_run_stores_each_cells_figures_and_a_summary_out_of_date_is_made_again
     with database.session() as session:  # one unit's token record goes (as an interrupted run would leave it)
         first = session.scalar(select(EvalTokenStreamRow.unit_id).order_by(EvalTokenStreamRow.unit_id).limit(1))
         session.execute(delete(EvalTokenStreamRow).where(EvalTokenStreamRow.unit_id == first))
+    with monkeypatch.context() as patched:  # made a moment ago: not made again at every request
+        patched.setattr(token_summary, "stored_unit_tokens", no_decoding)
+        assert sorted(r["utterances"] for r in _reports(database).values()) == [3, 3]
+    monkeypatch.setattr(token_summary, "REMAKE_INTERVAL_S", 0.0)
     assert sorted(r["utterances"] for r in _reports(database).values()) == [2, 3]  # the stale summary is not shown
-    with database.session() as session:
-        assert token_summary.refresh_token_summaries(session) == 1
+    assert token_summary.refresh_token_summaries(database) == 1
     token_summary._cache.clear()
     with monkeypatch.context() as patched:
         patched.setattr(token_summary, "stored_unit_tokens", no_decoding)
         assert sorted(r["utterances"] for r in _reports(database).values()) == [2, 3]
+    database.close()
+
+
+def test_stored_codes_of_another_coder_version_are_measured_again_not_decoded(tiny_models, tmp_path):
+    make_folder(tmp_path / "clips", 2, seconds=1.2)
+    database = open_database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert _evaluate(database, _request(tmp_path / "clips")) == 6
+    before = _reports(database)
+    with database.session() as session:  # as if an older codecbench's coder had written them
+        session.execute(update(EvalTokenStreamRow).values(coder_version=0))
+    assert _reports(database) == {}
+    assert _evaluate(database, _request(tmp_path / "clips")) == 4  # the token codecs' units, measured again
+    assert _reports(database) == before
+    with database.session(read_only=True) as session:
+        assert set(session.scalars(select(EvalTokenStreamRow.coder_version))) == {CODER_VERSION}
+    database.close()
+
+
+def test_token_figures_over_other_utterances_than_the_metric_say_so(tiny_models, tmp_path):
+    make_folder(tmp_path / "clips", 3, seconds=1.2)
+    database = open_database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert _evaluate(database, _request(tmp_path / "clips")) == 9
+    with database.session() as session:  # one unit's metric is gone (a unit scored with other metrics only)
+        unit = session.scalar(select(EvalTokenStreamRow.unit_id).order_by(EvalTokenStreamRow.unit_id).limit(1))
+        session.execute(delete(EvalScoreRow).where(EvalScoreRow.unit_id == unit))
+    with database.session(read_only=True) as session:
+        cells = Leaderboard.from_database(session, "sisnr").cells
+    warned = cells[cells["token_warnings"].map(lambda w: isinstance(w, str) and "the metric over 2" in w)]
+    assert len(warned) == 1 and "token figures over 3 utterances" in warned.iloc[0]["token_warnings"]
     database.close()

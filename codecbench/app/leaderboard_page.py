@@ -43,7 +43,8 @@ INTRODUCTION = (
     "of its test-set means over the test sets it has values on (\\* and a note where some are missing); the best "
     "value of each column is highlighted (by the metric's direction); ⚠ marks cells scored on fewer utterances "
     "than other conditions. Token (neural) codecs also show their entropy-coded kbps, codebook use and entropy per "
-    "token (`-` for codecs that send no tokens), and each chart draws them again, dotted, at the entropy-coded rate. "
+    "token (`-` for codecs that send no tokens, and, with a note, for units stored before codecbench measured "
+    "tokens), and each chart draws them again, dotted, at the entropy-coded rate. "
     "Click a column header to sort, a cell to hear its worst utterances."
 )
 

@@ -296,11 +296,15 @@ class Leaderboard:
                 coded = points["entropy_coded_kbps"].map(_optional_rate).notna()
                 if coded.any():
                     entropy_coded = True
+                    # In the order of the entropy-coded rate, which need not follow the nominal one.
+                    texts = pd.Series(hover, index=points.index)[coded]
+                    along = points.loc[coded].assign(rate=points.loc[coded, "entropy_coded_kbps"].astype(float))
+                    order = along.sort_values("rate", kind="stable").index
                     figure.add_trace(go.Scatter(
-                        x=points.loc[coded, "entropy_coded_kbps"].astype(float), y=points.loc[coded, "mean"],
+                        x=along.loc[order, "rate"], y=along.loc[order, "mean"],
                         mode="lines+markers", name=f"{codec} (entropy-coded)", legendgroup=codec,
                         line={"color": color, "dash": "dot"}, marker={"color": color, "symbol": "circle-open"},
-                        text=[text for text, keep in zip(hover, coded) if keep], hoverinfo="text",
+                        text=list(texts.loc[order]), hoverinfo="text",
                     ))
             for row in cells[(cells["codec"] == codec) & cells["nominal_kbps"].isna()].itertuples():
                 figure.add_hline(y=row.mean, line_dash="dash", annotation_text=f"{codec} {row.column}",

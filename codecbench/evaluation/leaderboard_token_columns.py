@@ -40,8 +40,10 @@ def token_figures(group: pd.DataFrame) -> tuple[dict[str, float], list[str]]:
     if "entropy_coded_kbps" not in group:
         return dict.fromkeys(TOKEN_COLUMNS, math.nan), []
     with_tokens = group[group["entropy_coded_kbps"].map(present)]
+    missing = group[~group["entropy_coded_kbps"].map(present) & group["token_warnings"].map(_text)]
+    missing_notes = [f"{row.testset}: {row.token_warnings}" for row in missing.itertuples()]
     if with_tokens.empty:
-        return dict.fromkeys(TOKEN_COLUMNS, math.nan), []
+        return dict.fromkeys(TOKEN_COLUMNS, math.nan), missing_notes
 
     def mean(column: str, scale: float = 1.0) -> float:
         values = [float(value) for value in with_tokens[column] if present(value)]
@@ -49,16 +51,21 @@ def token_figures(group: pd.DataFrame) -> tuple[dict[str, float], list[str]]:
 
     figures = {ENTROPY_CODED: mean("entropy_coded_kbps"), UTILISATION: mean("codebook_utilisation", 100.0),
                ENTROPY: mean("entropy_bits_per_token")}
-    notes = []
-    if len(with_tokens) < len(group):
-        lacking = [name for name in group["testset"] if name not in set(with_tokens["testset"])]
+    notes = list(missing_notes)
+    explained = set(with_tokens["testset"]) | set(missing["testset"])
+    lacking = [name for name in group["testset"] if name not in explained]
+    if lacking:
         notes.append(f"no token records on {', '.join(lacking)}: token figures over {len(with_tokens)} of "
                      f"{len(group)} test sets")
-    warned = [row.testset for row in with_tokens.itertuples() if isinstance(row.token_warnings, str) and row.token_warnings]
+    warned = [row.testset for row in with_tokens.itertuples() if _text(row.token_warnings)]
     if warned:
-        notes.append(f"token figures on {', '.join(warned)} rest on few tokens, read with care "
-                     "(`codecbench export tokens` gives the warnings)")
+        notes.append(f"token figures on {', '.join(warned)} come with warnings (few tokens, or other utterances "
+                     "than the metric's), read with care (`codecbench export tokens` gives them)")
     return figures, notes
+
+
+def _text(value) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def format_percent(value: float) -> str:

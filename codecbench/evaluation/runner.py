@@ -185,7 +185,8 @@ class RunSummary:
     ``unfinished``: why units were left uncomputed (a worker died), for the next run to do;
     ``left_to_other_runs``: units another run was computing at the same time (or had stored
     since this one planned), left to it; ``unmeasured_tokens``: why token codecs' units got no
-    token record (their scores are stored all the same)."""
+    token record (their scores are stored all the same); ``token_summary_error``: why the token
+    figures per test set could not be written after the run (leaderboards make them instead)."""
 
     run_id: int
     cells: tuple[CellSummary, ...]
@@ -193,6 +194,7 @@ class RunSummary:
     unfinished: tuple[str, ...] = ()
     left_to_other_runs: int = 0
     unmeasured_tokens: tuple[str, ...] = ()
+    token_summary_error: str | None = None
 
     @property
     def computed(self) -> int:
@@ -235,6 +237,9 @@ class RunSummary:
         if self.unmeasured_tokens:
             lines.append(f"{len(self.unmeasured_tokens)} unit(s) got no token statistics; their scores are stored. "
                          f"First: {self.unmeasured_tokens[0]}")
+        if self.token_summary_error:
+            lines.append(f"the token figures per test set could not be stored ({self.token_summary_error}); "
+                         "leaderboards make them from the stored units instead.")
         return "\n".join(lines)
 
 
@@ -355,12 +360,17 @@ def run_evaluation(
             release_leases(session, run_id)
     with database.session() as session:
         finish_run(session, run_id)
-        token_conditions = [condition_id for condition, condition_id in condition_ids.items() if condition.is_token_codec]
-        if token_conditions:
-            refresh_token_summaries(session, testsets=[testset.name for testset in plan.testsets],
+    token_conditions = [condition_id for condition, condition_id in condition_ids.items() if condition.is_token_codec]
+    token_summary_error = None
+    if token_conditions:
+        try:
+            refresh_token_summaries(database, testsets=[testset.name for testset in plan.testsets],
                                     condition_ids=token_conditions)
+        except Exception as error:  # the results are stored; leaderboards make the figures from them
+            token_summary_error = f"{type(error).__name__}: {error}"
     return RunSummary(run_id, tuple(_summaries(database, plan, scopes, condition_ids, computed)),
-                      tuple(unkept_audio), tuple(unfinished), len(left_to_others), tuple(unmeasured_tokens))
+                      tuple(unkept_audio), tuple(unfinished), len(left_to_others), tuple(unmeasured_tokens),
+                      token_summary_error)
 
 
 # missing_scoring's answer for a unit whose scores are all stored but not its token record.

@@ -34,6 +34,7 @@ from codecbench.storage.evaluation_tables import (
     EvalUnitRow,
     EvalUtteranceRow,
 )
+from codecbench.tokens.coder import CODER_VERSION
 from codecbench.tokens.statistics import UnitTokens
 
 ScoreKey = tuple[str, str]  # (metric, protocol)
@@ -148,8 +149,8 @@ def stored_unit(session: Session, condition_id: int, utterance_row_id: int) -> S
     if row is None:
         return None
     unit = StoredUnit(row.id, row.error, row.failure_stage)
-    unit.has_tokens = session.scalar(select(EvalTokenStreamRow.id).where(EvalTokenStreamRow.unit_id == row.id)
-                                     .limit(1)) is not None
+    unit.has_tokens = session.scalar(select(EvalTokenStreamRow.id).where(
+        EvalTokenStreamRow.unit_id == row.id, EvalTokenStreamRow.coder_version == CODER_VERSION).limit(1)) is not None
     for metric, protocol, value in session.execute(
         select(EvalScoreRow.metric, EvalScoreRow.protocol, EvalScoreRow.value).where(EvalScoreRow.unit_id == row.id)
     ):
@@ -308,7 +309,8 @@ def stored_units(session: Session, testset_id: int, condition_ids: Iterable[int]
         select(EvalTokenStreamRow.unit_id).distinct()
         .join(EvalUnitRow, EvalUnitRow.id == EvalTokenStreamRow.unit_id)
         .join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
-        .where(EvalUtteranceRow.testset_id == testset_id, EvalUnitRow.condition_id.in_(condition_ids))
+        .where(EvalUtteranceRow.testset_id == testset_id, EvalUnitRow.condition_id.in_(condition_ids),
+               EvalTokenStreamRow.coder_version == CODER_VERSION)
     )
     for unit_id in with_tokens:
         by_id[unit_id].has_tokens = True
@@ -418,8 +420,8 @@ def store_outcome(session: Session, run_id: int, condition_id: int, utterance_ro
 
 
 def store_tokens(session: Session, run_id: int, unit_id: int, tokens: UnitTokens) -> None:
-    """Store a unit's token record, one row per stream, replacing what the unit held before
-    (a unit computed again is counted once)."""
+    """Store a unit's token record, one row per stream, in place of what the unit held before (a
+    unit computed again is counted once; its rows get new ids, which summaries notice)."""
     now = utc_now()
     rows = [
         {
@@ -427,19 +429,11 @@ def store_tokens(session: Session, run_id: int, unit_id: int, tokens: UnitTokens
             "num_codebooks": stream.counts.num_codebooks, "codebook_size": stream.counts.codebook_size,
             "num_frames": stream.counts.num_frames, "bits_per_token": tokens.bits_per_token,
             "frame_rate_hz": tokens.frame_rate_hz, "duration_s": tokens.duration_s,
-            "coded_bits": stream.coded_bits, "model_bits": stream.model_bits,
-            "coded": stream.coded, "created_at": now,
+            "coded_bits": stream.coded_bits, "model_bits": stream.model_bits, "coded": stream.coded,
+            "coder_version": CODER_VERSION, "codes_crc32": stream.codes_crc32, "created_at": now,
         }
         for stream in tokens.streams
     ]
-    session.execute(delete(EvalTokenStreamRow).where(EvalTokenStreamRow.unit_id == unit_id,
-                                                     EvalTokenStreamRow.stream.not_in([r["stream"] for r in rows])))
-    statement = insert_statement(session, EvalTokenStreamRow)
-    excluded = statement.excluded
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["unit_id", "stream"],
-            set_={column: excluded[column] for column in rows[0] if column not in ("unit_id", "stream")},
-        ),
-        rows,
-    )
+    session.execute(delete(EvalTokenStreamRow).where(EvalTokenStreamRow.unit_id == unit_id))
+    # Two runs storing the same unit at once: one set of rows stands.
+    session.execute(insert_statement(session, EvalTokenStreamRow).on_conflict_do_nothing(), rows)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from codecbench.evaluation.store import insert_statement
+from codecbench.storage import Database
 from codecbench.storage.base import utc_now
 from codecbench.storage.evaluation_tables import (
     EvalConditionRow,
@@ -39,6 +41,7 @@ from codecbench.storage.evaluation_tables import (
     EvalUnitRow,
     EvalUtteranceRow,
 )
+from codecbench.tokens.coder import CODER_VERSION
 from codecbench.tokens.estimators import ESTIMATOR, EntropyEstimate
 from codecbench.tokens.statistics import (
     CODER,
@@ -53,7 +56,13 @@ from codecbench.tokens.statistics import (
 
 STREAM_ORDER = ("codes", "prosody", "content", "residual")
 CACHE_SIZE = 512
+#: A report whose rows changed is made again at most this often per process (see token_reports).
+REMAKE_INTERVAL_S = 60.0
+#: The stored summaries' format: a summary of another format (or coder) is made again.
+SUMMARY_FORMAT = f"token-report-1/coder-{CODER_VERSION}"
 
+NOT_MEASURED = ("tokens not measured yet: its units were stored before codecbench measured tokens; "
+                "`codecbench evaluate` with the same test set and codec measures them (without scoring again)")
 TOKEN_CELL_COLUMNS = (
     "token_utterances", "entropy_coded_kbps", "entropy_kbps", "codebook_utilisation", "entropy_bits_per_token",
     "token_warnings",
@@ -75,8 +84,46 @@ class _Fingerprint:
         return cls(int(rows), int(id_sum), aware)
 
 
-_cache: OrderedDict[tuple[str, int], tuple[_Fingerprint, TokenReport]] = OrderedDict()
-_cache_lock = threading.Lock()
+@dataclass(frozen=True)
+class _Cached:
+    fingerprint: _Fingerprint
+    report: TokenReport
+    made_at: float
+
+
+class _ReportCache:
+    """Reports made in this process, by (test set, condition id); the least recently stored go first."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[tuple[str, int], _Cached] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int]) -> _Cached | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: tuple[str, int], item: _Cached) -> None:
+        with self._lock:
+            self._items[key] = item
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_cache = _ReportCache(CACHE_SIZE)
+_making_locks: dict[tuple[str, int], threading.Lock] = {}
+_making_locks_lock = threading.Lock()
+
+
+def _making_lock(key: tuple[str, int]) -> threading.Lock:
+    """The lock a thread holds while it makes ``key``'s report (one at a time per key)."""
+    with _making_locks_lock:
+        return _making_locks.setdefault(key, threading.Lock())
 
 
 def _scope(statement, testsets: Sequence[str] | None, condition_ids: Sequence[int] | None):
@@ -84,7 +131,7 @@ def _scope(statement, testsets: Sequence[str] | None, condition_ids: Sequence[in
         statement.join(EvalUnitRow, EvalUnitRow.id == EvalTokenStreamRow.unit_id)
         .join(EvalUtteranceRow, EvalUtteranceRow.id == EvalUnitRow.utterance_id)
         .join(EvalTestSetRow, EvalTestSetRow.id == EvalUtteranceRow.testset_id)
-        .where(EvalUnitRow.error.is_(None))
+        .where(EvalUnitRow.error.is_(None), EvalTokenStreamRow.coder_version == CODER_VERSION)
     )
     if testsets is not None:
         statement = statement.where(EvalTestSetRow.name.in_(list(testsets)))
@@ -111,60 +158,92 @@ def _stored_summaries(session: Session, testset_ids: Sequence[int]) -> dict[tupl
     return {(row.testset_id, row.condition_id): row for row in rows}
 
 
+def _summary_report(summary: EvalTokenSummaryRow | None, fingerprint: _Fingerprint) -> TokenReport | None:
+    """A stored summary's report if it sums exactly the rows stored now and was written by this
+    coder and report format; else ``None`` (it is made again)."""
+    if summary is None or _Fingerprint.of(summary.rows, summary.id_sum, summary.latest) != fingerprint:
+        return None
+    try:
+        record = json.loads(summary.report_json)
+        if record.get("format") != SUMMARY_FORMAT:
+            return None
+        return report_from_record(record["report"])
+    except (ValueError, TypeError, KeyError):  # written by another codecbench: made again
+        return None
+
+
 def token_reports(
     session: Session, *, testsets: Sequence[str] | None = None, condition_ids: Sequence[int] | None = None
 ) -> dict[tuple[str, int], TokenReport]:
     """The token figures of every (test set, condition id) with stored token records, optionally
     for some test sets and conditions: the stored summary where it matches the stored rows, else
-    made from the rows (and kept in memory while they stay the same)."""
+    made from the rows and kept in memory.
+
+    Rows change while a run stores units, and leaderboards are public: a (test set, condition)
+    whose rows changed is made again at most once per :data:`REMAKE_INTERVAL_S` per process
+    (one thread at a time; meanwhile the figures last made are shown), so requests cannot keep
+    the server decoding test sets.
+    """
     fingerprints = _fingerprints(session, testsets, condition_ids)
     summaries = _stored_summaries(session, sorted({testset_id for testset_id, _ in fingerprints.values()}))
     reports: dict[tuple[str, int], TokenReport] = {}
     for key, (testset_id, fingerprint) in fingerprints.items():
-        with _cache_lock:
-            cached = _cache.get(key)
-        if cached is not None and cached[0] == fingerprint:
-            reports[key] = cached[1]
+        cached = _cache.get(key)
+        if cached is not None and cached.fingerprint == fingerprint:
+            reports[key] = cached.report
             continue
-        summary = summaries.get((testset_id, key[1]))
-        if summary is not None and _Fingerprint.of(summary.rows, summary.id_sum, summary.latest) == fingerprint:
-            report = report_from_record(json.loads(summary.report_json))
-        else:
-            report = token_report(stored_unit_tokens(session, *key))
+        report = _summary_report(summaries.get((testset_id, key[1])), fingerprint)
+        if report is None and cached is not None and time.monotonic() - cached.made_at < REMAKE_INTERVAL_S:
+            reports[key] = cached.report  # made a moment ago; the rows are still changing
+            continue
+        if report is None:
+            with _making_lock(key):
+                cached = _cache.get(key)  # another thread may have made it meanwhile
+                if cached is not None and (cached.fingerprint == fingerprint
+                                           or time.monotonic() - cached.made_at < REMAKE_INTERVAL_S):
+                    reports[key] = cached.report
+                    continue
+                report = token_report(stored_unit_tokens(session, *key))
         reports[key] = report
-        with _cache_lock:
-            _cache[key] = (fingerprint, report)
-            _cache.move_to_end(key)
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+        _cache.put(key, _Cached(fingerprint, report, time.monotonic()))
     return reports
 
 
 def refresh_token_summaries(
-    session: Session, *, testsets: Sequence[str] | None = None, condition_ids: Sequence[int] | None = None
+    database: Database, *, testsets: Sequence[str] | None = None, condition_ids: Sequence[int] | None = None
 ) -> int:
     """Write the summary of every (test set, condition) whose stored summary is missing or no
     longer matches its token rows, and drop summaries left without rows; returns how many were
-    written. Called by an evaluation run for what it stored."""
-    fingerprints = _fingerprints(session, testsets, condition_ids)
-    summaries = _stored_summaries(session, sorted({testset_id for testset_id, _ in fingerprints.values()}))
+    written. Called by an evaluation run for what it stored.
+
+    The rows are decoded and summed in a read-only session; each summary is then written in a
+    short transaction of its own, only if the rows are still the ones summed (so a long decode
+    never holds the database's write lock, and another run's newer rows are not overwritten by an
+    older sum)."""
+    with database.session(read_only=True) as session:
+        fingerprints = _fingerprints(session, testsets, condition_ids)
+        summaries = _stored_summaries(session, sorted({testset_id for testset_id, _ in fingerprints.values()}))
+        made = {}
+        for key, (testset_id, fingerprint) in fingerprints.items():
+            if _summary_report(summaries.pop((testset_id, key[1]), None), fingerprint) is None:
+                made[key] = (testset_id, fingerprint, token_report(stored_unit_tokens(session, *key)))
+        orphans = [summary.id for (_, condition_id), summary in summaries.items()
+                   if condition_ids is None or condition_id in condition_ids]
     written = 0
-    for key, (testset_id, fingerprint) in fingerprints.items():
-        summary = summaries.pop((testset_id, key[1]), None)
-        if summary is not None and _Fingerprint.of(summary.rows, summary.id_sum, summary.latest) == fingerprint:
-            continue
-        values = {"rows": fingerprint.rows, "id_sum": fingerprint.id_sum, "latest": fingerprint.latest,
-                  "report_json": json.dumps(report_record(token_report(stored_unit_tokens(session, *key)))),
-                  "updated_at": utc_now()}
-        # Two runs finishing at once may both write it: the later one's stands (both are right).
-        statement = insert_statement(session, EvalTokenSummaryRow).values(testset_id=testset_id, condition_id=key[1],
-                                                                          **values)
-        session.execute(statement.on_conflict_do_update(index_elements=["testset_id", "condition_id"], set_=values))
-        written += 1
-    for (_, condition_id), summary in summaries.items():
-        if condition_ids is None or condition_id in condition_ids:
-            session.execute(delete(EvalTokenSummaryRow).where(EvalTokenSummaryRow.id == summary.id))
-    session.flush()
+    for key, (testset_id, fingerprint, report) in made.items():
+        with database.session() as session:
+            if _fingerprints(session, [key[0]], [key[1]]).get(key, (None, None))[1] != fingerprint:
+                continue  # rows changed meanwhile: the run that changed them writes its summary
+            values = {"rows": fingerprint.rows, "id_sum": fingerprint.id_sum, "latest": fingerprint.latest,
+                      "report_json": json.dumps({"format": SUMMARY_FORMAT, "report": report_record(report)}),
+                      "updated_at": utc_now()}
+            statement = insert_statement(session, EvalTokenSummaryRow).values(
+                testset_id=testset_id, condition_id=key[1], **values)
+            session.execute(statement.on_conflict_do_update(index_elements=["testset_id", "condition_id"], set_=values))
+            written += 1
+    if orphans:
+        with database.session() as session:
+            session.execute(delete(EvalTokenSummaryRow).where(EvalTokenSummaryRow.id.in_(orphans)))
     return written
 
 
@@ -175,7 +254,7 @@ def stored_unit_tokens(session: Session, testset: str, condition_id: int) -> lis
         select(EvalTokenStreamRow.unit_id, EvalTokenStreamRow.stream, EvalTokenStreamRow.num_codebooks,
                EvalTokenStreamRow.num_frames, EvalTokenStreamRow.codebook_size, EvalTokenStreamRow.bits_per_token,
                EvalTokenStreamRow.frame_rate_hz, EvalTokenStreamRow.duration_s, EvalTokenStreamRow.model_bits,
-               EvalTokenStreamRow.coded),
+               EvalTokenStreamRow.coded, EvalTokenStreamRow.codes_crc32),
         [testset], [condition_id],
     ).order_by(EvalTokenStreamRow.unit_id)).all()
     by_unit: dict[int, list] = {}
@@ -188,7 +267,8 @@ def stored_unit_tokens(session: Session, testset: str, condition_id: int) -> lis
         first = streams[0]
         units.append(UnitTokens(
             streams=tuple(StreamTokens.from_coded(row.stream, bytes(row.coded), row.num_codebooks, row.num_frames,
-                                                  row.codebook_size, row.model_bits) for row in streams),
+                                                  row.codebook_size, row.model_bits, row.codes_crc32)
+                          for row in streams),
             duration_s=first.duration_s, bits_per_token=first.bits_per_token, frame_rate_hz=first.frame_rate_hz,
         ))
     return units
@@ -196,24 +276,36 @@ def stored_unit_tokens(session: Session, testset: str, condition_id: int) -> lis
 
 def token_cells(session: Session, cells: pd.DataFrame) -> pd.DataFrame:
     """Leaderboard cells (one row per test set and ``condition_id``) with :data:`TOKEN_CELL_COLUMNS`
-    added: empty for conditions without token records (classical codecs and anchors send no tokens)."""
+    added: empty for conditions without token records (classical codecs and anchors send no
+    tokens); ``token_warnings`` says when a token codec's figures are missing (units stored
+    before codecbench measured tokens, or figures that could not be read: the scores are shown
+    all the same) or cover other utterances than the metric's ``n``."""
     cells = cells.copy()
     for column in TOKEN_CELL_COLUMNS:
         cells[column] = pd.Series([None] * len(cells), index=cells.index, dtype=object)
     if cells.empty:
         return cells
-    reports = token_reports(session, testsets=sorted(set(cells["testset"])),
-                            condition_ids=sorted({int(c) for c in cells["condition_id"]}))
+    try:
+        reports = token_reports(session, testsets=sorted(set(cells["testset"])),
+                                condition_ids=sorted({int(c) for c in cells["condition_id"]}))
+        unreadable = None
+    except Exception as error:  # the figures beside the scores must not take the scores down
+        reports, unreadable = {}, f"token figures could not be read ({type(error).__name__}: {error})"
     for index, row in cells.iterrows():
         report = reports.get((row["testset"], int(row["condition_id"])))
         if report is None:
+            if pd.notna(row["tokens_per_second"]):  # a token codec without figures
+                cells.at[index, "token_warnings"] = unreadable or NOT_MEASURED
             continue
+        warnings = list(report.warnings)
+        if "n" in row and int(row["n"]) and report.utterances != int(row["n"]):
+            warnings.append(f"token figures over {report.utterances} utterances, the metric over {int(row['n'])}")
         cells.at[index, "token_utterances"] = report.utterances
         cells.at[index, "entropy_coded_kbps"] = report.entropy_coded_kbps
         cells.at[index, "entropy_kbps"] = report.entropy_kbps
         cells.at[index, "codebook_utilisation"] = report.mean_utilisation
         cells.at[index, "entropy_bits_per_token"] = report.mean_entropy_bits
-        cells.at[index, "token_warnings"] = " | ".join(report.warnings)
+        cells.at[index, "token_warnings"] = " | ".join(warnings)
     return cells
 
 

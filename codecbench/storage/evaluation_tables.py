@@ -188,6 +188,8 @@ class EvalTokenStreamRow(Base):
     coded_bits: Mapped[int] = mapped_column(Integer)
     model_bits: Mapped[float] = mapped_column(Float)
     coded: Mapped[bytes] = mapped_column(LargeBinary)
+    coder_version: Mapped[int] = mapped_column(Integer)  # codecbench.tokens.coder.CODER_VERSION
+    codes_crc32: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     def __repr__(self) -> str:

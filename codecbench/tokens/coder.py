@@ -16,14 +16,17 @@ to the level below grows with the distinct codes it has seen):
 
 Each level is then mixed with the one below, ``w P_level + (1 - w) P_below``, with a weight per
 codebook and level that becomes its Bayes posterior after every code: a context that does not
-predict (random codes) costs at most about a bit per codebook and utterance over not using it,
-instead of the 50 % a sparse context would otherwise claim. The mixture ``P`` is turned into
+predict (random codes) costs a few bits per codebook and utterance over not using it (its weight
+never falls below 1/1024, so the cost grows slowly with length: about 57 bits per codebook over
+45,000 random codes), instead of the 50 % a sparse context would otherwise claim. The mixture ``P`` is turned into
 integer frequencies (every entry at least 1, summing to at most 2^29 + K) and fed to a 32-bit
 arithmetic coder (the integer coder of Witten, Neal and Cleary, 1987, with its carry-free
 "pending bits" renormalisation). Frequency sums come from a Fenwick tree over the unigram counts
-and from the two contexts' short lists, so each code costs ``O(log K)``; compiled with numba,
-coding and decoding cost a few per cent of a neural codec's own time at most
-(``benchmarks/token_stats.py``).
+and from the two contexts' lists, so a code costs ``O(log K + L)`` to encode and
+``O(log K (log K + L))`` to decode, ``L`` the distinct codes its contexts have seen: short
+lists for utterances of seconds, where coding and decoding cost a few per cent of a neural
+codec's own time at most (``benchmarks/token_stats.py``); for one stream of hours of near-random
+codes ``L`` nears ``K`` and decoding slows to tens of microseconds per code.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+#: Changes whenever coded bytes would decode differently (the model, its rounding, the coder):
+#: stored bytes of another version are not read, their units are measured again.
+CODER_VERSION = 1
 CODE_BITS = 32
 TOP = (1 << CODE_BITS) - 1
 HALF = 1 << (CODE_BITS - 1)
@@ -45,7 +51,8 @@ FREQUENCY_TOTAL = 1 << 29
 # Counts live in int32 arrays; a stream longer than this is split by the caller (never in practice:
 # 2^31 tokens are 8 years of EnCodec 24 kHz at 24 kbps).
 MAX_SYMBOLS = (1 << 31) - 1
-MAX_CODEBOOK_SIZE = 1 << 20
+# The model's state is dense in codebooks x entries (a few arrays of that size per stream).
+MAX_CODEBOOK_SIZE = 1 << 16
 # Mixing weights stay this far from 0 and 1.
 WEIGHT_FLOOR = 1.0 / 1024
 

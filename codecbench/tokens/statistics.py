@@ -17,6 +17,7 @@ FACodec's timbre vector), as ``measured_kbps`` does.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -54,11 +55,13 @@ class StreamTokens:
         counts: the stream's token counts.
         coded: the coder's output; :meth:`from_coded` gives the counts back from it alone.
         model_bits: the adaptive model's ideal cost (``-sum log2 P``), for the coder's overhead.
+        codes_crc32: CRC-32 of the codes (:func:`codes_checksum`), which decoding checks.
     """
 
     counts: StreamCounts
     coded: bytes
     model_bits: float
+    codes_crc32: int
 
     @property
     def coded_bits(self) -> int:
@@ -67,10 +70,18 @@ class StreamTokens:
 
     @classmethod
     def from_coded(cls, name: str, coded: bytes, num_codebooks: int, num_frames: int, codebook_size: int,
-                   model_bits: float) -> StreamTokens:
-        """The stream stored as its coded bytes, decoded and counted again."""
+                   model_bits: float, codes_crc32: int) -> StreamTokens:
+        """The stream stored as its coded bytes, decoded and counted again.
+
+        Raises:
+            ValueError: the bytes do not decode to the codes they were made from (damaged, or
+                made by another coder).
+        """
         codes = decode_codes(coded, num_codebooks, num_frames, codebook_size)
-        return cls(StreamCounts.from_codes(name, codes, codebook_size), coded, model_bits)
+        if codes_checksum(codes) != codes_crc32:
+            raise ValueError(f"stored codes of stream {name!r} do not decode to the codes that were coded: "
+                             "the stored bytes are damaged or from another coder")
+        return cls(StreamCounts.from_codes(name, codes, codebook_size), coded, model_bits, codes_crc32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,6 +99,11 @@ class UnitTokens:
     duration_s: float
     bits_per_token: int
     frame_rate_hz: float
+
+
+def codes_checksum(codes: np.ndarray) -> int:
+    """CRC-32 of codes ``[codebooks, frames]`` as little-endian int32, row by row."""
+    return zlib.crc32(np.ascontiguousarray(codes, dtype="<i4").tobytes())
 
 
 def code_streams(payload: TokenPayload) -> tuple[tuple[str, np.ndarray], ...]:
@@ -113,7 +129,7 @@ def measure_tokens(encoded: EncodedAudio) -> UnitTokens:
         if not np.array_equal(decoded, codes):
             raise RuntimeError(f"the entropy coder did not give back stream {name!r}'s codes; please report this")
         streams.append(StreamTokens(StreamCounts.from_codes(name, codes, point.codebook_size),
-                                    coded.data, coded.model_bits))
+                                    coded.data, coded.model_bits, codes_checksum(codes)))
     return UnitTokens(tuple(streams), encoded.duration_s, point.bits_per_token, float(point.frame_rate_hz))
 
 

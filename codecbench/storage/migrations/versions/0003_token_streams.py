@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("coded_bits", sa.Integer(), nullable=False),
         sa.Column("model_bits", sa.Float(), nullable=False),
         sa.Column("coded", sa.LargeBinary(), nullable=False),
+        sa.Column("coder_version", sa.Integer(), nullable=False),
+        sa.Column("codes_crc32", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["eval_runs.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["unit_id"], ["eval_units.id"], ondelete="CASCADE"),

@@ -279,8 +279,7 @@ def export_scores_command(
 
     A unit that failed before any metric ran has one row with an empty metric and its error.
     """
-    from codecbench.evaluation.results import MetricNotStoredError, export_scores, write_csv
-    from codecbench.untrusted_text import spreadsheet_safe
+    from codecbench.evaluation.results import MetricNotStoredError, export_scores
 
     check_writable(output_path, "-o/--output")
     with opened_database(database_url) as database, database.session(read_only=True) as session:
@@ -288,11 +287,7 @@ def export_scores_command(
             frame = export_scores(session, testsets=testsets or None, codecs=codecs or None, metrics=metrics or None)
         except MetricNotStoredError as error:
             raise click.ClickException(str(error)) from None
-    if output_path is None:
-        click.echo(spreadsheet_safe(frame).to_csv(index=False), nl=False)
-    else:
-        write_csv(frame, output_path)
-        click.echo(f"wrote {len(frame)} row(s) to {output_path}", err=True)
+    _write_export(frame, output_path)
 
 
 @export_group.command("tokens")
@@ -315,9 +310,7 @@ def export_tokens_command(
     Classical codecs and anchors send no tokens, so they have no rows; an export without any
     row is refused with what is stored.
     """
-    from codecbench.evaluation.results import write_csv
     from codecbench.evaluation.token_summary import NoTokenRecordsError, export_tokens
-    from codecbench.untrusted_text import spreadsheet_safe
 
     check_writable(output_path, "-o/--output")
     with opened_database(database_url) as database, database.session(read_only=True) as session:
@@ -325,6 +318,14 @@ def export_tokens_command(
             frame = export_tokens(session, testsets=testsets or None, codecs=codecs or None)
         except NoTokenRecordsError as error:
             raise click.ClickException(str(error)) from None
+    _write_export(frame, output_path)
+
+
+def _write_export(frame, output_path: Path | None) -> None:
+    """An export's rows as CSV: to stdout (every text cell spreadsheet-safe), or to ``output_path``."""
+    from codecbench.evaluation.results import write_csv
+    from codecbench.untrusted_text import spreadsheet_safe
+
     if output_path is None:
         click.echo(spreadsheet_safe(frame).to_csv(index=False), nl=False)
     else:

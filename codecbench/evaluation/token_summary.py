@@ -45,6 +45,7 @@ from codecbench.tokens.coder import CODER_VERSION
 from codecbench.tokens.estimators import ESTIMATOR, EntropyEstimate
 from codecbench.tokens.statistics import (
     CODER,
+    SINGLE_STREAM,
     CodebookFigures,
     StreamTokens,
     TokenReport,
@@ -54,7 +55,7 @@ from codecbench.tokens.statistics import (
     token_report,
 )
 
-STREAM_ORDER = ("codes", "prosody", "content", "residual")
+STREAM_ORDER = (SINGLE_STREAM, "prosody", "content", "residual")
 CACHE_SIZE = 512
 #: A report whose rows changed is made again at most this often per process (see token_reports).
 REMAKE_INTERVAL_S = 60.0
@@ -307,13 +308,6 @@ def token_cells(session: Session, cells: pd.DataFrame) -> pd.DataFrame:
         cells.at[index, "entropy_bits_per_token"] = report.mean_entropy_bits
         cells.at[index, "token_warnings"] = " | ".join(warnings)
     return cells
-
-
-def condition_names(session: Session, condition_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
-    """(codec, operating point, checkpoint) of each condition id."""
-    rows = session.execute(select(EvalConditionRow.id, EvalConditionRow.codec, EvalConditionRow.operating_point,
-                                  EvalConditionRow.checkpoint).where(EvalConditionRow.id.in_(list(condition_ids))))
-    return {row.id: (row.codec, row.operating_point, row.checkpoint) for row in rows}
 
 
 # ------------------------------------------------------------------------------------ the export

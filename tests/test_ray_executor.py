@@ -22,7 +22,7 @@ from codecbench.codecs.condition import Condition
 from codecbench.evaluation.conditions import resolve_conditions
 from codecbench.evaluation.datasets import load_testset, parse_testset_spec
 from codecbench.evaluation.metrics import ScoringConfig
-from codecbench.evaluation.ray_executor import RayExecutor, RayNode, _path_checks, _spread
+from codecbench.evaluation.ray_executor import ClusterError, RayExecutor, RayNode, _path_checks, _spread
 from codecbench.evaluation.ray_workers import CodecWorker, PathCheck, check_paths
 from codecbench.evaluation.work import Reconstruction, WorkUnit, transcode_units
 from tests.cli_runner import run_cli
@@ -192,6 +192,82 @@ def test_an_address_nobody_answers_at_fails_at_once_naming_it(tmp_path):
         assert result.returncode == 1, result.stderr
         assert f"Error: no Ray cluster answers at {address} (Connection refused); start it" in result.stderr
     assert count(tmp_path / "r.sqlite3", "SELECT count(*) FROM eval_units") == 0
+
+
+class _FlakyClientRay:
+    """A stand-in for the ``ray`` module whose Ray Client sessions fail to start ``failures`` times
+    (as the head's client server reports it), or fail with ``other`` once."""
+
+    __version__ = "2.60.0"
+    SESSION_FAILED = ("Initialization failure from server:\nTraceback (most recent call last):\n  File \"proxier.py\", "
+                      "line 772, in Datapath\n    raise RuntimeError(\nRuntimeError: Starting Ray client server failed. "
+                      "See ray_client_server_23011.err for detailed logs.\n")
+
+    def __init__(self, failures: int, other: Exception | None = None) -> None:
+        self.failures, self.other, self.calls, self.initialized = failures, other, 0, False
+
+    def is_initialized(self) -> bool:
+        return self.initialized
+
+    def init(self, **_: object) -> None:
+        self.calls += 1
+        if self.other is not None:
+            raise self.other
+        if self.calls <= self.failures:
+            raise ConnectionAbortedError(self.SESSION_FAILED)
+        self.initialized = True
+
+    def nodes(self) -> list[dict]:
+        return [{"NodeID": "n" * 28, "NodeManagerAddress": "127.0.0.1", "Resources": {"CPU": 2.0}, "Alive": True}]
+
+    def shutdown(self) -> None:
+        self.initialized = False
+
+
+@pytest.fixture
+def client_port():
+    """A port something listens at, for the executor's is-anybody-there check."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield listener.getsockname()[1]
+
+
+def test_a_ray_client_session_the_cluster_could_not_start_is_tried_again(monkeypatch, client_port):
+    fake = _FlakyClientRay(failures=2)
+    monkeypatch.setattr("codecbench.evaluation.ray_executor.import_ray", lambda: fake)
+    said: list[str] = []
+    line = RayExecutor(f"ray://127.0.0.1:{client_port}").connect(notify=said.append)
+    assert fake.calls == 3 and line.startswith("Ray 2.60.0 cluster: 1 node(s) taking work, 2 CPU(s)")
+    assert said == [f"the Ray Client server at ray://127.0.0.1:{client_port} could not start a session (RuntimeError: "
+                    f"Starting Ray client server failed. See ray_client_server_23011.err for detailed logs.); "
+                    f"connecting again ({n} of 3)" for n in (2, 3)]
+
+
+def test_a_ray_client_session_failing_every_time_names_the_servers_reason(monkeypatch, client_port):
+    fake = _FlakyClientRay(failures=5)
+    monkeypatch.setattr("codecbench.evaluation.ray_executor.import_ray", lambda: fake)
+    with pytest.raises(ClusterError) as raised:
+        RayExecutor(f"ray://127.0.0.1:{client_port}").connect()
+    assert fake.calls == 3
+    assert str(raised.value) == (
+        f"cannot join the Ray cluster at ray://127.0.0.1:{client_port}: its Ray Client server could not start a "
+        "session 3 times (RuntimeError: Starting Ray client server failed. See ray_client_server_23011.err for "
+        "detailed logs). Its logs are on the head node (ray_client_server*.err under /tmp/ray/session_latest/logs); "
+        "or connect on the head node with --ray-address auto.")
+
+
+def test_other_connection_errors_and_non_client_addresses_are_not_tried_again(monkeypatch, client_port):
+    refused = _FlakyClientRay(failures=0, other=ConnectionError("ray client connection timeout\nmore"))
+    monkeypatch.setattr("codecbench.evaluation.ray_executor.import_ray", lambda: refused)
+    with pytest.raises(ClusterError, match="ray client connection timeout. Start it"):
+        RayExecutor(f"ray://127.0.0.1:{client_port}").connect()
+    assert refused.calls == 1
+    direct = _FlakyClientRay(failures=5)  # the session message, but not through Ray Client: once
+    monkeypatch.setattr("codecbench.evaluation.ray_executor.import_ray", lambda: direct)
+    with pytest.raises(ClusterError):
+        RayExecutor(f"127.0.0.1:{client_port}").connect()
+    assert direct.calls == 1
 
 
 # -- a real cluster ----------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def _make_executor(plan: EvaluationPlan, engine: EngineChoice, keep_audio_dir: P
 
     executor = RayExecutor(engine.ray_address, scoring_workers=engine.workers, batch_size=engine.batch_size)
     try:
-        click.echo(executor.connect(), err=True)
+        click.echo(executor.connect(notify=lambda line: click.echo(f"warning: {line}", err=True)), err=True)
         executor.prepare(plan.testsets, plan.conditions, plan.request.scoring, keep_audio_dir)
     except ClusterError as error:
         executor.close()

@@ -32,7 +32,7 @@ import math
 import socket
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,11 @@ SCORING_DEPTH = 2
 START_TIMEOUT_S = 900.0
 PATH_CHECK_TIMEOUT_S = 120.0
 CONNECT_TIMEOUT_S = 10.0
+#: Times a Ray Client connection whose session the cluster's client server could not start is
+#: tried again. The head's client server starts a process per driver, and that process now and
+#: then dies as it starts (measured here: 1 connection in 12, a gRPC "epoll_wait ... Bad file
+#: descriptor" at start-up); a new connection gets a new process.
+CLIENT_SESSION_ATTEMPTS = 3
 #: Utterances whose last scoring worker is remembered (for ViSQOL's reference reuse).
 REMEMBERED_UTTERANCES = 4096
 
@@ -145,20 +150,18 @@ class RayExecutor(Executor):
 
     # -- connecting and preparing ------------------------------------------------------------
 
-    def connect(self) -> str:
-        """Join the cluster (once); returns a line describing it."""
+    def connect(self, notify: Callable[[str], None] | None = None) -> str:
+        """Join the cluster (once); returns a line describing it.
+
+        Args:
+            notify: called with a line when the connection is tried again (a Ray Client session
+                the cluster could not start).
+        """
         if self._ray is None:
             ray = import_ray()
             if not ray.is_initialized():
                 _check_listening(self.address)
-                try:
-                    ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING,
-                             include_dashboard=False)
-                except Exception as error:  # Ray raises ConnectionError, ValueError, its own errors
-                    reason = _first_line(error).rstrip(".")
-                    raise ClusterError(f"cannot join the Ray cluster at {self.address or 'this machine'}: "
-                                       f"{reason}. Start it (`ray start --head` on its head node) or give "
-                                       "its address (--ray-address auto|ray://HOST:10001|HOST:6379).") from None
+                self._join(ray, notify)
                 self._connected_here = True
             self._ray = ray
         nodes = self._work_nodes()
@@ -166,6 +169,29 @@ class RayExecutor(Executor):
         gpus = sum(node.gpus for node in nodes)
         return (f"Ray {self._ray.__version__} cluster: {len(nodes)} node(s) taking work, {cpus:g} CPU(s), {gpus:g} GPU(s); "
                 f"{self._scoring_worker_count()} scoring worker(s)")
+
+    def _join(self, ray: Any, notify: Callable[[str], None] | None) -> None:
+        attempts = CLIENT_SESSION_ATTEMPTS if (self.address or "").startswith("ray://") else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING,
+                         include_dashboard=False)
+                return
+            except Exception as error:  # Ray raises ConnectionError, ValueError, its own errors
+                session_failed = _client_session_failure(error)
+                if session_failed is not None and attempt < attempts:
+                    if notify is not None:
+                        notify(f"the Ray Client server at {self.address} could not start a session ({session_failed}); "
+                               f"connecting again ({attempt + 1} of {attempts})")
+                    continue
+                if session_failed is not None:
+                    raise ClusterError(f"cannot join the Ray cluster at {self.address}: its Ray Client server could not "
+                                       f"start a session {attempts} times ({session_failed.rstrip('.')}). Its logs are "
+                                       "on the head node (ray_client_server*.err under /tmp/ray/session_latest/logs); "
+                                       "or connect on the head node with --ray-address auto.") from None
+                raise ClusterError(f"cannot join the Ray cluster at {self.address or 'this machine'}: "
+                                   f"{_first_line(error).rstrip('.')}. Start it (`ray start --head` on its head node) or give "
+                                   "its address (--ray-address auto|ray://HOST:10001|HOST:6379).") from None
 
     def _work_nodes(self) -> list[RayNode]:
         nodes = [
@@ -567,6 +593,16 @@ def _path_checks(testsets: Sequence[TestSet], keep_audio_dir: Path | None) -> li
     if keep_audio_dir is not None:
         checks.append(PathCheck("--keep-audio folder", keep_audio_dir, writable=True))
     return checks
+
+
+def _client_session_failure(error: BaseException) -> str | None:
+    """What the cluster's Ray Client server said when it could not start this driver's session
+    (the last line of its traceback), or None for any other error."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("Initialization failure from server"):
+        return None
+    said = lines[-1] if len(lines) > 1 else "no reason given"
+    return said if len(said) <= 300 else said[:297] + "..."
 
 
 def _first_line(error: BaseException) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +19,10 @@ from codecbench.cli.options import (
     model_dir_option,
     subtype_option,
 )
+
+if TYPE_CHECKING:
+    from codecbench.audio import Audio
+    from codecbench.codecs import Codec, OperatingPoint
 
 
 @click.command("codecs")
@@ -110,6 +115,23 @@ def download_command(names: tuple[str, ...], download_all: bool) -> None:
                 )
 
 
+def load_clip_and_codec(
+    input_path: Path, codec_name: str, kbps: float | None, max_duration: float, model_dir: str | None, device: str,
+) -> tuple[Audio, Codec, OperatingPoint]:
+    """A one-clip command's input, codec and operating point, or a :class:`click.ClickException`
+    saying which of them is wrong (the clip, the codec's weights, the bitrate)."""
+    from codecbench.audio import AudioError, AudioLimits, load_audio
+    from codecbench.codecs import CodecNotReadyError, LoadOptions, load_codec
+
+    try:
+        options = LoadOptions(model_dir=model_dir_for(codec_name, model_dir), device=device)
+        audio = load_audio(input_path, limits=AudioLimits(max_duration_s=max_duration))
+        codec = load_codec(codec_name, options)
+        return audio, codec, codec.spec.operating_point(kbps)
+    except (AudioError, CodecNotReadyError, ValueError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+
+
 @click.command("transcode")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("-c", "--codec", "codec_name", required=True, help="Codec name (see `codecbench codecs`).")
@@ -131,18 +153,15 @@ def transcode_command(
     The output is time-aligned with INPUT (codec delay removed) and has the same length and
     sample rate.
     """
-    from codecbench.audio import AudioError, AudioLimits, load_audio, output_format, write_audio
-    from codecbench.codecs import CodecNotReadyError, LoadOptions, load_codec, transcode
+    from codecbench.audio import AudioError, output_format, write_audio
+    from codecbench.codecs import CodecNotReadyError, transcode
 
     try:
         check_writable(output_path, "-o/--output", inputs=(input_path,))
         output_format(output_path, subtype)
-        options = LoadOptions(model_dir=model_dir_for(codec_name, model_dir), device=device)
-        audio = load_audio(input_path, limits=AudioLimits(max_duration_s=max_duration))
-        codec = load_codec(codec_name, options)
-        operating_point = codec.spec.operating_point(kbps)
     except (AudioError, CodecNotReadyError, ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
+    audio, codec, operating_point = load_clip_and_codec(input_path, codec_name, kbps, max_duration, model_dir, device)
     for warning in audio.warnings:
         click.echo(f"warning: {warning}", err=True)
     try:

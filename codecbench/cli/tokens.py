@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from codecbench.cli.options import device_option, max_duration_option, model_dir_for, model_dir_option
+from codecbench.cli.codecs import load_clip_and_codec
+from codecbench.cli.options import device_option, max_duration_option, model_dir_option
 
 
 def no_tokens_message(codec_name: str, family: str, point_label: str) -> str:
@@ -41,17 +42,11 @@ def tokens_command(
     and the entropy rate. Figures of a short clip rest on few tokens: their warnings are in
     `warnings` and on stderr. Classical codecs and anchors send no tokens and are refused.
     """
-    from codecbench.audio import AudioError, AudioLimits, load_audio
-    from codecbench.codecs import CodecNotReadyError, LoadOptions, load_codec, transcode
+    from codecbench.audio import AudioError
+    from codecbench.codecs import transcode
     from codecbench.tokens.statistics import measure_tokens, token_report
 
-    try:
-        options = LoadOptions(model_dir=model_dir_for(codec_name, model_dir), device=device)
-        audio = load_audio(input_path, limits=AudioLimits(max_duration_s=max_duration))
-        codec = load_codec(codec_name, options)
-        operating_point = codec.spec.operating_point(kbps)
-    except (AudioError, CodecNotReadyError, ValueError, OSError) as error:
-        raise click.ClickException(str(error)) from None
+    audio, codec, operating_point = load_clip_and_codec(input_path, codec_name, kbps, max_duration, model_dir, device)
     if operating_point.codebook_size is None:  # refused before it runs: a classical codec or an anchor
         raise click.ClickException(no_tokens_message(codec_name, codec.spec.family, operating_point.label))
     for warning in audio.warnings:

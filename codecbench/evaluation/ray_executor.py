@@ -601,11 +601,13 @@ def _client_session_failure(error: BaseException) -> str | None:
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     if not lines or not lines[0].startswith("Initialization failure from server"):
         return None
-    said = lines[-1] if len(lines) > 1 else "no reason given"
-    return said if len(said) <= 300 else said[:297] + "..."
+    return _shortened(lines[-1] if len(lines) > 1 else "no reason given")
 
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
-    line = text[0] if text else type(error).__name__
+    return _shortened(text[0] if text else type(error).__name__)
+
+
+def _shortened(line: str) -> str:
     return line if len(line) <= 300 else line[:297] + "..."
